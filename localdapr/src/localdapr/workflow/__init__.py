@@ -1,0 +1,7 @@
+"""Workflow building block (placeholder until implemented)."""
+
+from ..sidecar import Block
+
+
+class WorkflowBlock(Block):
+    pass
