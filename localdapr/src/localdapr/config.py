@@ -145,11 +145,7 @@ class Resources:
     resiliencies: list[Resiliency] = field(default_factory=list)
 
     def components_for(self, app_id: str, kind: str | None = None) -> list[Component]:
-        return [
-            c
-            for c in self.components
-            if c.visible_to(app_id) and (kind is None or c.kind == kind)
-        ]
+        return [c for c in self.components if c.visible_to(app_id) and (kind is None or c.kind == kind)]
 
     def subscriptions_for(self, app_id: str) -> list[Subscription]:
         return [s for s in self.subscriptions if s.visible_to(app_id)]
@@ -330,9 +326,9 @@ def load_run_file(path: str | os.PathLike[str]) -> RunFile:
         command = raw.get("command") or []
         if isinstance(command, str):
             raise ConfigError(f"{file}: app {app_id!r}: command must be a list of arguments")
-        resources = _paths(
-            raw.get("resourcesPaths") or raw.get("resourcesPath"), base
-        ) or _paths(common.get("resourcesPaths") or common.get("resourcesPath"), base)
+        resources = _paths(raw.get("resourcesPaths") or raw.get("resourcesPath"), base) or _paths(
+            common.get("resourcesPaths") or common.get("resourcesPath"), base
+        )
         config = raw.get("configFilePath") or common.get("configFilePath")
         apps.append(
             AppSpec(
