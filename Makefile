@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 PACKAGES := localdapr dapr-helpers order-app billing-app stock-app delivery-app
 PYPROJECTS := $(wildcard $(addsuffix /pyproject.toml,$(PACKAGES)))
 
-.PHONY: run test lint format lock reset clean
+.PHONY: install run test lint format lock reset clean
 
 $(STAMP): requirements.txt $(PYPROJECTS)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found %s)" % sys.version.split()[0])'
@@ -17,6 +17,8 @@ $(STAMP): requirements.txt $(PYPROJECTS)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps $(addprefix -e ,$(dir $(PYPROJECTS)))
 	touch $@
+
+install: $(STAMP)
 
 run: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/localdapr run -f dapr.yaml
