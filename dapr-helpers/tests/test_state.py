@@ -1,0 +1,113 @@
+import json
+from types import SimpleNamespace
+
+import grpc
+import pytest
+from dapr.clients.exceptions import DaprGrpcError
+from dapr_helpers.pubsub import DaprReply, event_data, publish_json
+from dapr_helpers.state import ConcurrencyConflict, Delete, StateStore, Upsert, retry_on_conflict
+from grpc.aio import AioRpcError, Metadata
+
+
+def _grpc_error(code: grpc.StatusCode, details: str) -> DaprGrpcError:
+    return DaprGrpcError(AioRpcError(code, Metadata(), Metadata(), details))
+
+
+class FakeDaprClient:
+    """Just the DaprClient coroutines StateStore calls, recording the requests."""
+
+    def __init__(self, error: DaprGrpcError | None = None) -> None:
+        self.error = error
+        self.calls: list[tuple] = []
+
+    async def get_state(self, store, key):
+        return SimpleNamespace(data=b'{"a": 1}' if key == "k" else b"", etag="7" if key == "k" else "")
+
+    async def get_bulk_state(self, store, keys):
+        return SimpleNamespace(items=[SimpleNamespace(key="k", data=b"[1]", etag="3")])
+
+    async def execute_state_transaction(self, store, ops):
+        self.calls.append((store, ops))
+        if self.error:
+            raise self.error
+
+    async def save_state(self, store, key, value, options=None, state_metadata=None):
+        if self.error:
+            raise self.error
+
+    async def publish_event(self, **kwargs):
+        self.calls.append(kwargs)
+
+
+async def test_get_json_returns_value_and_etag_or_none_for_missing_key():
+    store = StateStore(FakeDaprClient(), "s")
+    assert await store.get_json("k") == ({"a": 1}, "7")
+    assert await store.get_json("missing") == (None, None)
+    assert await store.bulk_get_json(["k", "x"]) == {"k": ([1], "3"), "x": (None, None)}
+
+
+async def test_transaction_sends_json_upserts_and_deletes_with_etags():
+    client = FakeDaprClient()
+    await StateStore(client, "s").transact([Upsert("a", {"x": 1}, etag="5"), Delete("b")])
+    store, ops = client.calls[0]
+    assert store == "s"
+    assert json.loads(ops[0].data) == {"x": 1}
+    assert ops[0].etag == "5"
+    assert ops[0].metadata == {"contentType": "application/json"}
+    assert ops[1].operation_type.value == "delete"
+
+
+@pytest.mark.parametrize(
+    ("code", "details"),
+    [
+        (grpc.StatusCode.ABORTED, "etag mismatch"),
+        (grpc.StatusCode.INTERNAL, "error while executing state transaction: possible etag mismatch"),
+    ],
+)
+async def test_etag_mismatch_becomes_concurrency_conflict(code, details):
+    store = StateStore(FakeDaprClient(_grpc_error(code, details)), "s")
+    with pytest.raises(ConcurrencyConflict):
+        await store.transact([Upsert("a", 1, etag="1")])
+
+
+async def test_other_transaction_failures_are_not_conflicts():
+    store = StateStore(FakeDaprClient(_grpc_error(grpc.StatusCode.INTERNAL, "connection refused")), "s")
+    with pytest.raises(DaprGrpcError):
+        await store.transact([Upsert("a", 1)])
+
+
+async def test_create_json_reports_existing_key_as_false():
+    err = _grpc_error(grpc.StatusCode.INTERNAL, "failed saving state: no item was updated")
+    assert await StateStore(FakeDaprClient(err), "s").create_json("a", 1) is False
+    assert await StateStore(FakeDaprClient(), "s").create_json("a", 1) is True
+
+
+async def test_retry_on_conflict_retries_until_success_then_gives_up():
+    tries = []
+
+    async def flaky():
+        tries.append(1)
+        if len(tries) < 3:
+            raise ConcurrencyConflict()
+        return "done"
+
+    assert await retry_on_conflict(flaky, attempts=5, base_delay=0) == "done"
+
+    async def always():
+        raise ConcurrencyConflict()
+
+    with pytest.raises(ConcurrencyConflict):
+        await retry_on_conflict(always, attempts=2, base_delay=0)
+
+
+async def test_publish_json_sends_json_content_type():
+    client = FakeDaprClient()
+    await publish_json(client, "pubsub", "t", DaprReply.drop())
+    assert client.calls[0]["data_content_type"] == "application/json"
+    assert json.loads(client.calls[0]["data"]) == {"status": "DROP"}
+
+
+def test_event_data_parses_json_text_and_passes_objects():
+    assert event_data({"data": {"a": 1}}) == {"a": 1}
+    assert event_data({"data": '{"a": 1}'}) == {"a": 1}
+    assert event_data("nope") is None
