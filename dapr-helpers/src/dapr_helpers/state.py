@@ -102,7 +102,9 @@ class StateStore:
         ETag whenever one is sent, which is the first-write behaviour we need.
         """
         requests = [
-            TransactionalStateOperation(key=op.key, data=_encode(op.value), etag=op.etag, metadata=JSON_METADATA)
+            TransactionalStateOperation(
+                key=op.key, data=_encode(op.value), etag=op.etag, metadata=JSON_METADATA
+            )
             if isinstance(op, Upsert)
             else TransactionalStateOperation(
                 key=op.key, etag=op.etag, operation_type=TransactionOperationType.delete
@@ -117,7 +119,9 @@ class StateStore:
             raise
 
 
-async def retry_on_conflict(fn: Callable[[], Awaitable[T]], attempts: int = 20, base_delay: float = 0.005) -> T:
+async def retry_on_conflict(
+    fn: Callable[[], Awaitable[T]], attempts: int = 20, base_delay: float = 0.005
+) -> T:
     """Run `fn` (which re-reads what it changes) until it commits without a conflict.
 
     Jittered backoff, so contenders stop colliding in lockstep. The last
