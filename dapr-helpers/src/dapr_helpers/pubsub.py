@@ -1,10 +1,16 @@
 """Publishing JSON events and answering Dapr's subscription deliveries."""
 
 import json
+import logging
+from collections.abc import Awaitable, Callable
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
+
+from dapr_helpers.logging import bind_order
+
+T = TypeVar("T")
 
 
 async def publish_json(client: Any, pubsub: str, topic: str, data: BaseModel | dict[str, Any]) -> None:
@@ -65,3 +71,31 @@ def event_data(envelope: Any) -> Any:
         except ValueError:
             return data
     return data
+
+
+async def handle_cloud_event(
+    envelope: Any,
+    parse: Callable[[Any], T],
+    handle: Callable[[T], Awaitable[object]],
+    logger: logging.Logger,
+) -> DaprReply:
+    """The delivery rules every subscription follows.
+
+    A message `parse` rejects can never succeed: DROP (it goes to the
+    dead-letter topic). Anything `handle` raises is taken as transient: RETRY
+    (the handler must be idempotent, as Dapr delivers at least once).
+    """
+    data = event_data(envelope)
+    try:
+        message = parse(data)
+    except (ValidationError, ValueError, TypeError) as err:
+        logger.warning("dropping malformed message %r: %s", data, err)
+        return DaprReply.drop()
+    order_id = getattr(message, "order_id", None)
+    with bind_order(order_id):
+        try:
+            await handle(message)
+        except Exception:
+            logger.exception("handling failed; asking for redelivery")
+            return DaprReply.retry()
+    return DaprReply.success()

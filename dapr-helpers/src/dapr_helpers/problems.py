@@ -1,0 +1,47 @@
+"""RFC 9457 problem details at a FastAPI edge, with a stable machine-readable `code`."""
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class Problem(Exception):
+    """Raise at the API edge; becomes `application/problem+json` with `status` and `code`."""
+
+    def __init__(self, status: int, code: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.extra = extra
+
+
+def problem_response(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
+    body = {"type": "about:blank", "title": code.replace("_", " "), "status": status, "code": code}
+    body |= {"detail": detail, **extra}
+    return JSONResponse(jsonable_encoder(body), status_code=status, media_type=PROBLEM_JSON)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Problems and request-validation failures (422, naming each field) as problem details."""
+
+    async def on_problem(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, Problem)
+        return problem_response(exc.status, exc.code, exc.detail, **exc.extra)
+
+    async def on_invalid(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        errors = [
+            {"field": ".".join(str(p) for p in err["loc"] if p != "body"), "message": err["msg"]}
+            for err in exc.errors()
+        ]
+        detail = "; ".join(f"{e['field'] or 'body'}: {e['message']}" for e in errors)
+        return problem_response(422, "validation_error", detail, errors=errors)
+
+    app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(RequestValidationError, on_invalid)
