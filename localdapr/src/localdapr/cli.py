@@ -1,70 +1,71 @@
-"""`localdapr` command line: run sidecars (and apps) from a Dapr run file."""
+"""`localdapr` command line: run sidecars, apps and the gateway from a Dapr run file.
+
+localdapr run -f dapr.yaml [--data-dir D] [--reset] [--gateway-port 8080]
+              [--gateway-routes gateway.yaml] [--grace-period 5] [--startup-timeout 60]
+localdapr reset -f dapr.yaml [--data-dir D]
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
-import os
-import signal
-import socket
 import sys
 from pathlib import Path
 
-from .config import ConfigError, load_resources, load_run_file
-from .runtime import LocalDapr
-from .sidecar import SidecarOptions
-
-DEFAULT_DATA_DIR = Path(".data/localdapr")
+from .config import ConfigError, load_run_file
+from .runner import RunOptions, reset_data_dir, resolve_data_dir, run
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="localdapr", description="A Dapr-API-compatible local sidecar.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    data_help = "data folder (default: .data/localdapr beside the run file)"
 
+    r = sub.add_parser("run", help="start the sidecars, apps and gateway of a multi-app run file")
+    r.add_argument(
+        "-f", "--file", type=Path, default=Path("."), help="run file, or a folder holding dapr.yaml"
+    )
+    r.add_argument("--data-dir", type=Path, default=None, help=data_help)
+    r.add_argument("--reset", action="store_true", help="wipe the data folder before starting")
+    r.add_argument("--gateway-port", type=int, default=8080)
+    r.add_argument(
+        "--gateway-routes",
+        type=Path,
+        default=None,
+        help="routes file (default: gateway.yaml beside the run file)",
+    )
+    r.add_argument(
+        "--grace-period", type=float, default=5.0, help="seconds between SIGTERM and SIGKILL for apps"
+    )
+    r.add_argument("--startup-timeout", type=float, default=60.0, help="seconds for every app to listen")
 
-async def _run(args: argparse.Namespace) -> int:
-    run_file = load_run_file(args.file)
-    runtime = LocalDapr(args.data_dir)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        for app in run_file.apps:
-            resources = load_resources(app.resources_paths)
-            await runtime.add_sidecar(
-                SidecarOptions(
-                    app_id=app.app_id,
-                    grpc_port=int(app.grpc_port or free_port()),
-                    http_port=int(app.http_port or free_port()),
-                    resources=resources,
-                    app_port=app.app_port,
-                    api_token=app.env.get("DAPR_API_TOKEN") or os.environ.get("DAPR_API_TOKEN"),
-                    app_api_token=app.env.get("APP_API_TOKEN") or os.environ.get("APP_API_TOKEN"),
-                )
-            )
-        print("localdapr: ready", flush=True)
-        await stop.wait()
-    finally:
-        await runtime.stop()
-    return 0
+    z = sub.add_parser("reset", help="wipe the data folder")
+    z.add_argument("-f", "--file", type=Path, default=Path("."))
+    z.add_argument("--data-dir", type=Path, default=None, help=data_help)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="localdapr", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="start the sidecars and apps of a multi-app run file")
-    run.add_argument("-f", "--file", default=".", help="run file, or a folder holding dapr.yaml")
-    run.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    try:
-        return asyncio.run(_run(args))
-    except ConfigError as exc:
-        print(f"localdapr: {exc}", file=sys.stderr)
-        return 2
+    args = _parser().parse_args(argv)
+    if args.command == "reset":
+        try:
+            path = resolve_data_dir(load_run_file(args.file).path, args.data_dir)
+        except ConfigError as exc:
+            print(f"localdapr: {exc}", file=sys.stderr)
+            return 2
+        reset_data_dir(path)
+        print(f"localdapr: wiped {path}")
+        return 0
+    return run(
+        RunOptions(
+            file=args.file,
+            data_dir=args.data_dir,
+            reset=args.reset,
+            gateway_port=args.gateway_port,
+            gateway_routes=args.gateway_routes,
+            grace_period=args.grace_period,
+            startup_timeout=args.startup_timeout,
+        )
+    )
 
 
 if __name__ == "__main__":

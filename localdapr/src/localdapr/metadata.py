@@ -1,0 +1,182 @@
+"""The metadata API (`/v1.0/metadata`, gRPC `GetMetadata`/`SetMetadata`) and shutdown.
+
+Shapes follow dapr/dapr `pkg/api/http/metadata.go` (JSON keys) and
+`dapr/proto/runtime/v1/metadata.proto`. Subscriptions are asked from whichever
+block knows them (a `metadata_subscriptions()` method returning the JSON
+shape), so this block does not depend on the pub/sub implementation; without
+one, the declarative subscriptions from the resources are listed.
+
+This block is started last: its start marks the sidecar healthy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import grpc
+from aiohttp import web
+from dapr.proto.runtime.v1 import metadata_pb2
+from google.protobuf import empty_pb2
+
+from . import __version__
+from .config import Component
+from .health import HealthBlock
+from .sidecar import Block
+
+log = logging.getLogger("localdapr.metadata")
+
+RUNTIME_VERSION = f"{__version__}-localdapr"
+
+
+def _capabilities(component: Component) -> list[str]:
+    """What daprd reports for the component kinds localdapr emulates."""
+    if component.kind == "state":
+        caps = ["ETAG", "TRANSACTIONAL", "TTL"]
+        if component.type == "state.postgresql" and component.version == "v1":
+            caps.append("QUERY_API")
+        if component.flag("actorStateStore"):
+            caps.append("ACTOR")
+        return caps
+    return []
+
+
+class MetadataBlock(Block):
+    def __init__(self, sidecar: Any) -> None:
+        super().__init__(sidecar)
+        self.extended: dict[str, str] = {}
+        self._shutdown: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.sidecar.block(HealthBlock).mark_ready()
+
+    def http_routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/v1.0/metadata", self._http_get),
+            web.put("/v1.0/metadata/{key}", self._http_put),
+            web.post("/v1.0/shutdown", self._http_shutdown),
+            # Last route of the last block: requests carrying `dapr-app-id` on any other
+            # path are service invocations (daprd's header form); anything else is 404.
+            web.route("*", "/{tail:.*}", self._fallback),
+        ]
+
+    def dapr_methods(self) -> dict[str, Any]:
+        return {"GetMetadata": self._grpc_get, "SetMetadata": self._grpc_set, "Shutdown": self._grpc_shutdown}
+
+    # -- the document ------------------------------------------------------
+    def document(self) -> dict[str, Any]:
+        o = self.sidecar.options
+        resources = o.resources
+        components = [
+            {"name": c.name, "type": c.type, "version": c.version, "capabilities": _capabilities(c)}
+            for c in resources.components_for(self.sidecar.app_id)
+        ]
+        actors = any("ACTOR" in c["capabilities"] for c in components) and o.app_port is not None
+        features = (o.configuration.spec.get("features") if o.configuration else None) or []
+        doc: dict[str, Any] = {
+            "id": self.sidecar.app_id,
+            "runtimeVersion": RUNTIME_VERSION,
+            "enabledFeatures": [f["name"] for f in features if f.get("enabled")],
+            "components": components,
+            "extended": {"daprRuntimeVersion": RUNTIME_VERSION, **self.extended},
+            "subscriptions": self._subscriptions(),
+            "httpEndpoints": [],
+            "appConnectionProperties": {"protocol": "http", "channelAddress": o.app_host},
+            "actorRuntime": {
+                "runtimeStatus": "RUNNING" if actors else "DISABLED",
+                "hostReady": actors,
+                "placement": "placement: connected" if actors else "",
+            },
+        }
+        if o.app_port:
+            doc["appConnectionProperties"]["port"] = o.app_port
+        return {k: v for k, v in doc.items() if v not in ([], None)}
+
+    def _subscriptions(self) -> list[dict[str, Any]]:
+        for block in self.sidecar.blocks:
+            provider = getattr(block, "metadata_subscriptions", None)
+            if callable(provider):
+                return list(provider())
+        return [
+            {
+                "pubsubname": s.pubsubname,
+                "topic": s.topic,
+                "metadata": s.metadata or None,
+                "rules": [{"match": r.match, "path": r.path} for r in s.rules] or [{"path": s.route}],
+                "deadLetterTopic": s.dead_letter_topic or "",
+                "type": "DECLARATIVE",
+            }
+            for s in self.sidecar.options.resources.subscriptions_for(self.sidecar.app_id)
+        ]
+
+    # -- HTTP ----------------------------------------------------------------
+    async def _http_get(self, request: web.Request) -> web.Response:
+        return web.json_response(self.document())
+
+    async def _http_put(self, request: web.Request) -> web.Response:
+        self.extended[request.match_info["key"]] = await request.text()
+        return web.Response(status=204)
+
+    async def _http_shutdown(self, request: web.Request) -> web.Response:
+        self.request_shutdown()
+        return web.Response(status=204)
+
+    async def _fallback(self, request: web.Request) -> web.StreamResponse:
+        target = request.headers.get("dapr-app-id")
+        if not target:
+            raise web.HTTPNotFound()
+        from .invoke import InvokeBlock  # late import keeps the blocks independent
+
+        invoke = self.sidecar.block(InvokeBlock)
+        return await invoke.forward(request, target, request.raw_path.split("?", 1)[0].lstrip("/"))  # type: ignore[attr-defined]
+
+    # -- gRPC ----------------------------------------------------------------
+    async def _grpc_get(
+        self, request: Any, context: grpc.aio.ServicerContext
+    ) -> metadata_pb2.GetMetadataResponse:
+        doc = self.document()
+        conn = doc["appConnectionProperties"]
+        return metadata_pb2.GetMetadataResponse(
+            id=doc["id"],
+            runtime_version=doc["runtimeVersion"],
+            enabled_features=doc.get("enabledFeatures", []),
+            registered_components=[metadata_pb2.RegisteredComponents(**c) for c in doc.get("components", [])],
+            extended_metadata=doc["extended"],
+            subscriptions=[
+                metadata_pb2.PubsubSubscription(
+                    pubsub_name=s["pubsubname"],
+                    topic=s["topic"],
+                    metadata=s.get("metadata") or {},
+                    dead_letter_topic=s.get("deadLetterTopic") or "",
+                    rules=metadata_pb2.PubsubSubscriptionRules(
+                        rules=[metadata_pb2.PubsubSubscriptionRule(**r) for r in s.get("rules") or []]
+                    ),
+                    type=metadata_pb2.PubsubSubscriptionType.Value(s.get("type", "DECLARATIVE")),
+                )
+                for s in doc.get("subscriptions", [])
+            ],
+            app_connection_properties=metadata_pb2.AppConnectionProperties(
+                port=conn.get("port", 0), protocol=conn["protocol"], channel_address=conn["channelAddress"]
+            ),
+        )
+
+    async def _grpc_set(self, request: Any, context: grpc.aio.ServicerContext) -> empty_pb2.Empty:
+        self.extended[request.key] = request.value
+        return empty_pb2.Empty()
+
+    async def _grpc_shutdown(self, request: Any, context: grpc.aio.ServicerContext) -> empty_pb2.Empty:
+        self.request_shutdown()
+        return empty_pb2.Empty()
+
+    # -- shutdown ------------------------------------------------------------
+    def request_shutdown(self) -> None:
+        """Stop this sidecar after the current reply is sent, as daprd exits on /v1.0/shutdown."""
+        if self._shutdown is None:
+            self._shutdown = asyncio.get_running_loop().create_task(self._stop_sidecar())
+
+    async def _stop_sidecar(self) -> None:
+        await asyncio.sleep(0.1)  # let the 204 reach the caller first
+        log.info("sidecar %s: shutting down on request", self.sidecar.app_id)
+        self.sidecar.runtime.sidecars.pop(self.sidecar.app_id, None)
+        await self.sidecar.stop()
