@@ -63,3 +63,16 @@ async def test_failing_handler_asks_for_retry_and_good_one_for_success():
     event = {"data": {"order_id": 3, "size": 1}}
     assert (await handle_cloud_event(event, Thing.model_validate, boom, log)).status == DaprStatus.RETRY
     assert (await handle_cloud_event(event, Thing.model_validate, fine, log)).status == DaprStatus.SUCCESS
+
+
+def test_unreachable_sidecar_is_503_not_500():
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.get("/down")
+    def down() -> None:
+        raise TimeoutError("Dapr health check timed out")
+
+    resp = TestClient(app).get("/down")
+    assert resp.status_code == 503
+    assert resp.json()["code"] == "dapr_unavailable"

@@ -2,10 +2,13 @@
 
 from typing import Any
 
+from dapr.clients.exceptions import DaprGrpcError
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+
+from dapr_helpers.state import ConcurrencyConflict
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -28,7 +31,8 @@ def problem_response(status: int, code: str, detail: str, **extra: Any) -> JSONR
 
 
 def install_problem_handlers(app: FastAPI) -> None:
-    """Problems and request-validation failures (422, naming each field) as problem details."""
+    """Problem details for: `Problem`; request validation (422, naming each field); an ETag
+    conflict that outlasted its retries (409); an unreachable sidecar (503)."""
 
     async def on_problem(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, Problem)
@@ -43,5 +47,17 @@ def install_problem_handlers(app: FastAPI) -> None:
         detail = "; ".join(f"{e['field'] or 'body'}: {e['message']}" for e in errors)
         return problem_response(422, "validation_error", detail, errors=errors)
 
+    async def on_conflict(_: Request, exc: Exception) -> JSONResponse:
+        return problem_response(409, "concurrent_update", "the record kept changing; try again")
+
+    async def on_unavailable(_: Request, exc: Exception) -> JSONResponse:
+        # The sidecar (or its store) is down or slow: the client's request was fine.
+        response = problem_response(503, "dapr_unavailable", f"Dapr sidecar unavailable: {exc}")
+        response.headers["Retry-After"] = "1"
+        return response
+
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_invalid)
+    app.add_exception_handler(ConcurrencyConflict, on_conflict)
+    for error in (DaprGrpcError, TimeoutError, ConnectionError):
+        app.add_exception_handler(error, on_unavailable)
