@@ -1,0 +1,1 @@
+"""Billing service: accounts and the saga steps `charge` / `refund`."""

@@ -1,0 +1,1 @@
+"""The billing store on the Dapr state API."""

@@ -1,0 +1,60 @@
+"""Billing state on the Dapr state API: each read returns the ETag its write must carry."""
+
+from typing import Any, Protocol
+
+from dapr_helpers.state import ConcurrencyConflict, Operation, Upsert
+
+from billing_app.adapters.records import (
+    account_from_json,
+    account_key,
+    account_to_json,
+    payment_from_json,
+    payment_key,
+    payment_to_json,
+)
+from billing_app.domain.account import Account
+from billing_app.domain.payment import OrderPayment
+
+
+class Store(Protocol):
+    """What billing needs of `dapr_helpers.state.StateStore` (and its in-memory fake)."""
+
+    async def get_json(self, key: str) -> tuple[Any | None, str | None]: ...
+    async def create_json(self, key: str, value: Any) -> bool: ...
+    async def transact(self, ops: list[Operation]) -> None: ...
+
+
+class BillingRepository:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def account(self, login: str) -> tuple[Account | None, str | None]:
+        data, etag = await self.store.get_json(account_key(login))
+        return (None, None) if data is None else (account_from_json(data), etag)
+
+    async def create_account(self, account: Account) -> bool:
+        return await self.store.create_json(account_key(account.login), account_to_json(account))
+
+    async def payment(self, order_id: int) -> tuple[OrderPayment, str]:
+        """The order's payment record, created empty first so that every write carries an ETag."""
+        data, etag = await self.store.get_json(payment_key(order_id))
+        if data is None:
+            await self.store.create_json(payment_key(order_id), payment_to_json(OrderPayment(order_id)))
+            data, etag = await self.store.get_json(payment_key(order_id))
+        if data is None or etag is None:
+            raise ConcurrencyConflict(f"payment record of order {order_id} vanished")
+        return payment_from_json(data), etag
+
+    async def find_payment(self, order_id: int) -> OrderPayment | None:
+        data, _ = await self.store.get_json(payment_key(order_id))
+        return None if data is None else payment_from_json(data)
+
+    def save_account(self, account: Account, etag: str | None) -> Upsert:
+        return Upsert(account_key(account.login), account_to_json(account), etag)
+
+    def save_payment(self, payment: OrderPayment, etag: str) -> Upsert:
+        return Upsert(payment_key(payment.order_id), payment_to_json(payment), etag)
+
+    async def commit(self, *ops: Upsert) -> None:
+        """All or nothing; a stale ETag raises `ConcurrencyConflict`."""
+        await self.store.transact(list(ops))

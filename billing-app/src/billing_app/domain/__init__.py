@@ -1,0 +1,1 @@
+"""Accounts, money and each order's payment; no Dapr, no FastAPI."""

@@ -1,0 +1,1 @@
+"""Use cases: public account operations and saga commands."""

@@ -1,0 +1,130 @@
+"""The billing-commands subscription, driven by CloudEvents as the sidecar delivers them."""
+
+import asyncio
+
+from billing_app.messages import ChargeCommand
+
+
+def _balance(client, login):
+    return client.get(f"/billing/account/{login}").json()["balance"]
+
+
+def test_charge_takes_money_and_publishes_ok_reply(client, send, publisher, funded, order_id):
+    login = funded(100)
+    result = send({"order_id": order_id, "action": "charge", "login": login, "amount": "12.50"})
+    assert result == {"status": "SUCCESS"}
+    assert _balance(client, login) == 87.5
+    [reply] = publisher.on("order-replies")
+    assert reply["order_id"] == order_id
+    assert (reply["participant"], reply["action"], reply["ok"]) == ("billing", "charge", True)
+
+
+def test_refuses_charge_beyond_balance_and_keeps_balance(client, send, publisher, funded, order_id):
+    login = funded(5)
+    send({"order_id": order_id, "action": "charge", "login": login, "amount": "10000"})
+    assert _balance(client, login) == 5.0
+    [reply] = publisher.on("order-replies")
+    assert (reply["ok"], reply["reason"]) == (False, "insufficient_funds")
+
+
+def test_refuses_charge_for_unknown_account(send, publisher, order_id):
+    send({"order_id": order_id, "action": "charge", "login": "nobody-here", "amount": "1"})
+    assert publisher.on("order-replies")[0]["reason"] == "unknown_account"
+
+
+def test_duplicate_charge_republishes_the_same_reply_and_charges_once(
+    client, send, publisher, funded, order_id
+):
+    login = funded(100)
+    command = {"order_id": order_id, "action": "charge", "login": login, "amount": "10", "attempt": 1}
+    send(command)
+    send(command | {"attempt": 2})
+    assert _balance(client, login) == 90.0
+    first, second = publisher.on("order-replies")
+    assert first == second
+
+
+def test_refund_returns_the_charge_and_is_idempotent(client, send, publisher, funded, order_id):
+    login = funded(100)
+    send({"order_id": order_id, "action": "charge", "login": login, "amount": "30"})
+    send({"order_id": order_id, "action": "refund"})
+    send({"order_id": order_id, "action": "refund"})
+    assert _balance(client, login) == 100.0
+    replies = publisher.on("order-replies")
+    assert [r["action"] for r in replies] == ["charge", "refund", "refund"]
+    assert replies[1] == replies[2] and replies[1]["ok"]
+    kinds = [p["kind"] for p in client.get(f"/billing/account/{login}/payments").json()]
+    assert kinds == ["charge", "refund"]
+
+
+def test_refuses_charge_after_its_refund_arrived_first(client, send, publisher, funded, order_id):
+    login = funded(100)
+    send({"order_id": order_id, "action": "refund"})
+    send({"order_id": order_id, "action": "charge", "login": login, "amount": "30"})
+    refund, charge = publisher.on("order-replies")
+    assert refund["ok"] and refund["details"] == {"refunded": "0.00"}
+    assert (charge["ok"], charge["reason"]) == (False, "order_cancelled")
+    assert _balance(client, login) == 100.0
+    assert client.get(f"/billing/payments/{order_id}").json()["status"] == "cancelled"
+
+
+def test_malformed_command_is_dropped_and_changes_nothing(send, store, publisher, order_id):
+    for bad in [
+        {"order_id": order_id, "action": "charge", "login": "x", "amount": "-1"},
+        {"order_id": order_id, "action": "charge", "login": "x", "amount": "1.001"},
+        {"order_id": order_id, "action": "charge"},
+        {"order_id": "nope", "action": "refund"},
+        {"order_id": order_id, "action": "steal"},
+        "not an object",
+    ]:
+        assert send(bad) == {"status": "DROP"}
+    assert store.data == {} and publisher.published == []
+
+
+def test_publish_failure_asks_for_retry_and_redelivery_publishes_stored_reply(
+    client, send, publisher, funded, order_id
+):
+    login = funded(50)
+    publisher.failures = 1
+    command = {"order_id": order_id, "action": "charge", "login": login, "amount": "20"}
+    assert send(command) == {"status": "RETRY"}
+    assert send(command) == {"status": "SUCCESS"}
+    assert _balance(client, login) == 30.0
+    assert len(publisher.on("order-replies")) == 1
+
+
+def test_charge_commits_despite_etag_conflicts(client, send, store, publisher, funded, order_id):
+    login = funded(10)
+    store.forced_conflicts = 3
+    send({"order_id": order_id, "action": "charge", "login": login, "amount": "4"})
+    assert _balance(client, login) == 6.0
+
+
+async def test_concurrent_charges_never_overdraw(commands, store, publisher, new_order_id):
+    from billing_app.adapters.repository import BillingRepository
+    from billing_app.service.accounts import AccountService
+
+    accounts = AccountService(BillingRepository(store))
+    await accounts.register("race")
+    await accounts.refill("race", 50)  # type: ignore[arg-type]
+    store.forced_conflicts = 5
+    charges = [
+        ChargeCommand(order_id=new_order_id(), action="charge", login="race", amount=10) for _ in range(20)
+    ]
+    replies = await asyncio.gather(*(commands.handle(c) for c in charges))
+    assert sum(r.ok for r in replies) == 5
+    assert {r.reason for r in replies if not r.ok} == {"insufficient_funds"}
+    assert (await accounts.get("race")).balance == 0
+
+
+async def test_concurrent_duplicates_of_one_charge_take_money_once(commands, store, new_order_id):
+    from billing_app.adapters.repository import BillingRepository
+    from billing_app.service.accounts import AccountService
+
+    accounts = AccountService(BillingRepository(store))
+    await accounts.register("dup")
+    await accounts.refill("dup", 100)  # type: ignore[arg-type]
+    command = ChargeCommand(order_id=new_order_id(), action="charge", login="dup", amount=10)
+    replies = await asyncio.gather(*(commands.handle(command) for _ in range(8)))
+    assert len({r.model_dump_json() for r in replies}) == 1
+    assert (await accounts.get("dup")).balance == 90
