@@ -1,7 +1,56 @@
-"""State management building block (placeholder until implemented)."""
+"""State management building block: Dapr's state API over the shared SQLite database.
 
-from ..sidecar import Block
+`store` holds the semantics (those of `state.postgresql` v1), `api` what daprd
+does around the component, `grpc_api` and `http_api` the two transports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from ..config import Component
+from ..sidecar import Block, Sidecar
+from .api import StateAPI
+from .grpc_api import StateGrpc
+from .http_api import StateHttp
+from .store import StateStore
+
+SHARED_KEY = "state"
+
+
+def table_id(component: Component) -> str:
+    """Which rows a component sees: those of its database table, as in Postgres.
+
+    Components with the same connection string and table share rows (only the
+    app-id key prefix keeps apps apart), exactly as they would in production.
+    """
+    meta = component.metadata
+    where = f"{meta.get('connectionString', '')}\0{meta.get('tableName', 'state')}"
+    return hashlib.sha256(where.encode()).hexdigest()[:16]
+
+
+def shared_store(sidecar: Sidecar) -> StateStore:
+    """One StateStore per process: its ETag counter must be shared by every sidecar."""
+    shared = sidecar.runtime.shared
+    if SHARED_KEY not in shared:
+        shared[SHARED_KEY] = StateStore(sidecar.runtime.db)
+    store: StateStore = shared[SHARED_KEY]
+    return store
 
 
 class StateBlock(Block):
-    pass
+    def __init__(self, sidecar: Sidecar) -> None:
+        super().__init__(sidecar)
+        visible = sidecar.options.resources.components_for(sidecar.app_id, "state")
+        tables = {c.name: table_id(c) for c in visible}
+        self.api = StateAPI(shared_store(sidecar), sidecar.app_id, tables)
+
+    def dapr_methods(self) -> dict[str, Callable[..., Any]]:
+        return StateGrpc(self.api).methods()
+
+    def http_routes(self) -> list[web.RouteDef]:
+        return StateHttp(self.api).routes()

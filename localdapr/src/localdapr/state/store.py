@@ -1,0 +1,496 @@
+"""State store semantics over SQLite, free of gRPC and HTTP.
+
+Mirrors Dapr's `state.postgresql` v1 component (components-contrib
+`common/component/postgresql/v1`), which is what production uses:
+
+- the ETag is a number (Postgres' `xmin`), so a non-numeric one, or one that
+  does not fit in 32 bits, is *invalid*; an ETag is checked whenever one is
+  sent, whatever the concurrency mode; an ETag on a missing (or expired) key is
+  a *mismatch*;
+- without an ETag, last-write is an upsert and first-write fails with
+  "no item was updated" when a live row exists;
+- `ttlInSeconds` sets an expiry; expired rows are invisible and purged lazily;
+- a transaction is all or nothing; bulk saves and deletes are independent
+  operations (daprd's `PerformBulkStoreOperation`), so some may succeed;
+- only values saved as JSON are seen by the query API.
+
+Keys arrive already prefixed (`{app-id}||{key}`, see `modified_key`). The
+ETag counter is global and never goes back (like `xmin`), so an old ETag
+cannot match a row that was deleted and created again.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from ..db import Database, now
+
+SEPARATOR = "||"
+FIRST_WRITE = "first-write"
+LAST_WRITE = "last-write"
+TTL_KEY = "ttlInSeconds"
+TTL_EXPIRE_KEY = "ttlExpireTime"  # state.GetRespMetaKeyTTLExpireTime
+JSON_CONTENT_TYPE = "application/json"
+MAX_ETAG = 2**32 - 1  # strconv.ParseUint(etag, 10, 32) in the postgresql component
+PURGE_EVERY = 1.0  # seconds between lazy purges of expired rows
+_GO_INT = re.compile(r"[+-]?[0-9]+")  # what strconv.ParseInt(s, 10, 0) accepts
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS state (
+    store TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value BLOB NOT NULL,
+    is_json INTEGER NOT NULL,
+    content_type TEXT,
+    etag INTEGER NOT NULL,
+    expires REAL,
+    PRIMARY KEY (store, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS state_expires ON state (expires) WHERE expires IS NOT NULL;
+CREATE TABLE IF NOT EXISTS state_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+
+# -- errors ------------------------------------------------------------------
+class StateError(Exception):
+    """A store error; `kind` says how the API reports it ("mismatch", "invalid", "")."""
+
+    kind = ""
+
+
+class ETagMismatch(StateError):
+    kind = "mismatch"
+
+    def __init__(self, detail: str | None = None) -> None:
+        prefix = "possible etag mismatch. error from state store"
+        super().__init__(f"{prefix}: {detail}" if detail else prefix)
+
+
+class ETagInvalid(StateError):
+    kind = "invalid"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"invalid etag value: {detail}")
+
+
+class InvalidKey(ValueError):
+    """A key daprd refuses before reaching the store (it contains `||`)."""
+
+
+class QueryError(StateError):
+    pass
+
+
+def modified_key(app_id: str, key: str) -> str:
+    """daprd's GetModifiedStateKey with the default `appid` prefix strategy."""
+    if SEPARATOR in key:
+        raise InvalidKey(f"input key/keyPrefix '{key}' can't contain '{SEPARATOR}'")
+    return f"{app_id}{SEPARATOR}{key}" if app_id else key
+
+
+def original_key(key: str) -> str:
+    """daprd's GetOriginalStateKey."""
+    parts = key.split(SEPARATOR)
+    return parts[1] if len(parts) > 1 else key
+
+
+def parse_etag(etag: str) -> int:
+    # Go's ParseUint(s, 10, 32): ASCII digits only, no sign, no spaces.
+    if not etag.isascii() or not etag.isdigit():
+        raise ETagInvalid(f'strconv.ParseUint: parsing "{etag}": invalid syntax')
+    value = int(etag)
+    if value > MAX_ETAG:
+        raise ETagInvalid(f'strconv.ParseUint: parsing "{etag}": value out of range')
+    return value
+
+
+def parse_ttl(metadata: dict[str, str]) -> int | None:
+    """components-contrib `state/utils.ParseTTL`."""
+    raw = metadata.get(TTL_KEY, "")
+    if raw == "":
+        return None
+    if not _GO_INT.fullmatch(raw):
+        raise StateError(
+            f"error parsing TTL: incorrect value for metadata '{TTL_KEY}': "
+            f'strconv.ParseInt: parsing "{raw}": invalid syntax'
+        )
+    value = int(raw)
+    if value < -1 or value > 2**31 - 1:
+        raise StateError(
+            f"error parsing TTL: incorrect value for metadata '{TTL_KEY}': must be -1 or greater"
+        )
+    return value
+
+
+def rfc3339(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# -- requests and results ----------------------------------------------------
+@dataclass
+class SetRequest:
+    key: str  # already prefixed
+    value: bytes
+    is_json: bool = False
+    content_type: str | None = None
+    etag: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    concurrency: str = ""
+
+    def has_etag(self) -> bool:
+        return bool(self.etag)
+
+
+@dataclass
+class DeleteRequest:
+    key: str
+    etag: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    concurrency: str = ""
+
+    def has_etag(self) -> bool:
+        return bool(self.etag)
+
+
+Operation = SetRequest | DeleteRequest
+
+
+@dataclass
+class Item:
+    key: str
+    value: bytes
+    etag: str
+    expires: float | None
+    is_json: bool
+    content_type: str | None
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        return {TTL_EXPIRE_KEY: rfc3339(self.expires)} if self.expires is not None else {}
+
+
+@dataclass
+class QueryResult:
+    key: str
+    value: bytes
+    etag: str
+
+
+# -- the store ---------------------------------------------------------------
+class StateStore:
+    """All state stores of one localdapr process, in one table keyed by (store, key)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        db.ensure_schema(SCHEMA)
+        row = db.execute(
+            "SELECT max(coalesce((SELECT max(etag) FROM state), 0),"
+            " coalesce((SELECT value FROM state_meta WHERE name = 'etag'), 0))"
+        ).fetchone()
+        self._etag = int(row[0])
+        self._last_purge = 0.0
+
+    # The counter lives in memory; deletes persist it, since only a delete can
+    # remove the row that holds the highest ETag.
+    def _next_etag(self) -> int:
+        self._etag += 1
+        return self._etag
+
+    def _save_counter(self) -> None:
+        self.db.execute("INSERT OR REPLACE INTO state_meta (name, value) VALUES ('etag', ?)", (self._etag,))
+
+    # -- reads ---------------------------------------------------------------
+    def get(self, store: str, key: str) -> Item | None:
+        row = self.db.execute(
+            "SELECT value, etag, expires, is_json, content_type FROM state"
+            " WHERE store = ? AND key = ? AND (expires IS NULL OR expires > ?)",
+            (store, key, now()),
+        ).fetchone()
+        if row is None:
+            return None
+        return Item(key, bytes(row[0]), str(row[1]), row[2], bool(row[3]), row[4])
+
+    def bulk_get(self, store: str, keys: Sequence[str]) -> list[Item | None]:
+        """Items in the order of `keys` (None for missing ones)."""
+        found: dict[str, Item] = {}
+        unique = list(dict.fromkeys(keys))
+        t = now()
+        for start in range(0, len(unique), 500):  # stay under SQLite's parameter limit
+            chunk = unique[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.execute(
+                "SELECT key, value, etag, expires, is_json, content_type FROM state"
+                f" WHERE store = ? AND key IN ({marks}) AND (expires IS NULL OR expires > ?)",
+                (store, *chunk, t),
+            ):
+                found[row[0]] = Item(row[0], bytes(row[1]), str(row[2]), row[3], bool(row[4]), row[5])
+        return [found.get(k) for k in keys]
+
+    # -- single operations (each its own transaction) -------------------------
+    def set(self, store: str, req: SetRequest) -> None:
+        with self.db.tx():
+            self._set(store, req)
+        self._maybe_purge()
+
+    def delete(self, store: str, req: DeleteRequest) -> None:
+        with self.db.tx():
+            self._delete(store, req)
+        self._maybe_purge()
+
+    # -- bulk: independent operations, as daprd's PerformBulkStoreOperation ----
+    def bulk(self, store: str, reqs: Sequence[Operation]) -> list[StateError | None]:
+        """Apply each request on its own; return one error (or None) per request."""
+        errors: list[StateError | None] = []
+        conn = self.db.conn
+        with self.db.tx():
+            for req in reqs:
+                conn.execute("SAVEPOINT op")
+                try:
+                    self._apply(store, req)
+                except StateError as exc:
+                    conn.execute("ROLLBACK TO op")
+                    errors.append(exc)
+                else:
+                    errors.append(None)
+                conn.execute("RELEASE op")
+        self._maybe_purge()
+        return errors
+
+    # -- transactions: all or nothing ----------------------------------------
+    def multi(self, store: str, ops: Sequence[Operation]) -> None:
+        """Apply all operations or none; raise the first failure."""
+        with self.db.tx():
+            for op in ops:
+                self._apply(store, op)
+        self._maybe_purge()
+
+    # -- the statements --------------------------------------------------------
+    def _apply(self, store: str, op: Operation) -> None:
+        if isinstance(op, SetRequest):
+            self._set(store, op)
+        else:
+            self._delete(store, op)
+
+    def _set(self, store: str, req: SetRequest) -> None:
+        if req.concurrency not in ("", FIRST_WRITE, LAST_WRITE):
+            raise StateError(f"unknown concurrency: {req.concurrency}")  # state.CheckRequestOptions
+        ttl = parse_ttl(req.metadata)
+        etag = parse_etag(req.etag) if req.has_etag() else None
+        t = now()
+        expires = t + ttl if ttl and ttl > 0 else None
+        new_etag = self._next_etag()
+        value = (req.value, int(req.is_json), req.content_type, new_etag, expires)
+        if etag is not None:
+            cur = self.db.execute(
+                "UPDATE state SET value = ?, is_json = ?, content_type = ?, etag = ?, expires = ?"
+                " WHERE store = ? AND key = ? AND etag = ? AND (expires IS NULL OR expires > ?)",
+                (*value, store, req.key, etag, t),
+            )
+            if cur.rowcount != 1:
+                raise ETagMismatch()
+            return
+        upsert = (
+            "INSERT INTO state (value, is_json, content_type, etag, expires, store, key)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (store, key) DO UPDATE SET"
+            " value = excluded.value, is_json = excluded.is_json, content_type = excluded.content_type,"
+            " etag = excluded.etag, expires = excluded.expires"
+        )
+        if req.concurrency == FIRST_WRITE:
+            # Only a missing or expired row may be (re)written, as the component's upsert.
+            cur = self.db.execute(
+                upsert + " WHERE state.expires IS NOT NULL AND state.expires <= ?",
+                (*value, store, req.key, t),
+            )
+        else:
+            cur = self.db.execute(upsert, (*value, store, req.key))
+        if cur.rowcount != 1:
+            raise StateError("no item was updated")
+
+    def _delete(self, store: str, req: DeleteRequest) -> None:
+        if req.has_etag():
+            etag = parse_etag(req.etag or "")
+            cur = self.db.execute(
+                "DELETE FROM state WHERE store = ? AND key = ? AND etag = ?"
+                " AND (expires IS NULL OR expires > ?)",
+                (store, req.key, etag, now()),
+            )
+            if cur.rowcount != 1:
+                raise ETagMismatch()
+        else:
+            cur = self.db.execute("DELETE FROM state WHERE store = ? AND key = ?", (store, req.key))
+        if cur.rowcount:
+            self._save_counter()
+
+    def _maybe_purge(self) -> None:
+        """Delete expired rows, at most once a second, after a write."""
+        t = time.monotonic()
+        if t - self._last_purge < PURGE_EVERY:
+            return
+        self._last_purge = t
+        with self.db.tx():
+            if self.db.execute(
+                "DELETE FROM state WHERE expires IS NOT NULL AND expires <= ?", (now(),)
+            ).rowcount:
+                self._save_counter()
+
+    # -- query (postgresql v1's Query API) -------------------------------------
+    def query(self, store: str, query: dict[str, Any]) -> tuple[list[QueryResult], str]:
+        """Run a Dapr state query over the JSON values of a store (all app ids, as v1)."""
+        plan = _QueryPlan(query)
+        rows: list[tuple[str, Any, bytes, int]] = []
+        for key, value, etag in self.db.execute(
+            "SELECT key, value, etag FROM state WHERE store = ? AND is_json = 1"
+            " AND (expires IS NULL OR expires > ?) ORDER BY key",
+            (store, now()),
+        ):
+            try:
+                doc = json.loads(value, parse_float=Decimal)
+            except ValueError:
+                continue
+            if plan.matches(doc):
+                rows.append((key, doc, bytes(value), etag))
+        rows = plan.sort(rows)
+        skip = plan.skip
+        page = rows[skip : skip + plan.limit] if plan.limit > 0 else rows[skip:]
+        results = [QueryResult(original_key(k), v, str(e)) for k, _, v, e in page]
+        token = str(skip + len(results)) if plan.limit > 0 and results else ""
+        return results, token
+
+
+# -- the query language --------------------------------------------------------
+def go_text(value: Any) -> str | None:
+    """What Postgres' `->>` yields for a JSON value: the text a filter compares."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | Decimal):
+        return str(value)
+    return json.dumps(value, separators=(", ", ": "), default=str)
+
+
+def go_format_v(value: Any) -> str:
+    """Go's `fmt.Sprintf("%v", v)` for a decoded JSON value, as the component binds it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | Decimal):
+        return _go_float(float(value))
+    if value is None:
+        return "<nil>"
+    return str(value)
+
+
+def _go_float(f: float) -> str:
+    # %v is strconv.FormatFloat(f, 'g', -1, 64): the shortest digits, in exponent
+    # form when the decimal exponent is < -4 or >= 6 (so 1000000 -> "1e+06").
+    if f == 0:
+        return "0"
+    sign = "-" if f < 0 else ""
+    digits, exp = _shortest_digits(abs(f))
+    if exp < -4 or exp >= 6:
+        mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        return f"{sign}{mantissa}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
+    point = exp + 1
+    if point <= 0:
+        return f"{sign}0.{'0' * -point}{digits}"
+    if point >= len(digits):
+        return f"{sign}{digits}{'0' * (point - len(digits))}"
+    return f"{sign}{digits[:point]}.{digits[point:]}"
+
+
+def _shortest_digits(f: float) -> tuple[str, int]:
+    _, digits, exponent = Decimal(repr(f)).normalize().as_tuple()
+    text = "".join(map(str, digits))
+    return text, len(text) - 1 + int(exponent)
+
+
+class _QueryPlan:
+    def __init__(self, query: dict[str, Any]) -> None:
+        if not isinstance(query, dict):
+            raise QueryError("query must be a JSON object")
+        self.filter = query.get("filter") or {}
+        if self.filter:
+            self._check(self.filter)
+        self.sorts: list[tuple[str, bool]] = []
+        for item in query.get("sort") or []:
+            order = str(item.get("order", "")).upper()
+            if order not in ("", "ASC", "DESC"):
+                raise QueryError(f"invalid order {order!r}")
+            self.sorts.append((str(item["key"]), order == "DESC"))
+        page = query.get("page") or {}
+        self.limit = int(page.get("limit") or 0)
+        token = page.get("token") or ""
+        try:
+            self.skip = int(token) if token else 0
+        except ValueError:
+            raise QueryError(f'strconv.ParseInt: parsing "{token}": invalid syntax') from None
+
+    def _check(self, f: dict[str, Any]) -> None:
+        if not isinstance(f, dict) or len(f) != 1:
+            raise QueryError("filter must have exactly one operator")
+        ((op, arg),) = f.items()
+        if op in ("AND", "OR"):
+            if not isinstance(arg, list) or len(arg) < 2:
+                raise QueryError(f"{op} filter must be an array with at least two filters")
+            for sub in arg:
+                self._check(sub)
+        elif op in ("EQ", "NEQ", "GT", "GTE", "LT", "LTE", "IN"):
+            if not isinstance(arg, dict) or len(arg) != 1:
+                raise QueryError(f"{op} filter must have exactly one field")
+            ((name, val),) = arg.items()
+            if op == "IN" and (not isinstance(val, list) or not val):
+                raise QueryError(f"empty IN operator for key {name!r}")
+            if op in ("GT", "GTE", "LT", "LTE") and isinstance(val, str):
+                raise QueryError(f"unsupported type of value {val}; string type not permitted")
+        else:
+            raise QueryError(f"unsupported filter {op!r}")
+
+    @staticmethod
+    def _field(doc: Any, path: str) -> str | None:
+        for part in path.split("."):
+            if not isinstance(doc, dict) or part not in doc:
+                return None
+            doc = doc[part]
+        return go_text(doc)
+
+    def matches(self, doc: Any) -> bool:
+        return self._eval(self.filter, doc) if self.filter else True
+
+    def _eval(self, f: dict[str, Any], doc: Any) -> bool:
+        ((op, arg),) = f.items()
+        if op == "AND":
+            return all(self._eval(sub, doc) for sub in arg)
+        if op == "OR":
+            return any(self._eval(sub, doc) for sub in arg)
+        ((name, val),) = arg.items()
+        have = self._field(doc, name)
+        if have is None:  # SQL NULL never compares true
+            return False
+        if op == "IN":
+            return any(have == go_format_v(v) for v in val)
+        want = go_format_v(val)
+        return {
+            "EQ": have == want,
+            "NEQ": have != want,
+            "GT": have > want,
+            "GTE": have >= want,
+            "LT": have < want,
+            "LTE": have <= want,
+        }[op]
+
+    def sort(self, rows: list[tuple[str, Any, bytes, int]]) -> list[tuple[str, Any, bytes, int]]:
+        # Postgres sorts NULLs last ascending, first descending; apply keys right to left.
+        for path, desc in reversed(self.sorts):
+            rows.sort(
+                key=lambda r, p=path: (self._field(r[1], p) is None, self._field(r[1], p) or ""), reverse=desc
+            )
+        return rows
