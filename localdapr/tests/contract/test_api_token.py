@@ -1,0 +1,85 @@
+"""API tokens: DAPR_API_TOKEN guards the sidecar's API, APP_API_TOKEN authenticates it to the app.
+
+Mirrors dapr/dapr `pkg/http/api.go` / `pkg/api/grpc` token middleware: with
+DAPR_API_TOKEN set, every API call needs the `dapr-api-token` header (gRPC
+metadata) except healthz; with APP_API_TOKEN set, daprd sends it to the app as
+`dapr-api-token` on every call. These tests start their own localdapr with
+tokens configured (the shared target has none).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from dapr.clients import DaprClient
+from dapr.clients.exceptions import DaprGrpcError, DaprHttpError
+from dapr.conf import settings
+
+from .app import Recorder
+from .app_invoke import echo_app, private_localdapr
+from .conftest import TARGET
+
+pytestmark = pytest.mark.skipif(TARGET == "daprd", reason="starts its own localdapr with tokens")
+
+DAPR_TOKEN = "dapr-token-for-tests"
+APP_TOKEN = "app-token-for-tests"
+
+
+@pytest.fixture(scope="module")
+def tokens(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Recorder]]:
+    recorder = Recorder()
+    env = {"DAPR_API_TOKEN": DAPR_TOKEN, "APP_API_TOKEN": APP_TOKEN}
+    apps = [{"app_id": "tok", "app": echo_app("tok", recorder), "env": env}]
+    with private_localdapr(Path(tmp_path_factory.mktemp("tokens")), apps) as sidecars:
+        yield sidecars["tok"], recorder
+
+
+@pytest.fixture
+def sdk(tokens: tuple[Any, Recorder], monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Point the SDK at the token-protected sidecar; the test sets settings.DAPR_API_TOKEN."""
+    sidecar, _ = tokens
+    monkeypatch.setattr(settings, "DAPR_HTTP_PORT", sidecar.http_port)
+    monkeypatch.setattr(settings, "DAPR_GRPC_PORT", sidecar.grpc_port)
+    monkeypatch.setattr(settings, "DAPR_RUNTIME_HOST", "127.0.0.1")
+    monkeypatch.setattr(settings, "DAPR_API_TOKEN", None)
+    return sidecar
+
+
+def test_missing_token_is_401_but_healthz_is_exempt(sdk: Any) -> None:
+    """Without the header the API answers 401; `DaprClient()` still connects (healthz is exempt)."""
+    with DaprClient(address=sdk.grpc_address) as d, pytest.raises(DaprHttpError) as err:
+        d.invoke_method("tok", "invoke/echo/x", http_verb="GET")
+    assert err.value.status_code == 401
+
+
+def test_wrong_token_is_401(sdk: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A token that does not match DAPR_API_TOKEN is refused like a missing one."""
+    monkeypatch.setattr(settings, "DAPR_API_TOKEN", "not-the-token")
+    with DaprClient(address=sdk.grpc_address) as d, pytest.raises(DaprHttpError) as err:
+        d.invoke_method("tok", "invoke/echo/x", http_verb="GET")
+    assert err.value.status_code == 401
+
+
+def test_wrong_token_on_grpc_is_unauthenticated(sdk: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On gRPC the token goes in the `dapr-api-token` metadata; a mismatch is UNAUTHENTICATED."""
+    monkeypatch.setattr(settings, "DAPR_API_TOKEN", "not-the-token")
+    with DaprClient(address=sdk.grpc_address) as d, pytest.raises(DaprGrpcError) as err:
+        d.get_metadata()
+    assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_right_token_is_accepted_and_app_receives_app_api_token(
+    sdk: Any, tokens: tuple[Any, Recorder], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the right token the call goes through; the app sees APP_API_TOKEN, never the caller's token."""
+    monkeypatch.setattr(settings, "DAPR_API_TOKEN", DAPR_TOKEN)
+    with DaprClient(address=sdk.grpc_address) as d:
+        resp = d.invoke_method("tok", "invoke/echo/with-token", http_verb="GET")
+        assert d.get_metadata().application_id == "tok"
+    seen = json.loads(resp.data)
+    assert seen["headers"]["dapr-api-token"] == APP_TOKEN
