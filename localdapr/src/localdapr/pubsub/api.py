@@ -1,0 +1,273 @@
+"""The publish API over gRPC (`PublishEvent`, `BulkPublishEvent[Alpha1]`) and HTTP.
+
+Mirrors dapr/dapr `pkg/api/grpc/grpc.go` and `pkg/api/http/http.go`: the same
+validation order and errors (`pkg/api/errors/pubsub.go`: an unknown pubsub is
+gRPC INVALID_ARGUMENT / HTTP 404 `ERR_PUBSUB_NOT_FOUND`), `metadata.*` query
+parameters on HTTP, `rawPayload` publishing the bytes as they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import grpc
+from aiohttp import web
+from dapr.proto.runtime.v1 import pubsub_pb2
+from google.protobuf import any_pb2, empty_pb2
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from . import cloudevents
+from .delivery import parse_bool
+
+if TYPE_CHECKING:
+    from ..sidecar import Sidecar
+    from .broker import Broker
+
+
+@dataclass
+class PublishError(Exception):
+    """A Dapr API error, renderable as a rich gRPC status or Dapr's HTTP JSON."""
+
+    grpc_code: grpc.StatusCode
+    http_status: int
+    error_code: str  # legacy errorCode, e.g. ERR_PUBSUB_NOT_FOUND
+    reason: str  # ErrorInfo reason, e.g. DAPR_PUBSUB_NOT_FOUND
+    message: str
+    pubsub: str = ""
+
+    def grpc_status(self) -> grpc.Status:
+        info = error_details_pb2.ErrorInfo(reason=self.reason, domain="dapr.io")
+        resource = error_details_pb2.ResourceInfo(
+            resource_type="pubsub", resource_name=self.pubsub, description=self.message
+        )
+        details = []
+        for detail in (info, resource):
+            packed = any_pb2.Any()
+            packed.Pack(detail)
+            details.append(packed)
+        code = self.grpc_code.value[0]
+        return rpc_status.to_status(status_pb2.Status(code=code, message=self.message, details=details))
+
+    def http_response(self) -> web.Response:
+        body = {
+            "errorCode": self.error_code,
+            "message": self.message,
+            "details": [
+                {
+                    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                    "reason": self.reason,
+                    "domain": "dapr.io",
+                    "metadata": None,
+                },
+                {
+                    "@type": "type.googleapis.com/google.rpc.ResourceInfo",
+                    "resource_type": "pubsub",
+                    "resource_name": self.pubsub,
+                    "owner": "",
+                    "description": self.message,
+                },
+            ],
+        }
+        return web.json_response(body, status=self.http_status)
+
+
+def _validate(sidecar: Sidecar, pubsub: str, topic: str, metadata: dict[str, str]) -> bool:
+    """Check the request as daprd does; returns whether the payload is raw."""
+    if not pubsub:
+        raise PublishError(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            404,
+            "ERR_PUBSUB_EMPTY",
+            "DAPR_PUBSUB_NAME_EMPTY",
+            "pubsub name is empty",
+        )
+    names = {c.name for c in sidecar.options.resources.components_for(sidecar.app_id, "pubsub")}
+    if pubsub not in names:
+        raise PublishError(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            404,
+            "ERR_PUBSUB_NOT_FOUND",
+            "DAPR_PUBSUB_NOT_FOUND",
+            f"pubsub {pubsub} not found",
+            pubsub,
+        )
+    if not topic:
+        raise PublishError(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            404,
+            "ERR_TOPIC_EMPTY",
+            "DAPR_PUBSUB_TOPIC_NAME_EMPTY",
+            f"topic is empty in pubsub {pubsub}",
+            pubsub,
+        )
+    value = metadata.get("rawPayload")
+    try:
+        return parse_bool(value) if value else False
+    except ValueError as exc:
+        raise PublishError(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            400,
+            "ERR_PUBSUB_REQUEST_METADATA",
+            "DAPR_PUBSUB_METADATA_DESERIALIZATION",
+            f"failed deserializing metadata. Error: {exc}",
+            pubsub,
+        ) from None
+
+
+def _encode(
+    sidecar: Sidecar,
+    *,
+    pubsub: str,
+    topic: str,
+    data: bytes,
+    content_type: str,
+    metadata: dict[str, str],
+    raw: bool,
+    traceparent: str | None,
+    tracestate: str | None,
+) -> tuple[bytes, dict[str, str]]:
+    """The bytes the broker stores and the metadata that travels with them."""
+    trace = cloudevents.new_traceparent(traceparent)
+    state = tracestate or ""
+    if raw:
+        return data, {**metadata, "traceid": trace, "tracestate": state}
+    try:
+        envelope = cloudevents.new_envelope(
+            data=data,
+            data_content_type=content_type,
+            topic=topic,
+            pubsub=pubsub,
+            source=sidecar.app_id,
+            traceparent=trace,
+            tracestate=state,
+            metadata=metadata,
+        )
+    except cloudevents.CloudEventError:
+        raise PublishError(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            500,
+            "ERR_PUBSUB_CLOUD_EVENTS_SER",
+            "DAPR_PUBSUB_CLOUD_EVENT_CREATION",
+            "cannot create cloudevent",
+            pubsub,
+        ) from None
+    return envelope, dict(metadata)
+
+
+def _grpc_trace(context: grpc.aio.ServicerContext) -> tuple[str | None, str | None]:
+    md = dict(context.invocation_metadata() or ())
+    return md.get("traceparent"), md.get("tracestate")
+
+
+class PublishAPI:
+    def __init__(self, sidecar: Sidecar, broker: Broker) -> None:
+        self.sidecar = sidecar
+        self.broker = broker
+
+    def publish(
+        self,
+        pubsub: str,
+        topic: str,
+        data: bytes,
+        content_type: str,
+        metadata: dict[str, str],
+        trace: tuple[str | None, str | None],
+    ) -> None:
+        raw = _validate(self.sidecar, pubsub, topic, metadata)
+        stored, md = _encode(
+            self.sidecar,
+            pubsub=pubsub,
+            topic=topic,
+            data=data,
+            content_type=content_type,
+            metadata=metadata,
+            raw=raw,
+            traceparent=trace[0],
+            tracestate=trace[1],
+        )
+        self.broker.publish(pubsub, topic, stored, md, raw)
+
+    # -- gRPC ----------------------------------------------------------------
+    async def PublishEvent(
+        self, request: pubsub_pb2.PublishEventRequest, context: grpc.aio.ServicerContext
+    ) -> empty_pb2.Empty:
+        try:
+            self.publish(
+                request.pubsub_name,
+                request.topic,
+                request.data,
+                request.data_content_type,
+                dict(request.metadata),
+                _grpc_trace(context),
+            )
+        except PublishError as err:
+            await _abort(context, err)
+        return empty_pb2.Empty()
+
+    async def BulkPublishEvent(
+        self, request: pubsub_pb2.BulkPublishRequest, context: grpc.aio.ServicerContext
+    ) -> pubsub_pb2.BulkPublishResponse:
+        pubsub, topic = request.pubsub_name, request.topic
+        try:
+            raw = _validate(self.sidecar, pubsub, topic, dict(request.metadata))
+            seen: set[str] = set()
+            items: list[tuple[bytes, dict[str, str], bool]] = []
+            for entry in request.entries:
+                if not entry.entry_id or entry.entry_id in seen:
+                    raise PublishError(
+                        grpc.StatusCode.INVALID_ARGUMENT,
+                        400,
+                        "ERR_PUBSUB_EVENTS_SER",
+                        "DAPR_PUBSUB_MARSHAL_EVENTS",
+                        f"error marshaling events to bytes for topic {topic} pubsub {pubsub}. "
+                        "error: entryId is duplicated or not present for entry",
+                        pubsub,
+                    )
+                seen.add(entry.entry_id)
+                # Entry metadata overrides request metadata (PopulateMetadataForBulkPublishEntry).
+                metadata = {**dict(request.metadata), **dict(entry.metadata)}
+                stored, md = _encode(
+                    self.sidecar,
+                    pubsub=pubsub,
+                    topic=topic,
+                    data=entry.event,
+                    content_type=entry.content_type,
+                    metadata=metadata,
+                    raw=raw,
+                    traceparent=_grpc_trace(context)[0],
+                    tracestate=_grpc_trace(context)[1],
+                )
+                items.append((stored, md, raw))
+        except PublishError as err:
+            await _abort(context, err)
+        self.broker.publish_many(pubsub, topic, items)
+        return pubsub_pb2.BulkPublishResponse()
+
+    BulkPublishEventAlpha1 = BulkPublishEvent
+
+    # -- HTTP ----------------------------------------------------------------
+    async def http_publish(self, request: web.Request) -> web.Response:
+        metadata = {
+            key[len("metadata.") :]: value
+            for key, value in request.query.items()
+            if key.lower().startswith("metadata.")
+        }
+        try:
+            self.publish(
+                request.match_info.get("pubsub", ""),
+                request.match_info.get("topic", ""),
+                await request.read(),
+                request.headers.get("Content-Type", ""),
+                metadata,
+                (request.headers.get("traceparent"), request.headers.get("tracestate")),
+            )
+        except PublishError as err:
+            return err.http_response()
+        return web.Response(status=204)
+
+
+async def _abort(context: grpc.aio.ServicerContext, err: PublishError) -> Any:
+    status = err.grpc_status()
+    await context.abort(status.code, status.details, trailing_metadata=status.trailing_metadata)

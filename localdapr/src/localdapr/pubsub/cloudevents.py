@@ -1,0 +1,217 @@
+"""The CloudEvent 1.0 envelope exactly as Dapr builds it (pure functions).
+
+Mirrors dapr/dapr `pkg/runtime/pubsub/cloudevents.go` (`cloudevent.*` metadata
+overrides) and components-contrib `pubsub/envelope.go` (defaults, data vs
+data_base64, pass-through of a published CloudEvent, `ttlInSeconds` ->
+`expiration`, raw payloads wrapped on the subscriber's side).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+CLOUDEVENT_CONTENT_TYPE = "application/cloudevents+json"
+DEFAULT_TYPE = "com.dapr.event.sent"
+DEFAULT_SOURCE = "Dapr"
+DEFAULT_DATA_CONTENT_TYPE = "text/plain"
+SPEC_VERSION = "1.0"
+
+# Metadata keys (case-insensitive, as mapstructure decodes them) that override envelope fields.
+_OVERRIDES = ("id", "source", "type", "traceid", "traceparent", "tracestate")
+
+
+class CloudEventError(ValueError):
+    """The published body claims to be a CloudEvent but is not a JSON object."""
+
+
+def _is(content_type: str, expected: str) -> bool:
+    # components-contrib contenttype.isContentType: exact match, parameters after ';' ignored.
+    return content_type.lower().split(";", 1)[0] == expected
+
+
+def is_cloudevent(content_type: str) -> bool:
+    return _is(content_type, CLOUDEVENT_CONTENT_TYPE)
+
+
+def is_json(content_type: str) -> bool:
+    return _is(content_type, "application/json")
+
+
+def is_binary(content_type: str) -> bool:
+    return _is(content_type, "application/octet-stream")
+
+
+def rfc3339_now() -> str:
+    """Go's `time.Now().Format(time.RFC3339)`: local time, seconds, `Z` for UTC."""
+    now = datetime.now().astimezone()
+    text = now.isoformat(timespec="seconds")
+    return text[:-6] + "Z" if now.utcoffset() == timedelta(0) else text
+
+
+def new_traceparent(parent: str | None = None) -> str:
+    """A W3C traceparent for the publish span: a child of `parent` when one came in."""
+    span = os.urandom(8).hex()
+    if parent:
+        parts = parent.strip().split("-")
+        if len(parts) == 4 and len(parts[1]) == 32 and len(parts[2]) == 16:
+            return f"{parts[0]}-{parts[1]}-{span}-{parts[3]}"
+    return f"00-{os.urandom(16).hex()}-{span}-01"
+
+
+def ttl_seconds(metadata: dict[str, str]) -> int | None:
+    """contrib metadata.TryGetTTL: `ttlInSeconds` as a non-negative integer, else no TTL."""
+    raw = metadata.get("ttlInSeconds")
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        return None
+    return value if value >= 0 else None
+
+
+def _first_json_value(data: bytes) -> str | None:
+    """The first JSON value in `data`, as text, or None if there is none.
+
+    Go's json.Decoder (used by Dapr with UseNumber) reads one value and ignores
+    what follows; the text is embedded verbatim so numbers keep their precision.
+    """
+    try:
+        text = data.decode("utf-8")
+        stripped = text.lstrip(" \t\r\n")
+        _, end = json.JSONDecoder().raw_decode(stripped)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return stripped[:end]
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def encode(fields: dict[str, Any], raw: dict[str, str] | None = None) -> bytes:
+    """Serialize an envelope like Go's json.Marshal of a map: keys sorted.
+
+    `raw` holds fields whose value is already JSON text (the published data).
+    """
+    raw = raw or {}
+    keys = sorted({*fields, *raw})
+    body = ",".join(f"{_dumps(k)}:{raw[k] if k in raw else _dumps(fields[k])}" for k in keys)
+    return ("{" + body + "}").encode("utf-8")
+
+
+def new_envelope(
+    *,
+    data: bytes,
+    data_content_type: str,
+    topic: str,
+    pubsub: str,
+    source: str,
+    traceparent: str,
+    tracestate: str,
+    metadata: dict[str, str],
+) -> bytes:
+    """The CloudEvent JSON Dapr publishes for `data` (NewCloudEvent + ApplyMetadata)."""
+    if is_cloudevent(data_content_type):
+        try:
+            event = json.loads(data)
+        except ValueError as exc:
+            raise CloudEventError(str(exc)) from None
+        if not isinstance(event, dict):
+            raise CloudEventError("a CloudEvent must be a JSON object")
+        event.setdefault("time", rfc3339_now())
+        event.update(
+            traceid=traceparent,
+            traceparent=traceparent,
+            tracestate=tracestate,
+            topic=topic,
+            pubsubname=pubsub,
+        )
+        for key, default in (
+            ("source", DEFAULT_SOURCE),
+            ("type", DEFAULT_TYPE),
+            ("specversion", SPEC_VERSION),
+        ):
+            if event.get(key) is None:
+                event[key] = default
+        _apply_ttl(event, metadata)
+        return encode(event)
+
+    overrides = {k: "" for k in _OVERRIDES}
+    overrides.update(id="", source=source, type="", traceid=traceparent, tracestate=tracestate)
+    for key, value in metadata.items():
+        lower = key.lower()
+        if lower.startswith("cloudevent.") and lower[11:] in overrides:
+            overrides[lower[11:]] = value
+    if overrides["traceparent"]:
+        overrides["traceid"] = overrides["traceparent"]
+    content_type = data_content_type or DEFAULT_DATA_CONTENT_TYPE
+    fields: dict[str, Any] = {
+        "id": overrides["id"] or str(uuid.uuid4()),
+        "specversion": SPEC_VERSION,
+        "datacontenttype": content_type,
+        "source": overrides["source"] or DEFAULT_SOURCE,
+        "type": overrides["type"] or DEFAULT_TYPE,
+        "topic": topic,
+        "pubsubname": pubsub,
+        "traceid": overrides["traceid"],
+        "traceparent": overrides["traceid"],
+        "tracestate": overrides["tracestate"],
+        "time": rfc3339_now(),
+    }
+    raw: dict[str, str] = {}
+    if is_json(content_type) and (text := _first_json_value(data)) is not None:
+        raw["data"] = text
+    elif is_binary(content_type):
+        fields["data_base64"] = base64.b64encode(data).decode("ascii")
+    else:
+        fields["data"] = data.decode("utf-8", errors="replace")
+    _apply_ttl(fields, metadata)
+    return encode(fields, raw)
+
+
+def _apply_ttl(event: dict[str, Any], metadata: dict[str, str]) -> None:
+    # The SQLite broker has no native message TTL, so Dapr's envelope carries it.
+    ttl = ttl_seconds(metadata)
+    if ttl is not None:
+        expires = datetime.now(UTC) + timedelta(seconds=ttl)
+        event["expiration"] = expires.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def from_raw_payload(data: bytes, topic: str, pubsub: str, metadata: dict[str, str]) -> dict[str, Any]:
+    """The envelope a subscriber with `rawPayload` sees for a raw message (FromRawPayload)."""
+    event: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "specversion": SPEC_VERSION,
+        "datacontenttype": "application/octet-stream",
+        "source": DEFAULT_SOURCE,
+        "type": DEFAULT_TYPE,
+        "topic": topic,
+        "pubsubname": pubsub,
+        "data_base64": base64.b64encode(data).decode("ascii"),
+    }
+    if "traceid" in metadata:
+        event["traceid"] = metadata["traceid"]
+    if "traceparent" in metadata:
+        event["traceparent"] = event["traceid"] = metadata["traceparent"]
+    if "tracestate" in metadata:
+        event["tracestate"] = metadata["tracestate"]
+    return event
+
+
+def has_expired(event: dict[str, Any]) -> bool:
+    value = event.get("expiration")
+    if not isinstance(value, str) or not value:
+        return False
+    try:
+        expires = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    if expires.tzinfo is None:
+        return False
+    return expires < datetime.now(UTC)

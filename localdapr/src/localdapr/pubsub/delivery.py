@@ -1,0 +1,282 @@
+"""Delivering a consumer group's messages to its app, as daprd's HTTP postman does.
+
+Mirrors dapr/dapr `pkg/runtime/subscription/subscription.go` (envelope checks,
+expiry, routing, resiliency retries, dead letters) and
+`pkg/runtime/subscription/postman/http/http.go` (how the app's reply is read).
+Each group runs one loop that hands due messages to at most `MAX_IN_FLIGHT`
+concurrent deliveries, so order is not guaranteed (as with a Redis consumer
+group). The loop sleeps on an in-memory event that publishing sets, so a new
+message goes out at once; it only uses a timer to wake for a NACKed message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+
+from ..config import RetryPolicy
+from ..db import now
+from . import cloudevents
+from .broker import Broker, Message
+
+if TYPE_CHECKING:
+    from ..sidecar import Sidecar
+
+log = logging.getLogger("localdapr.pubsub")
+
+MAX_IN_FLIGHT = 32
+
+
+@dataclass(frozen=True)
+class Route:
+    """One subscription of one app: where a topic's messages go."""
+
+    pubsub: str
+    topic: str
+    default_path: str | None
+    rules: tuple[tuple[str, str], ...] = ()  # (match, path); only empty matches are evaluated
+    dead_letter_topic: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    def path(self) -> str | None:
+        """Dapr's findMatchingRoute: the first rule that matches, else the default route.
+
+        localdapr has no CEL evaluator: a rule with a non-empty `match` never
+        matches (a warning is logged when the subscription is loaded).
+        """
+        for match, path in self.rules:
+            if not match:
+                return path
+        return self.default_path
+
+
+class Outcome(enum.Enum):
+    SUCCESS = "success"
+    RETRY = "retry"
+    DROP = "drop"
+
+
+def interpret_reply(status: int, body: bytes) -> Outcome:
+    """The app's answer to a delivery, read exactly as daprd's HTTP postman reads it.
+
+    2xx: the body's `status` decides; an empty, unparseable or non-object body,
+    a missing or non-string status, or `""`/`SUCCESS` is success; `RETRY` and any
+    unknown status retry; `DROP` drops. 404 drops. Anything else retries.
+    """
+    if 200 <= status <= 299:
+        try:
+            text = body.decode("utf-8").lstrip(" \t\r\n")
+            reply, _ = json.JSONDecoder().raw_decode(text)
+        except (UnicodeDecodeError, ValueError):
+            return Outcome.SUCCESS
+        if not isinstance(reply, dict):
+            return Outcome.SUCCESS
+        # Go's json matches struct fields case-insensitively (an exact match wins).
+        value = reply.get("status")
+        if "status" not in reply:
+            value = next((v for k, v in reply.items() if k.lower() == "status"), None)
+        if value is None:
+            return Outcome.SUCCESS
+        if not isinstance(value, str):
+            return Outcome.SUCCESS  # a decode error: daprd skips the status check
+        if value in ("", "SUCCESS"):
+            return Outcome.SUCCESS
+        if value == "DROP":
+            return Outcome.DROP
+        return Outcome.RETRY  # RETRY, or an unknown status
+    if status == 404:
+        return Outcome.DROP
+    return Outcome.RETRY
+
+
+def parse_bool(value: str) -> bool:
+    """Go's strconv.ParseBool, which Dapr uses for `rawPayload`."""
+    if value in ("1", "t", "T", "TRUE", "true", "True"):
+        return True
+    if value in ("0", "f", "F", "FALSE", "false", "False"):
+        return False
+    raise ValueError(f"invalid boolean {value!r}")
+
+
+def raw_payload(metadata: dict[str, str]) -> bool:
+    value = metadata.get("rawPayload")
+    return parse_bool(value) if value else False
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    retry: RetryPolicy | None  # the Resiliency inbound retry for the pubsub; None = one attempt
+    timeout: float | None  # the Resiliency inbound timeout per attempt
+    nack_delay: float | None  # when a NACKed message is due again (the component's redelivery)
+
+
+class GroupConsumer:
+    """Delivers one consumer group's pending messages to one app route."""
+
+    def __init__(
+        self, sidecar: Sidecar, broker: Broker, route: Route, gid: int, policy: DeliveryPolicy
+    ) -> None:
+        self.sidecar = sidecar
+        self.broker = broker
+        self.route = route
+        self.gid = gid
+        self.policy = policy
+        self._wake = asyncio.Event()
+        self._inflight: dict[int, asyncio.Task[None]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.broker.listen(self.gid, self._wake.set)
+        self._task = asyncio.create_task(
+            self._run(), name=f"pubsub {self.route.topic} -> {self.sidecar.app_id}"
+        )
+
+    async def stop(self) -> None:
+        self.broker.unlisten(self.gid)
+        tasks = [t for t in (self._task, *self._inflight.values()) if t]
+        for task in tasks:
+            task.cancel()
+        # Cancelled deliveries stay pending in the database and go out again on the next start.
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            free = MAX_IN_FLIGHT - len(self._inflight)
+            if free > 0:
+                for msg in self.broker.due(self.gid, free, set(self._inflight)):
+                    self._inflight[msg.seq] = asyncio.create_task(self._handle(msg))
+            timeout = None
+            if len(self._inflight) < MAX_IN_FLIGHT and (due := self.broker.next_due(self.gid)) is not None:
+                timeout = max(0.0, due - now())
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
+
+    async def _handle(self, msg: Message) -> None:
+        try:
+            await self._process(msg)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception(
+                "%s: delivering message %d of topic %s failed", self.sidecar.app_id, msg.seq, self.route.topic
+            )
+            self.broker.nack(self.gid, msg.seq, self.policy.nack_delay)
+        finally:
+            self._inflight.pop(msg.seq, None)
+            self._wake.set()
+
+    def _dead_letter_or_nack(self, msg: Message) -> None:
+        if self.route.dead_letter_topic:
+            self.broker.dead_letter(self.gid, self.route.pubsub, msg, self.route.dead_letter_topic)
+        else:
+            self.broker.nack(self.gid, msg.seq, self.policy.nack_delay)
+
+    def _drop(self, msg: Message) -> None:
+        if self.route.dead_letter_topic:
+            self.broker.dead_letter(self.gid, self.route.pubsub, msg, self.route.dead_letter_topic)
+        else:
+            self.broker.ack(self.gid, msg.seq)
+
+    def _envelope(self, msg: Message) -> tuple[dict[str, Any], bytes] | None:
+        """The CloudEvent (parsed) and the exact body to POST, or None if unusable."""
+        route = self.route
+        try:
+            if raw_payload(route.metadata):
+                event = cloudevents.from_raw_payload(msg.data, route.topic, route.pubsub, msg.metadata)
+                return event, cloudevents.encode(event)
+            event = json.loads(msg.data)
+        except ValueError as exc:
+            log.error(
+                "%s: message %d of topic %s is not a CloudEvent: %s",
+                self.sidecar.app_id,
+                msg.seq,
+                route.topic,
+                exc,
+            )
+            return None
+        if not isinstance(event, dict):
+            log.error(
+                "%s: message %d of topic %s is not a CloudEvent object",
+                self.sidecar.app_id,
+                msg.seq,
+                route.topic,
+            )
+            return None
+        return event, msg.data
+
+    async def _process(self, msg: Message) -> None:
+        prepared = self._envelope(msg)
+        if prepared is None:
+            self._dead_letter_or_nack(msg)
+            return
+        event, body = prepared
+        if cloudevents.has_expired(event):
+            log.warning("%s: dropping expired event %s", self.sidecar.app_id, event.get("id"))
+            self._drop(msg)
+            return
+        path = self.route.path()
+        if path is None:
+            self._drop(msg)  # no route matches: Dapr skips the event
+            return
+        attempt = 0
+        while True:
+            attempt += 1
+            outcome = await self._deliver_once(path, body, event)
+            if outcome is Outcome.SUCCESS:
+                self.broker.ack(self.gid, msg.seq)
+                return
+            if outcome is Outcome.DROP:
+                self._drop(msg)
+                return
+            retry = self.policy.retry
+            if retry is None or retry.exhausted(attempt):
+                # Without a policy daprd makes one attempt and NACKs; a policy that ran out
+                # sends the message to the dead-letter topic, else NACKs it too.
+                self._dead_letter_or_nack(msg)
+                return
+            await asyncio.sleep(retry.delay(attempt))
+
+    async def _deliver_once(self, path: str, body: bytes, event: dict[str, Any]) -> Outcome:
+        sidecar = self.sidecar
+        assert sidecar.http is not None and sidecar.app_base_url is not None
+        headers = {
+            "Content-Type": cloudevents.CLOUDEVENT_CONTENT_TYPE,
+            "pubsubname": self.route.pubsub,
+            **sidecar.app_headers(),
+        }
+        traceparent = event.get("traceparent") or event.get("traceid")
+        if isinstance(traceparent, str) and traceparent:
+            headers["traceparent"] = traceparent
+            if isinstance(state := event.get("tracestate"), str) and state:
+                headers["tracestate"] = state
+        url = f"{sidecar.app_base_url}/{path.lstrip('/')}"
+        try:
+            async with asyncio.timeout(self.policy.timeout):
+                async with sidecar.http.post(url, data=body, headers=headers) as resp:
+                    reply = await resp.read()
+                    status = resp.status
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            log.warning(
+                "%s: app channel error delivering to %s: %s", sidecar.app_id, path, exc or type(exc).__name__
+            )
+            return Outcome.RETRY
+        outcome = interpret_reply(status, reply)
+        if outcome is not Outcome.SUCCESS:
+            log.info(
+                "%s: %s answered %d -> %s (event %s)",
+                sidecar.app_id,
+                path,
+                status,
+                outcome.value,
+                event.get("id"),
+            )
+        return outcome
