@@ -1,7 +1,38 @@
-"""Workflow building block (placeholder until implemented)."""
+"""Workflow building block: Dapr Workflow's `TaskHubSidecarService`, durable in SQLite.
 
-from ..sidecar import Block
+Each sidecar gets an engine for its app id (workflows are namespaced per app,
+as Dapr's actor backend does); the engines of one process share one store so
+cross-app child workflows and activities commit in one transaction.
+See engine.py for the model, service.py for the gRPC surface.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import grpc
+
+from ..sidecar import Block, Sidecar
+from .engine import Engine
+from .service import add_service
+from .store import Store
 
 
 class WorkflowBlock(Block):
-    pass
+    def __init__(self, sidecar: Sidecar) -> None:
+        super().__init__(sidecar)
+        shared = sidecar.runtime.shared
+        if "workflow.store" not in shared:
+            shared["workflow.store"] = Store(sidecar.runtime.db)
+            shared["workflow.engines"] = {}
+        self.engine = Engine(sidecar.app_id, shared["workflow.store"], shared["workflow.engines"])
+
+    def grpc_services(self) -> list[Callable[[grpc.aio.Server], None]]:
+        return [add_service(self.engine)]
+
+    async def start(self) -> None:
+        self.engine.load()
+
+    async def stop(self) -> None:
+        self.engine.close()
+        self.engine.engines.pop(self.engine.app_id, None)

@@ -1,0 +1,136 @@
+"""Work-item queue of one app, and the `GetWorkItems` streams that drain it.
+
+Every connected worker stream takes items from one shared queue, so each item
+goes to exactly one worker. An item handed to a stream stays owned by that
+stream until its completion arrives; if the stream ends first (worker killed,
+connection lost), the item goes back to the front of the queue for the next
+stream. Workflow turns also get a deadline: a turn whose completion never
+comes is offered again (the completion token makes a late duplicate harmless).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+log = logging.getLogger("localdapr.workflow")
+
+# A workflow turn replays history and returns; it should never take long.
+TURN_REDISPATCH_AFTER = 30.0
+
+
+@dataclass(eq=False)
+class WorkItem:
+    payload: bytes  # a serialized WorkItem, ready to write to the stream
+    is_turn: bool
+    label: str
+    stream: Stream | None = None
+    done: bool = False  # completed, or no longer wanted (instance ended)
+    _deadline: asyncio.TimerHandle | None = None
+
+    def finish(self) -> None:
+        self.done = True
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+        if self.stream is not None:
+            self.stream.outstanding.discard(self)
+            self.stream = None
+
+
+@dataclass(eq=False)
+class Stream:
+    id: int
+    outstanding: set[WorkItem] = field(default_factory=set)
+
+
+class Dispatcher:
+    def __init__(self, app_id: str) -> None:
+        self.app_id = app_id
+        self._ready: deque[WorkItem] = deque()
+        self._takers: deque[asyncio.Future[WorkItem]] = deque()
+        self._ids = itertools.count(1)
+        self.streams: dict[int, Stream] = {}
+        self.on_stream_open: Callable[[], None] | None = None
+
+    def push(self, item: WorkItem, front: bool = False) -> None:
+        if item.done:
+            return
+        while self._takers:
+            taker = self._takers.popleft()
+            if not taker.done():
+                taker.set_result(item)
+                return
+        if front:
+            self._ready.appendleft(item)
+        else:
+            self._ready.append(item)
+
+    async def _take(self) -> WorkItem:
+        while self._ready:
+            item = self._ready.popleft()
+            if not item.done:
+                return item
+        taker: asyncio.Future[WorkItem] = asyncio.get_running_loop().create_future()
+        self._takers.append(taker)
+        try:
+            return await taker
+        except asyncio.CancelledError:
+            if taker.done() and not taker.cancelled():
+                self.push(taker.result(), front=True)  # handed over just as the stream ended
+            raise
+
+    async def serve(self, write: Callable[[bytes], object]) -> None:
+        """Feed one `GetWorkItems` stream until it ends; then requeue what it owned."""
+        stream = Stream(next(self._ids))
+        self.streams[stream.id] = stream
+        log.info("workflow worker connected to %s (stream %d)", self.app_id, stream.id)
+        if self.on_stream_open:
+            self.on_stream_open()
+        try:
+            while True:
+                item = await self._take()
+                if item.done:
+                    continue
+                item.stream = stream
+                stream.outstanding.add(item)
+                if item.is_turn:
+                    item._deadline = asyncio.get_running_loop().call_later(
+                        TURN_REDISPATCH_AFTER, self._overdue, item
+                    )
+                await write(item.payload)  # type: ignore[misc]
+        finally:
+            del self.streams[stream.id]
+            lost = [i for i in stream.outstanding if not i.done]
+            stream.outstanding.clear()
+            for item in lost:
+                item.stream = None
+                if item._deadline is not None:
+                    item._deadline.cancel()
+                    item._deadline = None
+                self.push(item, front=True)
+            log.info(
+                "workflow worker stream %d of %s ended; %d work item(s) re-queued",
+                stream.id,
+                self.app_id,
+                len(lost),
+            )
+
+    def _overdue(self, item: WorkItem) -> None:
+        item._deadline = None
+        if item.done:
+            return
+        log.warning("%s: no completion after %.0fs, dispatching again", item.label, TURN_REDISPATCH_AFTER)
+        if item.stream is not None:
+            item.stream.outstanding.discard(item)
+            item.stream = None
+        self.push(item, front=True)
+
+    def close(self) -> None:
+        for taker in self._takers:
+            taker.cancel()
+        self._takers.clear()

@@ -1,0 +1,807 @@
+"""The workflow engine of one app: instances, turns, and applying their actions.
+
+Mirrors durabletask-go's backend (`backend/runtimestate/applier.go`) and
+Dapr's workflow actor (`pkg/actors/targets/workflow/orchestrator`):
+
+- New events wait in the instance's inbox. A *turn* hands the worker the
+  history plus `[WorkflowStarted(now), *inbox]`; at most one turn per instance
+  is outstanding, so turns of one instance never run concurrently.
+- A turn's completion is applied in one transaction: its events and one
+  confirming event per action (same `eventId` as the action) are appended to
+  history, its inbox rows deleted, activities, timers and child instances
+  created. Only then do the effects reach memory (work items, timers, waiters).
+- Every non-terminal instance lives in memory (loaded at start); terminal ones
+  are read from the database on demand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+
+from . import wire
+from .dispatcher import Dispatcher, WorkItem
+from .store import Store, Tx
+from .timers import Timers
+from .wire import TERMINAL, pb
+
+log = logging.getLogger("localdapr.workflow")
+
+RUNNING = pb.ORCHESTRATION_STATUS_RUNNING
+PENDING = pb.ORCHESTRATION_STATUS_PENDING
+SUSPENDED = pb.ORCHESTRATION_STATUS_SUSPENDED
+STALLED = pb.ORCHESTRATION_STATUS_STALLED
+TERMINATED = pb.ORCHESTRATION_STATUS_TERMINATED
+COMPLETED = pb.ORCHESTRATION_STATUS_COMPLETED
+CONTINUED_AS_NEW = pb.ORCHESTRATION_STATUS_CONTINUED_AS_NEW
+_TERMINAL = tuple(TERMINAL)
+
+# durabletask-go api.ErrInstanceNotFound; the SDK's DaprWorkflowClient matches on this text.
+NOT_FOUND = "no such instance exists"
+
+
+class WorkflowError(Exception):
+    """An error for the gRPC caller, with the status daprd would use."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(eq=False)
+class Parent:
+    app: str
+    id: str
+    task: int
+    execution: str
+    name: str = ""
+
+
+@dataclass(eq=False)
+class Inbox:
+    row: int
+    event: bytes
+    is_start: bool
+
+
+@dataclass(eq=False)
+class Turn:
+    token: str
+    events: list[Inbox]
+    new_events: list[bytes]  # WorkflowStarted first
+    item: WorkItem
+
+
+@dataclass(eq=False)
+class Instance:
+    app_id: str
+    instance_id: str
+    name: str
+    execution_id: str
+    status: int
+    started: bool
+    created_at: float
+    updated_at: float
+    completed_at: float | None = None
+    scheduled_at: float | None = None
+    input: str | None = None
+    output: str | None = None
+    custom_status: str | None = None
+    failure: bytes | None = None
+    parent: Parent | None = None
+    history: bytes = b""
+    inbox: list[Inbox] = field(default_factory=list)
+    timers: dict[int, bytes] = field(default_factory=dict)  # row -> TimerFired (or delayed start) event
+    activities: set[tuple[str, str, int]] = field(default_factory=set)
+    turn: Turn | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    def values(self) -> dict[str, Any]:
+        p = self.parent
+        return {
+            "name": self.name,
+            "execution_id": self.execution_id,
+            "status": self.status,
+            "started": int(self.started),
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "completed_at": self.completed_at,
+            "scheduled_at": self.scheduled_at,
+            "input": self.input,
+            "output": self.output,
+            "custom_status": self.custom_status,
+            "failure": self.failure,
+            "parent_app": p.app if p else None,
+            "parent_id": p.id if p else None,
+            "parent_task": p.task if p else None,
+            "parent_execution": p.execution if p else None,
+            "history": self.history,
+        }
+
+    @classmethod
+    def from_row(cls, app_id: str, row: Any) -> Instance:
+        parent = None
+        if row["parent_id"] is not None:
+            parent = Parent(
+                row["parent_app"], row["parent_id"], row["parent_task"], row["parent_execution"] or ""
+            )
+        return cls(
+            app_id=app_id,
+            instance_id=row["instance_id"],
+            name=row["name"],
+            execution_id=row["execution_id"],
+            status=row["status"],
+            started=bool(row["started"]),
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            completed_at=row["completed_at"],
+            scheduled_at=row["scheduled_at"],
+            input=row["input"],
+            output=row["output"],
+            custom_status=row["custom_status"],
+            failure=row["failure"],
+            parent=parent,
+            history=row["history"],
+        )
+
+
+def _bytes(ev: pb.HistoryEvent) -> bytes:
+    return ev.SerializeToString()
+
+
+class Engine:
+    def __init__(self, app_id: str, store: Store, engines: dict[str, Engine]) -> None:
+        self.app_id = app_id
+        self.store = store
+        self.engines = engines
+        engines[app_id] = self
+        self.dispatcher = Dispatcher(app_id)
+        self.dispatcher.on_stream_open = self._unstall
+        self.timers = Timers()
+        self.instances: dict[str, Instance] = {}
+        # Pending activities: (instance, execution, task id) -> its work item.
+        self.activities: dict[tuple[str, str, int], WorkItem] = {}
+        self._waiters: dict[str, list[asyncio.Future[None]]] = {}
+        self._epoch = uuid.uuid4().hex[:8]  # makes turn tokens unique across restarts
+        self._turns = 0
+        self.ready = asyncio.Event()
+
+    # -- start / stop ----------------------------------------------------
+    def load(self) -> None:
+        """Rebuild memory from the database and re-dispatch everything pending."""
+        for row in self.store.active_instances(self.app_id, _TERMINAL):
+            inst = Instance.from_row(self.app_id, row)
+            self.instances[inst.instance_id] = inst
+        for row in self.store.inbox(self.app_id):
+            inst = self.instances.get(row["instance_id"])
+            if inst is not None:
+                self._add_inbox(inst, row["id"], row["event"], row["fire_at"], None)
+        for row in self.store.activities(self.app_id):
+            inst = self.instances.get(row["instance_id"])
+            if inst is not None and inst.execution_id == row["execution_id"]:
+                self._queue_activity(inst, row["task_id"], row["request"], None)
+        for inst in list(self.instances.values()):
+            self._schedule(inst)
+        log.info(
+            "workflows of %s: %d active instance(s), %d pending activities",
+            self.app_id,
+            len(self.instances),
+            len(self.activities),
+        )
+        self.ready.set()
+
+    def close(self) -> None:
+        self.timers.cancel_all()
+        self.dispatcher.close()
+        for waiters in self._waiters.values():
+            for fut in waiters:
+                fut.cancel()
+
+    # -- lookups and waiting ---------------------------------------------
+    def get(self, instance_id: str) -> Instance | None:
+        inst = self.instances.get(instance_id)
+        if inst is not None:
+            return inst
+        row = self.store.load_instance(self.app_id, instance_id)
+        return Instance.from_row(self.app_id, row) if row is not None else None
+
+    async def wait(self, instance_id: str, condition: Any) -> Instance:
+        """Long-poll until `condition(instance)` holds (woken by changes, never polling)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            inst = self.get(instance_id)
+            if inst is None:
+                raise WorkflowError(grpc.StatusCode.UNKNOWN, NOT_FOUND)
+            if condition(inst):
+                return inst
+            fut: asyncio.Future[None] = loop.create_future()
+            waiters = self._waiters.setdefault(instance_id, [])
+            waiters.append(fut)
+            try:
+                await fut
+            finally:
+                if fut in waiters:
+                    waiters.remove(fut)
+                if not waiters and self._waiters.get(instance_id) is waiters:
+                    del self._waiters[instance_id]
+
+    def _notify(self, instance_id: str) -> None:
+        for fut in self._waiters.get(instance_id, ()):
+            if not fut.done():
+                fut.set_result(None)
+
+    # -- inbox and turns -------------------------------------------------
+    def _add_inbox(
+        self, inst: Instance, row: int, event: bytes, fire_at: float | None, is_start: bool | None
+    ) -> None:
+        if fire_at is not None and fire_at > time.time():
+            inst.timers[row] = event
+            self.timers.arm(row, fire_at, lambda r, i=inst: self._fire(i, r))
+            return
+        if is_start is None:
+            is_start = pb.HistoryEvent.FromString(event).HasField("executionStarted")
+        inst.inbox.append(Inbox(row, event, is_start))
+
+    def _fire(self, inst: Instance, row: int) -> None:
+        event = inst.timers.pop(row, None)
+        if event is None or inst.terminal or self.instances.get(inst.instance_id) is not inst:
+            return
+        self._add_inbox(inst, row, event, None, None)
+        self._schedule(inst)
+
+    def _schedule(self, inst: Instance) -> None:
+        """Dispatch a turn if the instance has new events and none is outstanding."""
+        if inst.turn is not None or not inst.inbox or inst.status in (SUSPENDED, STALLED) or inst.terminal:
+            return
+        if self.instances.get(inst.instance_id) is not inst:
+            return
+        if not inst.started and not any(e.is_start for e in inst.inbox):
+            return  # e.g. events raised before a delayed start: they wait for it
+        events = sorted(inst.inbox, key=lambda e: not e.is_start)  # ExecutionStarted leads
+        inst.inbox = []
+        self._turns += 1
+        token = f"{self._epoch}:{self._turns}"
+        started = _bytes(wire.event(workflowStarted=pb.WorkflowStartedEvent()))
+        new_events = [started, *(e.event for e in events)]
+        payload = wire.workflow_work_item(
+            inst.instance_id, inst.execution_id, inst.history, new_events, token
+        )
+        item = WorkItem(payload, True, f"workflow {self.app_id}/{inst.instance_id}")
+        inst.turn = Turn(token, events, new_events, item)
+        self.dispatcher.push(item)
+
+    def _unstall(self) -> None:
+        """A new worker connected: retry instances stalled on a missing workflow version."""
+        for inst in list(self.instances.values()):
+            if inst.status == STALLED:
+                inst.status = RUNNING if inst.started else PENDING
+                self._schedule(inst)
+
+    def deliver(self, tx: Tx, instance_id: str, event: bytes, fire_at: float | None = None) -> bool:
+        """Put an event in an instance's inbox (dropped if the instance is gone or ended)."""
+        inst = self.instances.get(instance_id)
+        if inst is None or inst.terminal:
+            return False
+        row = self.store.add_inbox(tx, self.app_id, instance_id, event, fire_at)
+        self._add_inbox(inst, row, event, fire_at, False)
+        tx.after(lambda: self._schedule(inst))
+        return True
+
+    # -- creating instances ----------------------------------------------
+    def create(
+        self,
+        tx: Tx,
+        instance_id: str,
+        name: str,
+        input: str | None,
+        version: str | None = None,
+        parent: Parent | None = None,
+        scheduled_at: float | None = None,
+        request: pb.CreateInstanceRequest | None = None,
+    ) -> str | None:
+        """Create (or recreate a terminal) instance; returns an error text if refused."""
+        existing = self.get(instance_id)
+        if existing is not None and not existing.terminal:
+            p = existing.parent
+            if (
+                parent is not None
+                and p is not None
+                and (p.id, p.task, p.execution)
+                == (
+                    parent.id,
+                    parent.task,
+                    parent.execution,
+                )
+            ):
+                return None  # the same creation again (replayed turn): nothing to do
+            return f"an active workflow with ID '{instance_id}' already exists"
+        if existing is not None:
+            # dapr: an id is reusable only once its whole child tree is terminal.
+            for child in self.store.children(self.app_id, instance_id):
+                if child["status"] not in TERMINAL:
+                    return (
+                        f"cannot recreate workflow with ID '{instance_id}': child workflow "
+                        f"'{child['instance_id']}' is not yet completed"
+                    )
+            self._forget(existing)
+            self.store.clear_pending(tx, self.app_id, instance_id)
+        now = time.time()
+        execution_id = uuid.uuid4().hex
+        started = pb.ExecutionStartedEvent(
+            name=name,
+            version=wire.sv(version),
+            input=wire.sv(input),
+            workflowInstance=pb.WorkflowInstance(instanceId=instance_id, executionId=wire.sv(execution_id)),
+        )
+        if parent is not None:
+            started.parentInstance.CopyFrom(
+                pb.ParentInstanceInfo(
+                    taskScheduledId=parent.task,
+                    name=wire.sv(parent.name),
+                    workflowInstance=pb.WorkflowInstance(
+                        instanceId=parent.id, executionId=wire.sv(parent.execution)
+                    ),
+                    appID=parent.app,
+                )
+            )
+        if request is not None:
+            if request.HasField("scheduledStartTimestamp"):
+                started.scheduledStartTimestamp.CopyFrom(request.scheduledStartTimestamp)
+            if request.HasField("parentTraceContext"):
+                started.parentTraceContext.CopyFrom(request.parentTraceContext)
+            for k, v in request.tags.items():
+                started.tags[k] = v
+        event = _bytes(
+            pb.HistoryEvent(
+                eventId=-1,
+                timestamp=wire.ts(now),
+                executionStarted=started,
+                router=pb.TaskRouter(sourceAppID=self.app_id),
+            )
+        )
+        inst = Instance(
+            app_id=self.app_id,
+            instance_id=instance_id,
+            name=name,
+            execution_id=execution_id,
+            status=PENDING,
+            started=False,
+            created_at=now,
+            updated_at=now,
+            scheduled_at=scheduled_at,
+            input=input,
+            parent=parent,
+        )
+        self.store.put_instance(tx, self.app_id, instance_id, inst.values())
+        self.instances[instance_id] = inst
+        fire_at = scheduled_at if scheduled_at and scheduled_at > now else None
+        row = self.store.add_inbox(tx, self.app_id, instance_id, event, fire_at)
+        self._add_inbox(inst, row, event, fire_at, True)
+        tx.after(lambda: (self._notify(instance_id), self._schedule(inst)))
+        return None
+
+    # -- applying a turn -------------------------------------------------
+    def complete_turn(self, resp: pb.WorkflowResponse) -> None:
+        inst = self.instances.get(resp.instanceId)
+        turn = inst.turn if inst is not None else None
+        if inst is None or turn is None or turn.token != resp.completionToken:
+            log.debug("ignoring stale workflow completion for %s", resp.instanceId)
+            return
+        inst.turn = None
+        turn.item.finish()
+        if any(a.HasField("workflowVersionNotAvailable") for a in resp.actions):
+            # Stalled (durabletask-go: ExecutionStalled): keep the turn's events for a later worker.
+            inst.inbox[:0] = turn.events
+            inst.status = STALLED
+            self._notify(inst.instance_id)
+            return
+
+        first = pb.HistoryEvent.FromString(turn.new_events[0])
+        if resp.HasField("version"):
+            # durabletask-go records the worker's version/patches on the turn's WorkflowStarted.
+            first.workflowStarted.version.CopyFrom(resp.version)
+        frames = [wire.past(_bytes(first)), *(wire.past(e) for e in turn.new_events[1:])]
+        if any(e.is_start for e in turn.events):
+            inst.started = True
+            if inst.status == PENDING:
+                inst.status = RUNNING
+        inst.custom_status = wire.opt(resp, "customStatus")
+        with self.store.tx() as tx:
+            self.store.delete_inbox(tx, [e.row for e in turn.events])
+            continued = False
+            for action in resp.actions:
+                kind = action.WhichOneof("workflowActionType")
+                if kind == "scheduleTask":
+                    frames.append(self._schedule_task(tx, inst, action))
+                elif kind == "createTimer":
+                    frames.append(self._create_timer(tx, inst, action))
+                elif kind == "createChildWorkflow":
+                    frames.append(self._create_child(tx, inst, action))
+                elif kind == "completeWorkflow":
+                    done = action.completeWorkflow
+                    if done.workflowStatus == CONTINUED_AS_NEW:
+                        self._continue_as_new(tx, inst, done)
+                        continued = True
+                        break  # durabletask-go ignores any remaining actions
+                    completed = pb.ExecutionCompletedEvent(workflowStatus=done.workflowStatus)
+                    if done.HasField("result"):
+                        completed.result.CopyFrom(done.result)
+                    if done.HasField("failureDetails"):
+                        completed.failureDetails.CopyFrom(done.failureDetails)
+                    frames.append(
+                        wire.past(_bytes(wire.event(eventId=action.id, executionCompleted=completed)))
+                    )
+                    failure = (
+                        done.failureDetails.SerializeToString() if done.HasField("failureDetails") else None
+                    )
+                    inst.history += b"".join(frames)
+                    frames = []
+                    self._finish(tx, inst, done.workflowStatus, wire.opt(done, "result"), failure)
+                elif kind == "terminateWorkflow":
+                    t = action.terminateWorkflow
+                    self._terminate_target(tx, t.instanceId, wire.opt(t, "reason"), t.recurse)
+                elif kind == "sendEvent":
+                    s = action.sendEvent
+                    raised = pb.EventRaisedEvent(name=s.name)
+                    if s.HasField("data"):
+                        raised.input.CopyFrom(s.data)
+                    self.deliver(tx, s.instance.instanceId, _bytes(wire.event(eventRaised=raised)))
+                elif kind == "createDetachedWorkflow":
+                    d = action.createDetachedWorkflow
+                    err = self.create(tx, d.instanceId or uuid.uuid4().hex, d.name, wire.opt(d, "input"))
+                    if err:
+                        log.warning("%s: detached workflow not created: %s", inst.instance_id, err)
+                else:
+                    log.warning("%s: ignoring unknown workflow action %r", inst.instance_id, kind)
+            if not continued:
+                inst.history += b"".join(frames)
+            inst.updated_at = time.time()
+            self.store.update_instance(tx, self.app_id, inst.instance_id, inst.values())
+            iid = inst.instance_id
+            tx.after(lambda: (self._notify(iid), self._schedule(inst)))
+
+    def _schedule_task(self, tx: Tx, inst: Instance, action: pb.WorkflowAction) -> bytes:
+        task = action.scheduleTask
+        scheduled = pb.TaskScheduledEvent(name=task.name, taskExecutionId=task.taskExecutionId)
+        request = pb.ActivityRequest(
+            name=task.name,
+            taskId=action.id,
+            taskExecutionId=task.taskExecutionId,
+            workflowInstance=pb.WorkflowInstance(
+                instanceId=inst.instance_id, executionId=wire.sv(inst.execution_id)
+            ),
+        )
+        for f in ("version", "input"):
+            if task.HasField(f):
+                getattr(scheduled, f).CopyFrom(getattr(task, f))
+                getattr(request, f).CopyFrom(getattr(task, f))
+        target = task.router.targetAppID if task.HasField("router") else ""
+        if target and target != self.app_id:
+            if target not in self.engines:
+                log.warning("%s: activity %s targets unknown app %r", inst.instance_id, task.name, target)
+            request.workflowInstance.instanceId = inst.instance_id
+        raw = request.SerializeToString()
+        self.store.add_activity(tx, self.app_id, inst.instance_id, inst.execution_id, action.id, raw)
+        tx.after(lambda: self._queue_activity(inst, action.id, raw, target or None))
+        return wire.past(_bytes(wire.event(eventId=action.id, taskScheduled=scheduled)))
+
+    def _queue_activity(self, inst: Instance, task_id: int, request: bytes, target_app: str | None) -> None:
+        if inst.terminal or self.instances.get(inst.instance_id) is not inst:
+            return
+        # The token routes the result back to this app and execution, whichever sidecar ran it.
+        token = f"{self.app_id}\n{inst.execution_id}\n{task_id}"
+        item = WorkItem(
+            wire.activity_work_item(request, token),
+            False,
+            f"activity {self.app_id}/{inst.instance_id}#{task_id}",
+        )
+        key = (inst.instance_id, inst.execution_id, task_id)
+        self.activities[key] = item
+        inst.activities.add(key)
+        engine = self.engines.get(target_app or self.app_id, self)
+        engine.dispatcher.push(item)
+
+    def _create_timer(self, tx: Tx, inst: Instance, action: pb.WorkflowAction) -> bytes:
+        t = action.createTimer
+        created = pb.TimerCreatedEvent(fireAt=t.fireAt)
+        if t.HasField("name"):
+            created.name = t.name
+        origin = t.WhichOneof("origin")
+        if origin:
+            getattr(created, origin).CopyFrom(getattr(t, origin))
+        fired = pb.HistoryEvent(
+            eventId=-1, timestamp=t.fireAt, timerFired=pb.TimerFiredEvent(fireAt=t.fireAt, timerId=action.id)
+        )
+        self.deliver(tx, inst.instance_id, _bytes(fired), fire_at=wire.ts_seconds(t.fireAt))
+        return wire.past(_bytes(wire.event(eventId=action.id, timerCreated=created)))
+
+    def _create_child(self, tx: Tx, inst: Instance, action: pb.WorkflowAction) -> bytes:
+        c = action.createChildWorkflow
+        child_id = c.instanceId or f"{inst.instance_id}:{action.id:04x}"
+        created = pb.ChildWorkflowInstanceCreatedEvent(instanceId=child_id, name=c.name)
+        for f in ("version", "input"):
+            if c.HasField(f):
+                getattr(created, f).CopyFrom(getattr(c, f))
+        target_app = c.router.targetAppID if c.HasField("router") and c.router.targetAppID else self.app_id
+        engine = self.engines.get(target_app)
+        parent = Parent(self.app_id, inst.instance_id, action.id, inst.execution_id, inst.name)
+        if engine is None:
+            error = f"app '{target_app}' has no workflow engine here"
+        else:
+            error = engine.create(
+                tx, child_id, c.name, wire.opt(c, "input"), wire.opt(c, "version"), parent=parent
+            )
+        if error:
+            failed = pb.ChildWorkflowInstanceFailedEvent(
+                taskScheduledId=action.id,
+                failureDetails=pb.TaskFailureDetails(errorType="WorkflowCreationError", errorMessage=error),
+            )
+            self.deliver(tx, inst.instance_id, _bytes(wire.event(childWorkflowInstanceFailed=failed)))
+        return wire.past(_bytes(wire.event(eventId=action.id, childWorkflowInstanceCreated=created)))
+
+    def _continue_as_new(self, tx: Tx, inst: Instance, done: pb.CompleteWorkflowAction) -> None:
+        """Restart the instance with a new execution; carried-over events follow its start."""
+        self.store.delete_inbox(tx, list(inst.timers))
+        self.timers.cancel(list(inst.timers))
+        inst.timers.clear()
+        self._drop_activities(inst)
+        tx.conn.execute(
+            "DELETE FROM wf_activities WHERE app_id=? AND instance_id=?", (self.app_id, inst.instance_id)
+        )
+        inst.execution_id = uuid.uuid4().hex
+        inst.history = b""
+        inst.started = False
+        inst.status = RUNNING
+        inst.input = wire.opt(done, "result")
+        inst.output = None
+        inst.failure = None
+        started = pb.ExecutionStartedEvent(
+            name=inst.name,
+            input=done.result if done.HasField("result") else None,
+            workflowInstance=pb.WorkflowInstance(
+                instanceId=inst.instance_id, executionId=wire.sv(inst.execution_id)
+            ),
+        )
+        p = inst.parent
+        if p is not None:
+            started.parentInstance.CopyFrom(
+                pb.ParentInstanceInfo(
+                    taskScheduledId=p.task,
+                    name=wire.sv(p.name),
+                    workflowInstance=pb.WorkflowInstance(instanceId=p.id, executionId=wire.sv(p.execution)),
+                    appID=p.app,
+                )
+            )
+        start = _bytes(wire.event(executionStarted=started, router=pb.TaskRouter(sourceAppID=self.app_id)))
+        carried = [Inbox(self.store.add_inbox(tx, self.app_id, inst.instance_id, start, None), start, True)]
+        for ev in done.carryoverEvents:
+            raw = _bytes(ev)
+            carried.append(
+                Inbox(self.store.add_inbox(tx, self.app_id, inst.instance_id, raw, None), raw, False)
+            )
+        inst.inbox[:0] = carried
+
+    def _finish(self, tx: Tx, inst: Instance, status: int, output: str | None, failure: bytes | None) -> None:
+        """The instance reached a terminal status: drop what is pending, tell the parent."""
+        inst.status = status
+        inst.output = output
+        inst.failure = failure
+        inst.completed_at = inst.updated_at = time.time()
+        self.store.clear_pending(tx, self.app_id, inst.instance_id)
+        self._forget(inst)
+        p = inst.parent
+        parent_engine = self.engines.get(p.app) if p else None
+        if p is not None and parent_engine is not None:
+            parent = parent_engine.instances.get(p.id)
+            if parent is not None and parent.execution_id == p.execution:
+                if status == COMPLETED:
+                    ev = wire.event(
+                        childWorkflowInstanceCompleted=pb.ChildWorkflowInstanceCompletedEvent(
+                            taskScheduledId=p.task, result=wire.sv(output)
+                        )
+                    )
+                else:
+                    details = (
+                        pb.TaskFailureDetails.FromString(failure)
+                        if failure
+                        else pb.TaskFailureDetails(
+                            errorType="WorkflowTerminated",
+                            errorMessage=f"child workflow '{inst.instance_id}' was terminated",
+                        )
+                    )
+                    ev = wire.event(
+                        childWorkflowInstanceFailed=pb.ChildWorkflowInstanceFailedEvent(
+                            taskScheduledId=p.task, failureDetails=details
+                        )
+                    )
+                parent_engine.deliver(tx, p.id, _bytes(ev))
+        iid = inst.instance_id
+
+        def evict() -> None:
+            # Terminal instances are read from the database from now on.
+            if self.instances.get(iid) is inst and inst.terminal:
+                del self.instances[iid]
+
+        tx.after(evict)
+
+    def _forget(self, inst: Instance) -> None:
+        """Drop an instance's in-memory pending work (its rows are handled by the caller)."""
+        self.timers.cancel(list(inst.timers))
+        inst.timers.clear()
+        inst.inbox.clear()
+        self._drop_activities(inst)
+        if inst.turn is not None:
+            inst.turn.item.finish()
+            inst.turn = None
+
+    def _drop_activities(self, inst: Instance) -> None:
+        for key in inst.activities:
+            item = self.activities.pop(key, None)
+            if item is not None:
+                item.finish()
+        inst.activities.clear()
+
+    # -- activity results ------------------------------------------------
+    def complete_activity(self, resp: pb.ActivityResponse) -> None:
+        try:
+            app_id, execution_id, task = resp.completionToken.split("\n")
+            task_id = int(task)
+        except ValueError:
+            log.warning("ignoring activity completion with unknown token %r", resp.completionToken)
+            return
+        engine = self.engines.get(app_id)
+        if engine is not None:
+            engine._activity_done(resp, execution_id, task_id)
+
+    def _activity_done(self, resp: pb.ActivityResponse, execution_id: str, task_id: int) -> None:
+        key = (resp.instanceId, execution_id, task_id)
+        item = self.activities.pop(key, None)
+        if item is None:
+            log.debug("ignoring duplicate or stale result of activity %s", key)
+            return
+        item.finish()
+        inst = self.instances.get(resp.instanceId)
+        if inst is not None:
+            inst.activities.discard(key)
+        if resp.HasField("failureDetails"):
+            ev = wire.event(
+                taskFailed=pb.TaskFailedEvent(taskScheduledId=task_id, failureDetails=resp.failureDetails)
+            )
+        else:
+            completed = pb.TaskCompletedEvent(taskScheduledId=task_id)
+            if resp.HasField("result"):
+                completed.result.CopyFrom(resp.result)
+            ev = wire.event(taskCompleted=completed)
+        with self.store.tx() as tx:
+            self.store.delete_activity(tx, self.app_id, resp.instanceId, execution_id, task_id)
+            if inst is not None and inst.execution_id == execution_id:
+                self.deliver(tx, resp.instanceId, _bytes(ev))
+
+    # -- management API ------------------------------------------------------
+    def start_instance(self, req: pb.CreateInstanceRequest) -> str:
+        instance_id = req.instanceId or uuid.uuid4().hex
+        scheduled_at = (
+            wire.ts_seconds(req.scheduledStartTimestamp) if req.HasField("scheduledStartTimestamp") else None
+        )
+        with self.store.tx() as tx:
+            error = self.create(
+                tx,
+                instance_id,
+                req.name,
+                wire.opt(req, "input"),
+                wire.opt(req, "version"),
+                None,
+                scheduled_at,
+                req,
+            )
+        if error:
+            raise WorkflowError(grpc.StatusCode.ALREADY_EXISTS, error)
+        return instance_id
+
+    def raise_event(self, instance_id: str, name: str, input: Any) -> None:
+        inst = self._require(instance_id)
+        if inst.terminal:
+            return  # dapr accepts it; a completed workflow never reads it
+        raised = pb.EventRaisedEvent(name=name)
+        if input is not None:
+            raised.input.CopyFrom(input)
+        with self.store.tx() as tx:
+            self.deliver(tx, instance_id, _bytes(wire.event(eventRaised=raised)))
+
+    def terminate(self, instance_id: str, output: str | None, recursive: bool) -> None:
+        inst = self._require(instance_id)
+        with self.store.tx() as tx:
+            self._terminate(tx, inst, output, recursive)
+
+    def _terminate_target(self, tx: Tx, instance_id: str, reason: str | None, recursive: bool) -> None:
+        inst = self.instances.get(instance_id)
+        if inst is not None:
+            self._terminate(tx, inst, reason, recursive)
+
+    def _terminate(self, tx: Tx, inst: Instance, output: str | None, recursive: bool) -> None:
+        """Terminate now, in the backend: no worker round trip is needed to end an instance."""
+        if not inst.terminal:
+            terminated = wire.event(
+                executionTerminated=pb.ExecutionTerminatedEvent(input=wire.sv(output), recurse=recursive)
+            )
+            completed = wire.event(
+                executionCompleted=pb.ExecutionCompletedEvent(
+                    workflowStatus=TERMINATED, result=wire.sv(output)
+                )
+            )
+            inst.history += wire.past(_bytes(terminated)) + wire.past(_bytes(completed))
+            self._finish(tx, inst, TERMINATED, output, None)
+            self.store.update_instance(tx, self.app_id, inst.instance_id, inst.values())
+            iid = inst.instance_id
+            tx.after(lambda: self._notify(iid))
+        if recursive:
+            # dapr terminates the whole non-terminal child tree (dapr/dapr#... recursive terminate)
+            for child in self.store.children(self.app_id, inst.instance_id):
+                engine = self.engines.get(child["app_id"])
+                target = engine.instances.get(child["instance_id"]) if engine else None
+                if engine is not None and target is not None and not target.terminal:
+                    engine._terminate(tx, target, output, True)
+
+    def suspend(self, instance_id: str) -> None:
+        inst = self._require(instance_id)
+        if inst.status in (RUNNING, PENDING):
+            self._set_status(inst, SUSPENDED)
+
+    def resume(self, instance_id: str) -> None:
+        inst = self._require(instance_id)
+        if inst.status == SUSPENDED:
+            self._set_status(inst, RUNNING if inst.started else PENDING)
+            self._schedule(inst)
+
+    def _set_status(self, inst: Instance, status: int) -> None:
+        inst.status = status
+        inst.updated_at = time.time()
+        with self.store.tx() as tx:
+            self.store.update_instance(
+                tx, self.app_id, inst.instance_id, {"status": status, "updated_at": inst.updated_at}
+            )
+        self._notify(inst.instance_id)
+
+    def purge(self, instance_id: str, recursive: bool) -> int:
+        inst = self.get(instance_id)
+        if inst is None:
+            raise WorkflowError(grpc.StatusCode.UNKNOWN, f"failed to purge workflow state: {NOT_FOUND}")
+        with self.store.tx() as tx:
+            return self._purge(tx, inst, recursive)
+
+    def _purge(self, tx: Tx, inst: Instance, recursive: bool) -> int:
+        if not inst.terminal:
+            raise WorkflowError(
+                grpc.StatusCode.UNKNOWN,
+                f"failed to purge workflow state: workflow '{inst.instance_id}' is not in a terminal state",
+            )
+        count = 0
+        if recursive:
+            for child in self.store.children(self.app_id, inst.instance_id):
+                engine = self.engines.get(child["app_id"])
+                target = engine.get(child["instance_id"]) if engine else None
+                if engine is not None and target is not None:
+                    count += engine._purge(tx, target, True)
+        self.store.delete_instance(tx, self.app_id, inst.instance_id)
+        if self.instances.get(inst.instance_id) is inst:
+            self._forget(inst)
+            del self.instances[inst.instance_id]
+        iid = inst.instance_id
+        tx.after(lambda: self._notify(iid))
+        return count + 1
+
+    def _require(self, instance_id: str) -> Instance:
+        inst = self.get(instance_id)
+        if inst is None:
+            raise WorkflowError(grpc.StatusCode.UNKNOWN, NOT_FOUND)
+        return inst

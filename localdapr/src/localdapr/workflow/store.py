@@ -1,0 +1,196 @@
+"""SQL for workflow state: instances, their inboxes (incl. timers), activities.
+
+Everything is keyed by app id first: workflows are namespaced per app, as
+Dapr's actor-based backend does (the actor type embeds the app id).
+
+- `wf_instances`: one row per instance; `history` is the framed pastEvents blob.
+- `wf_inbox`: events not yet handed to a completed turn. A timer is an inbox
+  row whose `fire_at` lies in the future (durabletask-go's pending timers);
+  consuming a turn deletes the rows it carried, in the same transaction that
+  appends them to history, so a crash replays the turn, never loses it.
+- `wf_activities`: scheduled activities whose result has not arrived yet.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..db import Database
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS wf_instances (
+    app_id TEXT NOT NULL,
+    instance_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    execution_id TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    started INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    completed_at REAL,
+    scheduled_at REAL,
+    input TEXT,
+    output TEXT,
+    custom_status TEXT,
+    failure BLOB,
+    parent_app TEXT,
+    parent_id TEXT,
+    parent_task INTEGER,
+    parent_execution TEXT,
+    history BLOB NOT NULL,
+    PRIMARY KEY (app_id, instance_id)
+);
+CREATE INDEX IF NOT EXISTS wf_instances_parent ON wf_instances (parent_app, parent_id);
+CREATE TABLE IF NOT EXISTS wf_inbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    app_id TEXT NOT NULL,
+    instance_id TEXT NOT NULL,
+    event BLOB NOT NULL,
+    fire_at REAL
+);
+CREATE INDEX IF NOT EXISTS wf_inbox_instance ON wf_inbox (app_id, instance_id);
+CREATE TABLE IF NOT EXISTS wf_activities (
+    app_id TEXT NOT NULL,
+    instance_id TEXT NOT NULL,
+    execution_id TEXT NOT NULL,
+    task_id INTEGER NOT NULL,
+    request BLOB NOT NULL,
+    PRIMARY KEY (app_id, instance_id, execution_id, task_id)
+);
+"""
+
+INSTANCE_COLUMNS = (
+    "name",
+    "execution_id",
+    "status",
+    "started",
+    "created_at",
+    "updated_at",
+    "completed_at",
+    "scheduled_at",
+    "input",
+    "output",
+    "custom_status",
+    "failure",
+    "parent_app",
+    "parent_id",
+    "parent_task",
+    "parent_execution",
+    "history",
+)
+
+
+@dataclass
+class Tx:
+    """An open transaction, plus work to do in memory once it has committed."""
+
+    conn: sqlite3.Connection
+    _after: list[Callable[[], None]] = field(default_factory=list)
+
+    def after(self, fn: Callable[[], None]) -> None:
+        self._after.append(fn)
+
+
+class Store:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        db.ensure_schema(SCHEMA)
+        self._tx: Tx | None = None
+
+    @contextmanager
+    def tx(self) -> Iterator[Tx]:
+        """One transaction; nested uses (also across apps' engines) join it."""
+        if self._tx is not None:
+            yield self._tx
+            return
+        with self.db.tx() as conn:
+            self._tx = Tx(conn)
+            try:
+                yield self._tx
+            finally:
+                tx, self._tx = self._tx, None
+        for fn in tx._after:
+            fn()
+
+    # -- instances -------------------------------------------------------
+    def load_instance(self, app_id: str, instance_id: str) -> sqlite3.Row | None:
+        return self.db.execute(
+            "SELECT * FROM wf_instances WHERE app_id=? AND instance_id=?", (app_id, instance_id)
+        ).fetchone()
+
+    def active_instances(self, app_id: str, terminal: tuple[int, ...]) -> list[sqlite3.Row]:
+        marks = ",".join("?" * len(terminal))
+        return self.db.execute(
+            f"SELECT * FROM wf_instances WHERE app_id=? AND status NOT IN ({marks})",
+            (app_id, *terminal),
+        ).fetchall()
+
+    def put_instance(self, tx: Tx, app_id: str, instance_id: str, values: dict[str, Any]) -> None:
+        cols = ("app_id", "instance_id", *INSTANCE_COLUMNS)
+        tx.conn.execute(
+            f"INSERT OR REPLACE INTO wf_instances ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})",
+            (app_id, instance_id, *(values[c] for c in INSTANCE_COLUMNS)),
+        )
+
+    def update_instance(self, tx: Tx, app_id: str, instance_id: str, values: dict[str, Any]) -> None:
+        sets = ",".join(f"{k}=?" for k in values)
+        tx.conn.execute(
+            f"UPDATE wf_instances SET {sets} WHERE app_id=? AND instance_id=?",
+            (*values.values(), app_id, instance_id),
+        )
+
+    def children(self, app_id: str, instance_id: str) -> list[sqlite3.Row]:
+        return self.db.execute(
+            "SELECT app_id, instance_id, status FROM wf_instances WHERE parent_app=? AND parent_id=?",
+            (app_id, instance_id),
+        ).fetchall()
+
+    def delete_instance(self, tx: Tx, app_id: str, instance_id: str) -> None:
+        tx.conn.execute("DELETE FROM wf_instances WHERE app_id=? AND instance_id=?", (app_id, instance_id))
+        self.clear_pending(tx, app_id, instance_id)
+
+    def clear_pending(self, tx: Tx, app_id: str, instance_id: str) -> None:
+        """Drop an instance's inbox, timers and pending activities."""
+        tx.conn.execute("DELETE FROM wf_inbox WHERE app_id=? AND instance_id=?", (app_id, instance_id))
+        tx.conn.execute("DELETE FROM wf_activities WHERE app_id=? AND instance_id=?", (app_id, instance_id))
+
+    # -- inbox -----------------------------------------------------------
+    def add_inbox(self, tx: Tx, app_id: str, instance_id: str, event: bytes, fire_at: float | None) -> int:
+        cur = tx.conn.execute(
+            "INSERT INTO wf_inbox (app_id, instance_id, event, fire_at) VALUES (?,?,?,?)",
+            (app_id, instance_id, event, fire_at),
+        )
+        return int(cur.lastrowid or 0)
+
+    def delete_inbox(self, tx: Tx, row_ids: list[int]) -> None:
+        tx.conn.executemany("DELETE FROM wf_inbox WHERE id=?", [(r,) for r in row_ids])
+
+    def inbox(self, app_id: str) -> list[sqlite3.Row]:
+        return self.db.execute(
+            "SELECT id, instance_id, event, fire_at FROM wf_inbox WHERE app_id=? ORDER BY id", (app_id,)
+        ).fetchall()
+
+    # -- activities ------------------------------------------------------
+    def add_activity(
+        self, tx: Tx, app_id: str, instance_id: str, execution_id: str, task_id: int, request: bytes
+    ) -> None:
+        tx.conn.execute(
+            "INSERT OR REPLACE INTO wf_activities (app_id, instance_id, execution_id, task_id, request)"
+            " VALUES (?,?,?,?,?)",
+            (app_id, instance_id, execution_id, task_id, request),
+        )
+
+    def delete_activity(self, tx: Tx, app_id: str, instance_id: str, execution_id: str, task_id: int) -> None:
+        tx.conn.execute(
+            "DELETE FROM wf_activities WHERE app_id=? AND instance_id=? AND execution_id=? AND task_id=?",
+            (app_id, instance_id, execution_id, task_id),
+        )
+
+    def activities(self, app_id: str) -> list[sqlite3.Row]:
+        return self.db.execute(
+            "SELECT instance_id, execution_id, task_id, request FROM wf_activities WHERE app_id=?", (app_id,)
+        ).fetchall()

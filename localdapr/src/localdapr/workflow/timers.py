@@ -1,0 +1,39 @@
+"""Durable timers: inbox rows with a future `fire_at`, armed on the event loop.
+
+The database is the truth (timers are reloaded and re-armed at start); this
+only holds the loop's handles so a timer can be cancelled when its instance
+ends. Timers at or beyond the SDK's 9999-12-31 sentinel are kept but never armed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from .wire import NEVER_FIRE_AFTER
+
+
+class Timers:
+    def __init__(self) -> None:
+        self._handles: dict[int, asyncio.TimerHandle] = {}
+
+    def arm(self, row: int, fire_at: float, fire: Callable[[int], None]) -> None:
+        """Call `fire(row)` at `fire_at` (wall clock), unless it is the never-firing sentinel."""
+        if fire_at >= NEVER_FIRE_AFTER:
+            return
+        loop = asyncio.get_running_loop()
+        self._handles[row] = loop.call_later(max(0.0, fire_at - time.time()), self._fire, row, fire)
+
+    def _fire(self, row: int, fire: Callable[[int], None]) -> None:
+        self._handles.pop(row, None)
+        fire(row)
+
+    def cancel(self, rows: object) -> None:
+        for row in rows:  # type: ignore[attr-defined]
+            handle = self._handles.pop(row, None)
+            if handle is not None:
+                handle.cancel()
+
+    def cancel_all(self) -> None:
+        self.cancel(list(self._handles))
