@@ -1,0 +1,94 @@
+"""Runs the Postman collection with Newman against a local stack that it starts and stops.
+
+    .venv/bin/python -m tests.newman.run_newman [extra newman options]
+
+The stack is the end-to-end tests' `Stack`: localdapr and the four apps on free ports,
+with a fresh data directory, so it never collides with `make run` or another test run.
+Newman reports to the terminal and to JUnit XML (`reports/newman.xml`); the exit code is
+Newman's, non-zero when any assertion fails.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from tests.e2e.stack import Stack
+
+ROOT = Path(__file__).resolve().parents[2]
+POSTMAN = ROOT / "postman"
+COLLECTION = POSTMAN / "order-saga.postman_collection.json"
+ENVIRONMENT = POSTMAN / "local.postman_environment.json"
+NEWMAN = POSTMAN / "node_modules" / ".bin" / "newman"
+REPORT = ROOT / "reports" / "newman.xml"
+
+
+def missing_tools() -> str | None:
+    """Why Newman cannot run here, or None."""
+    missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
+    if not missing:
+        return None
+    return f"{' and '.join(missing)} not found: install Node.js 18+ to run the Postman collection"
+
+
+def install_newman() -> None:
+    """`npm ci` in postman/ when Newman is absent or older than the lock file."""
+    installed = POSTMAN / "node_modules" / ".package-lock.json"
+    lock = POSTMAN / "package-lock.json"
+    if NEWMAN.exists() and installed.exists() and installed.stat().st_mtime >= lock.stat().st_mtime:
+        return
+    subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=POSTMAN, check=True)
+
+
+def newman_command(base_url: str, extra: Sequence[str] = ()) -> list[str]:
+    return [
+        str(NEWMAN), "run", str(COLLECTION),
+        "--environment", str(ENVIRONMENT),
+        "--env-var", f"baseUrl={base_url}",
+        "--reporters", "cli,junit",
+        "--reporter-junit-export", str(REPORT),
+        "--timeout-request", "60000",  # one request; GET /orders/{id}?wait=N holds up to 30 s
+        "--timeout", "600000",  # the whole run: never hang a build
+        *extra,
+    ]  # fmt: skip
+
+
+def run(extra: Sequence[str] = (), *, capture: bool = False) -> tuple[int, str]:
+    """Start a stack, run the collection against it, stop the stack: (newman's exit code, output)."""
+    install_newman()
+    REPORT.parent.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="newman-stack-") as workdir:
+        stack = Stack(Path(workdir))
+        try:
+            stack.start()
+            command = newman_command(stack.url, [*(["--color", "off"] if capture else []), *extra])
+            result = subprocess.run(command, cwd=ROOT, capture_output=capture, text=True, check=False)
+            output = (result.stdout or "") + (result.stderr or "")
+            if result.returncode != 0:
+                output += "\n" + stack.logs()
+            return result.returncode, output
+        except Exception:
+            print(stack.logs(), file=sys.stderr)
+            raise
+        finally:
+            stack.stop()
+
+
+def main(argv: Sequence[str]) -> int:
+    reason = missing_tools()
+    if reason:
+        print(f"newman: {reason}", file=sys.stderr)
+        return 2
+    code, output = run(argv)
+    if code != 0:
+        print(output, file=sys.stderr)  # the processes' logs, to see why
+    print(f"newman exited with {code}; JUnit report: {REPORT.relative_to(ROOT)}")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
