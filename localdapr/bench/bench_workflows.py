@@ -1,0 +1,204 @@
+"""Benchmark: three-activity workflows through the real Dapr SDK against localdapr.
+
+Starts `python -m localdapr run -f` on a fresh data directory, W worker
+processes running a `WorkflowRuntime`, and C starter threads that each
+schedule a workflow and wait for its completion, N workflows in all. Prints
+workflows/s and latency percentiles, then one line of JSON.
+
+    .venv/bin/python localdapr/bench/bench_workflows.py -n 2000 -c 64 -w 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+WORKFLOW = "bench_three_steps"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run_worker(port: int) -> None:
+    """Worker mode: register the workflow and its activities, serve until stdin closes."""
+    import dapr.ext.workflow as wf
+
+    runtime = wf.WorkflowRuntime(host="127.0.0.1", port=str(port))
+
+    @runtime.activity(name="bench_step")
+    def step(ctx: object, value: int) -> int:
+        return value + 1
+
+    @runtime.workflow(name=WORKFLOW)
+    def three_steps(ctx: wf.DaprWorkflowContext, value: int):  # type: ignore[no-untyped-def]
+        value = yield ctx.call_activity(step, input=value)
+        value = yield ctx.call_activity(step, input=value)
+        value = yield ctx.call_activity(step, input=value)
+        return value
+
+    runtime.start()
+    runtime.wait_for_worker_ready(timeout=30)
+    print("ready", flush=True)
+    sys.stdin.read()  # the benchmark closes our stdin to stop us
+    runtime.shutdown()
+
+
+def wait_healthy(http_port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/v1.0/healthz", timeout=1) as r:
+                if r.status == 204:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError("localdapr did not become healthy")
+
+
+def percentile(sorted_values: list[float], p: float) -> float:
+    k = min(len(sorted_values) - 1, max(0, round(p / 100 * (len(sorted_values) - 1))))
+    return sorted_values[k]
+
+
+def run_batch(client: object, count: int, concurrency: int, prefix: str) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+    lock = threading.Lock()
+    counter = iter(range(count))
+    errors: list[BaseException] = []
+
+    def starter() -> None:
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                return
+            t0 = time.perf_counter()
+            try:
+                iid = client.schedule_new_workflow(WORKFLOW, input=i, instance_id=f"{prefix}-{i}")  # type: ignore[attr-defined]
+                state = client.wait_for_workflow_completion(iid, timeout_in_seconds=120)  # type: ignore[attr-defined]
+                assert state is not None and state.serialized_output == str(i + 3), state
+            except BaseException as exc:
+                errors.append(exc)
+                return
+            with lock:
+                latencies.append(time.perf_counter() - t0)
+
+    threads = [threading.Thread(target=starter) for _ in range(concurrency)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - start
+    if errors:
+        raise RuntimeError(f"{len(errors)} workflow(s) failed, first: {errors[0]!r}")
+    return elapsed, latencies
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("-n", "--workflows", type=int, default=2000)
+    parser.add_argument("-c", "--concurrency", type=int, default=64, help="concurrent starters")
+    parser.add_argument("-w", "--workers", type=int, default=1, help="worker processes")
+    parser.add_argument("--worker", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        run_worker(args.worker)
+        return 0
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-workflows-"))
+    grpc_port, http_port = free_port(), free_port()
+    (workdir / "dapr.yaml").write_text(
+        f"version: 1\napps:\n  - appID: bench\n    appDirPath: {workdir}\n"
+        f"    daprGRPCPort: {grpc_port}\n    daprHTTPPort: {http_port}\n"
+    )
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    sidecar = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "localdapr",
+            "run",
+            "-f",
+            str(workdir / "dapr.yaml"),
+            "--data-dir",
+            str(workdir / "data"),
+        ],
+        stdout=open(workdir / "localdapr.log", "wb"),  # noqa: SIM115 - owned by the process
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    workers: list[subprocess.Popen[bytes]] = []
+    try:
+        wait_healthy(http_port)
+        for _ in range(args.workers):
+            w = subprocess.Popen(
+                [sys.executable, __file__, "--worker", str(grpc_port)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=open(workdir / "worker.log", "ab"),  # noqa: SIM115
+                env=env,
+            )
+            workers.append(w)
+        for w in workers:
+            assert w.stdout is not None and w.stdout.readline().strip() == b"ready", "worker did not start"
+
+        from dapr.ext.workflow import DaprWorkflowClient
+
+        client = DaprWorkflowClient(host="127.0.0.1", port=str(grpc_port))
+        run_batch(client, min(50, args.workflows), min(8, args.concurrency), "warmup")
+        elapsed, latencies = run_batch(client, args.workflows, args.concurrency, "run")
+        latencies.sort()
+        result = {
+            "workflows": args.workflows,
+            "concurrency": args.concurrency,
+            "workers": args.workers,
+            "seconds": round(elapsed, 3),
+            "workflows_per_s": round(args.workflows / elapsed, 1),
+            "p50_ms": round(percentile(latencies, 50) * 1000, 1),
+            "p95_ms": round(percentile(latencies, 95) * 1000, 1),
+            "p99_ms": round(percentile(latencies, 99) * 1000, 1),
+            "mean_ms": round(statistics.fmean(latencies) * 1000, 1),
+        }
+        print(
+            f"{args.workflows} three-activity workflows, {args.concurrency} starters, "
+            f"{args.workers} worker(s): {result['workflows_per_s']} workflows/s in {result['seconds']} s"
+        )
+        print(f"latency p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms, p99 {result['p99_ms']} ms")
+        print(json.dumps(result))
+        client.close()
+        return 0
+    finally:
+        for w in workers:
+            if w.stdin:
+                w.stdin.close()
+        for w in workers:
+            try:
+                w.wait(15)
+            except subprocess.TimeoutExpired:
+                w.kill()
+        sidecar.terminate()
+        try:
+            sidecar.wait(15)
+        except subprocess.TimeoutExpired:
+            sidecar.kill()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
