@@ -1,0 +1,1 @@
+"""The order service: public order API and the order saga (a Dapr Workflow)."""

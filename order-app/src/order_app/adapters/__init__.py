@@ -1,0 +1,1 @@
+"""Adapters to Dapr: the order repository (state), the directory (invocation), sagas (workflows)."""

@@ -1,0 +1,1 @@
+"""HTTP edge: public routes under /orders, the order-replies subscription, health."""

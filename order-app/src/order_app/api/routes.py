@@ -1,0 +1,104 @@
+"""Public routes under /orders."""
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Annotated
+
+from fastapi import APIRouter, Header, HTTPException, Query, Response
+
+from order_app.api.deps import OrdersDep, SagasDep, ServiceDep, SettingsDep
+from order_app.api.schemas import CreateOrder, OrderOut, OrderPage
+from order_app.domain import Order
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/orders", tags=["orders"])
+MAX_SCAN = 50  # ids skipped by failed creations, at most, when looking for the last order
+
+
+@router.post("", status_code=201, response_model=OrderOut, include_in_schema=False)
+@router.post(
+    "/",
+    status_code=201,
+    response_model=OrderOut,
+    responses={200: {"description": "replay of an earlier request with the same Idempotency-Key"}},
+)
+async def create_order(
+    body: CreateOrder,
+    response: Response,
+    service: ServiceDep,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+) -> OrderOut:
+    """Create an order (201, pending) and start its saga.
+
+    With an `Idempotency-Key`, a retry with the same body returns the same order
+    with 200 and `Idempotent-Replayed: true`, and starts no second saga; the same
+    key with a different body is refused (422, `idempotency_key_reused`).
+    """
+    order, created = await service.place(body.to_domain(), idempotency_key)
+    response.headers["Location"] = f"/orders/{order.id}"
+    if not created:
+        response.status_code = 200
+        response.headers["Idempotent-Replayed"] = "true"
+    return OrderOut.of(order)
+
+
+@router.get("/last", response_model=OrderOut)
+async def last_order(orders: OrdersDep) -> OrderOut:
+    """The most recently created order."""
+    last = await orders.last_id()
+    candidates = list(range(last, max(last - MAX_SCAN, 0), -1))
+    found = await orders.get_many(candidates)
+    if not found:
+        raise HTTPException(404, "no order has been created yet")
+    return OrderOut.of(max(found, key=lambda o: o.id))
+
+
+@router.get("/{order_id}", response_model=OrderOut)
+async def get_order(
+    order_id: int,
+    orders: OrdersDep,
+    sagas: SagasDep,
+    settings: SettingsDep,
+    wait: Annotated[int, Query(ge=0, description="seconds to wait for a final status (capped)")] = 0,
+) -> OrderOut:
+    order = await orders.get(order_id)
+    if order is None:
+        raise HTTPException(404, f"order {order_id} does not exist")
+    if wait and not order.is_final:
+        order = await _wait_final(order, orders, sagas, min(wait, settings.max_wait_seconds))
+    return OrderOut.of(order)
+
+
+@router.get("", response_model=OrderPage)
+async def list_orders(
+    orders: OrdersDep,
+    login: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> OrderPage:
+    """Orders, newest first; only `login`'s when given."""
+    ids: Sequence[int]
+    if login is not None:
+        ids = list(reversed(await orders.ids_for_login(login)))
+    else:
+        ids = range(await orders.last_id(), 0, -1)  # lazy: never materialises every id
+    page = await orders.get_many(list(ids[offset : offset + limit]))
+    return OrderPage(items=[OrderOut.of(o) for o in page], total=len(ids), limit=limit, offset=offset)
+
+
+async def _wait_final(order: Order, orders: OrdersDep, sagas: SagasDep, seconds: int) -> Order:
+    """Wait on the workflow itself; if the engine cannot be asked, poll the record, bounded."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    try:
+        async with asyncio.timeout(seconds):
+            await sagas.wait(order.id, seconds)
+    except Exception as err:  # TimeoutError, or no sidecar: fall back to polling
+        log.debug("waiting on saga %s: %r", order.id, err)
+    while True:
+        current = await orders.get(order.id) or order
+        if current.is_final or loop.time() >= deadline:
+            return current
+        await asyncio.sleep(min(0.25, max(deadline - loop.time(), 0)))

@@ -1,0 +1,27 @@
+"""One settings object, read from the environment once, in the app factory."""
+
+from dapr_helpers.settings import ServiceSettings
+from pydantic import Field, PositiveFloat, PositiveInt
+
+
+class Settings(ServiceSettings):
+    """Env vars: APP_PORT, STATE_STORE, PUBSUB_NAME, LOG_LEVEL, and the saga's timing below."""
+
+    app_id: str = "order"
+    app_port: int = 8001
+    state_store: str = "order-store"
+    pubsub_name: str = "pubsub"
+    replies_topic: str = "order-replies"
+    billing_app_id: str = "billing"
+    stock_app_id: str = "stock"
+
+    # How long a forward step (reserve, charge) may stay unanswered before it counts as failed.
+    step_timeout_seconds: PositiveFloat = 30.0
+    # The first wait for a compensation's ack; each re-send doubles it, up to the cap.
+    compensation_timeout_seconds: PositiveFloat = 10.0
+    compensation_max_backoff_seconds: PositiveFloat = 300.0
+
+    # GET /orders/{id}?wait=N never holds a request longer than this.
+    max_wait_seconds: PositiveInt = 30
+    # How often the app checks that the workflow worker's stream is still alive.
+    worker_check_seconds: PositiveFloat = Field(default=5.0)

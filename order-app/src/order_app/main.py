@@ -1,0 +1,79 @@
+"""The app factory: `uvicorn --factory order_app.main:create_app --port 8001`.
+
+Nothing connects at import or construction time. The lifespan starts the saga
+worker in the background (it connects when the sidecar is there, and is
+replaced if its stream dies) and stops it on shutdown.
+"""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from dapr.ext.fastapi import DaprApp
+from dapr_helpers.client import LazyDaprClient
+from dapr_helpers.logging import configure_logging
+from dapr_helpers.state import StateStore
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from order_app.adapters.directory import DaprDirectory
+from order_app.adapters.idempotency import IdempotencyKeys
+from order_app.adapters.orders import OrderRepository
+from order_app.adapters.sagas import DaprSagaGateway
+from order_app.api import problems
+from order_app.api.replies import subscribe_replies
+from order_app.api.routes import router
+from order_app.config import Settings
+from order_app.service import OrderService
+from order_app.workflow.runtime import SagaWorker, build_runtime
+
+
+def create_app(settings: Settings | None = None, service: OrderService | None = None) -> FastAPI:
+    """`service` replaces the Dapr-backed one (tests); the saga worker then stays off."""
+    settings = settings or Settings()
+    configure_logging(settings.app_id, settings.log_level)
+    client = LazyDaprClient()
+    if service is None:
+        store = StateStore(client, settings.state_store)
+        service = OrderService(
+            orders=OrderRepository(store),
+            keys=IdempotencyKeys(store),
+            directory=DaprDirectory(client, settings.billing_app_id, settings.stock_app_id),
+            sagas=DaprSagaGateway(),
+            settings=settings,
+        )
+        worker: SagaWorker | None = SagaWorker(lambda: build_runtime(settings), settings.worker_check_seconds)
+    else:
+        worker = None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if worker is not None:
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker is not None:
+                await worker.stop()
+            await client.close()
+
+    app = FastAPI(
+        title="order",
+        description="Orders, each placed by a saga across stock, delivery and billing.",
+        docs_url="/orders/docs",
+        openapi_url="/orders/openapi.json",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.state.worker = worker
+    problems.install(app)
+    app.include_router(router)
+    subscribe_replies(DaprApp(app), settings)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> JSONResponse:
+        """Live; `workflow_worker` tells whether the saga worker is connected to the sidecar."""
+        connected = worker.ready if worker is not None else None
+        return JSONResponse({"status": "ok", "workflow_worker": connected})
+
+    return app

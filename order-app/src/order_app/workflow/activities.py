@@ -1,0 +1,54 @@
+"""The saga's activities: the only places where it touches the world.
+
+Each takes one typed input. Activities run at least once, so both are safe to
+repeat: a re-published command is a duplicate participants answer the same
+way, and a snapshot overwrites the record with the same content.
+"""
+
+import logging
+from typing import Any
+
+from dapr.ext.workflow import WorkflowActivityContext
+
+# The SDK's own marker: an activity failure of this type skips the retry policy.
+from dapr.ext.workflow._durabletask.task import NonRetryableError
+from dapr_helpers.logging import bind_order
+from dapr_helpers.pubsub import Publisher
+
+from order_app.adapters.orders import OrderRepository
+from order_app.domain import InvalidTransition, Order, OrderNotFound, OrderStatus
+from order_app.workflow.messages import Command, SagaSnapshot
+
+log = logging.getLogger(__name__)
+
+
+class SagaActivities:
+    def __init__(self, publisher: Publisher, orders: OrderRepository) -> None:
+        self.publisher = publisher
+        self.orders = orders
+
+    async def publish_command(self, ctx: WorkflowActivityContext, command: Any) -> None:
+        command = Command.model_validate(command)
+        with bind_order(command.body["order_id"]):
+            await self.publisher.publish(command.topic, command.body)
+            log.info("published %s to %s", command.body["action"], command.topic)
+
+    async def record_saga(self, ctx: WorkflowActivityContext, snapshot: Any) -> None:
+        snapshot = SagaSnapshot.model_validate(snapshot)
+        with bind_order(snapshot.order_id):
+            try:
+                order = await self.orders.update(snapshot.order_id, lambda o: apply(o, snapshot))
+            except (OrderNotFound, InvalidTransition) as err:
+                # A business failure: retrying cannot fix it, so the saga hears at once.
+                raise NonRetryableError(str(err)) from err
+            log.info("order %s recorded: %s", order.id, order.status)
+
+
+def apply(order: Order, snapshot: SagaSnapshot) -> Order:
+    outcome = snapshot.outcome
+    if outcome is None:
+        return order.record_steps(snapshot.steps, snapshot.at)
+    if outcome.status is OrderStatus.COMPLETED:
+        return order.complete(snapshot.steps, snapshot.at)
+    assert outcome.reason is not None
+    return order.reject(outcome.reason, outcome.message, snapshot.steps, snapshot.at)

@@ -1,0 +1,110 @@
+"""Hosting the saga: a WorkflowRuntime, and a keeper that replaces it when its stream dies.
+
+The SDK's worker reconnects after many errors, but its run loop ends for good
+on some (a sidecar restart can surface as CANCELLED), and nothing tells the
+app (python-sdk#900). `SagaWorker` watches the loop and, once it is gone,
+builds and starts a new runtime. `start()` blocks until the sidecar answers,
+so it runs in a thread: the app serves (and reports unready) meanwhile.
+"""
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from dapr.ext.workflow import DaprWorkflowContext, WorkflowActivityContext, WorkflowRuntime
+from dapr.ext.workflow.logger import LoggerOptions
+from dapr_helpers.client import LazyDaprClient
+from dapr_helpers.pubsub import DaprPublisher
+from dapr_helpers.state import StateStore
+
+from order_app.adapters.orders import OrderRepository
+from order_app.config import Settings
+from order_app.workflow.activities import SagaActivities
+from order_app.workflow.messages import SagaInput
+from order_app.workflow.saga import PUBLISH_COMMAND, RECORD_SAGA, order_saga
+
+log = logging.getLogger(__name__)
+
+
+def build_runtime(settings: Settings) -> WorkflowRuntime:
+    """A runtime with the saga and its activities registered; it connects on `start()`.
+
+    Activities run on the worker's own event loop, so they get their own Dapr
+    client. Each registration is a fresh function: the SDK marks registered
+    functions, and a replacement runtime must register again.
+    """
+    client = LazyDaprClient()
+    store = StateStore(client, settings.state_store)
+    activities = SagaActivities(DaprPublisher(client, settings.pubsub_name), OrderRepository(store))
+
+    # The SDK's loggers propagate to the root's JSON handler; a NullHandler stops their own.
+    runtime = WorkflowRuntime(logger_options=LoggerOptions(log_handler=logging.NullHandler()))
+
+    def saga(ctx: DaprWorkflowContext, saga_input: Any) -> Any:
+        return order_saga(ctx, SagaInput.model_validate(saga_input))
+
+    def activity(method: Callable[[WorkflowActivityContext, Any], Any]) -> Callable[..., Any]:
+        async def run(ctx: WorkflowActivityContext, payload: Any) -> Any:
+            return await method(ctx, payload)
+
+        return run
+
+    runtime.register_workflow(saga, name=order_saga.__name__)
+    runtime.register_activity(activity(activities.publish_command), name=PUBLISH_COMMAND)
+    runtime.register_activity(activity(activities.record_saga), name=RECORD_SAGA)
+    return runtime
+
+
+def worker_alive(runtime: WorkflowRuntime) -> bool:
+    """Whether the runtime's worker thread still runs; the SDK offers no public signal."""
+    worker = getattr(runtime, "_WorkflowRuntime__worker", None)
+    loop = getattr(worker, "_runLoop", None)
+    return loop is not None and loop.is_alive()
+
+
+class SagaWorker:
+    def __init__(self, build: Callable[[], WorkflowRuntime], check_seconds: float) -> None:
+        self.build = build
+        self.check_seconds = check_seconds
+        self.runtime: WorkflowRuntime | None = None
+        self.ready = False
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._keep_running(), name="saga-worker")
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self.runtime is not None:
+            await asyncio.to_thread(self.runtime.shutdown)  # also unblocks a pending start()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _keep_running(self) -> None:
+        while not self._stopping.is_set():
+            self.runtime = runtime = self.build()
+            try:
+                await asyncio.to_thread(runtime.start)
+            except Exception as err:  # stopped while connecting, or the loop died at once
+                log.warning("workflow worker did not start: %s", err)
+            else:
+                self.ready = True
+                log.info("workflow worker connected")
+                while worker_alive(runtime) and not await self._stopped_within(self.check_seconds):
+                    pass
+            self.ready = False
+            if self._stopping.is_set():
+                return
+            log.warning("workflow worker stream is gone; starting a new worker")
+            await asyncio.to_thread(runtime.shutdown)
+            await self._stopped_within(self.check_seconds)  # no tight loop if the sidecar keeps refusing
+
+    async def _stopped_within(self, seconds: float) -> bool:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
