@@ -1,0 +1,1 @@
+"""Stock service: products and the saga steps `reserve` / `release`."""

@@ -1,0 +1,1 @@
+"""The stock store on the Dapr state API."""

@@ -1,0 +1,78 @@
+"""Stock state on the Dapr state API: each read returns the ETag its write must carry."""
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from dapr_helpers.state import ConcurrencyConflict, Operation, Upsert
+
+from stock_app.adapters.records import (
+    SEQUENCE_KEY,
+    product_from_json,
+    product_key,
+    product_to_json,
+    reservation_from_json,
+    reservation_key,
+    reservation_to_json,
+)
+from stock_app.domain.product import Product
+from stock_app.domain.reservation import OrderReservation
+
+
+class Store(Protocol):
+    """What stock needs of `dapr_helpers.state.StateStore` (and its in-memory fake)."""
+
+    async def get_json(self, key: str) -> tuple[Any | None, str | None]: ...
+    async def bulk_get_json(self, keys: Sequence[str]) -> dict[str, tuple[Any | None, str | None]]: ...
+    async def create_json(self, key: str, value: Any) -> bool: ...
+    async def transact(self, ops: Sequence[Operation]) -> None: ...
+
+
+class StockRepository:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def _existing(self, key: str, empty: dict[str, Any]) -> tuple[Any, str]:
+        """Read `key`, creating it first if missing, so that every write to it carries an ETag."""
+        data, etag = await self.store.get_json(key)
+        if data is None:
+            await self.store.create_json(key, empty)
+            data, etag = await self.store.get_json(key)
+        if data is None or etag is None:
+            raise ConcurrencyConflict(f"{key} vanished")
+        return data, etag
+
+    async def sequence(self) -> tuple[int, str]:
+        data, etag = await self._existing(SEQUENCE_KEY, {"last": 0})
+        return data["last"], etag
+
+    def save_sequence(self, last: int, etag: str) -> Upsert:
+        return Upsert(SEQUENCE_KEY, {"last": last}, etag)
+
+    async def product(self, product_id: int) -> tuple[Product | None, str | None]:
+        data, etag = await self.store.get_json(product_key(product_id))
+        return (None, None) if data is None else (product_from_json(data), etag)
+
+    async def products(self) -> list[Product]:
+        data, _ = await self.store.get_json(SEQUENCE_KEY)
+        last = 0 if data is None else data["last"]
+        found = await self.store.bulk_get_json([product_key(i) for i in range(1, last + 1)])
+        return [product_from_json(value) for value, _ in found.values() if value is not None]
+
+    def save_product(self, product: Product, etag: str | None) -> Upsert:
+        return Upsert(product_key(product.id), product_to_json(product), etag)
+
+    async def reservation(self, order_id: int) -> tuple[OrderReservation, str]:
+        empty = reservation_to_json(OrderReservation(order_id))
+        data, etag = await self._existing(reservation_key(order_id), empty)
+        return reservation_from_json(data), etag
+
+    async def find_reservation(self, order_id: int) -> OrderReservation | None:
+        data, _ = await self.store.get_json(reservation_key(order_id))
+        return None if data is None else reservation_from_json(data)
+
+    def save_reservation(self, reservation: OrderReservation, etag: str) -> Upsert:
+        return Upsert(reservation_key(reservation.order_id), reservation_to_json(reservation), etag)
+
+    async def commit(self, *ops: Upsert) -> None:
+        """All or nothing; a stale ETag raises `ConcurrencyConflict`."""
+        await self.store.transact(list(ops))

@@ -1,0 +1,59 @@
+"""Public request and response bodies; field names follow the assignment's client."""
+
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
+
+from stock_app.domain.product import Product
+
+Description = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+PriceIn = Annotated[Decimal, Field(ge=0, decimal_places=2, allow_inf_nan=False)]
+MoneyOut = Annotated[Decimal, PlainSerializer(float, return_type=float)]
+
+
+class RegisterRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"example": {"description": "apple", "quantity": 100}})
+
+    description: Description
+    # `quntity` is the assignment's spelling.
+    quantity: int = Field(ge=0, strict=False, validation_alias=AliasChoices("quantity", "quntity"))
+    price: PriceIn | None = None
+
+
+class RestockRequest(BaseModel):
+    quantity: int = Field(gt=0, validation_alias=AliasChoices("quantity", "quntity"))
+
+
+class ProductOut(BaseModel):
+    id: int
+    description: str
+    quantity: int = Field(description="units available")
+    reserved: int
+    registered: int
+    restocked: int
+    price: MoneyOut | None = None
+
+    @classmethod
+    def of(cls, p: Product) -> "ProductOut":
+        return cls(
+            id=p.id,
+            description=p.description,
+            quantity=p.available,
+            reserved=p.reserved,
+            registered=p.registered,
+            restocked=p.restocked,
+            price=p.price,
+        )
+
+
+class ReservationOut(BaseModel):
+    order_id: int
+    quantity: int
+
+
+class OrderReservationOut(BaseModel):
+    order_id: int
+    status: str
+    product_id: int | None
+    quantity: int | None

@@ -1,0 +1,10 @@
+"""Stock settings, from the environment (`APP_PORT`, `STATE_STORE`, `COMMANDS_TOPIC`, ...)."""
+
+from dapr_helpers.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    app_port: int = 8003
+    state_store: str = "stock-store"
+    commands_topic: str = "stock-commands"
+    replies_topic: str = "order-replies"

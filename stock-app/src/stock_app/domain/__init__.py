@@ -1,0 +1,1 @@
+"""Products, reservations per order; no Dapr, no FastAPI."""

@@ -1,0 +1,1 @@
+"""Use cases: public product operations and saga commands."""

@@ -1,0 +1,51 @@
+"""Public product operations: register, restock, read."""
+
+from decimal import Decimal
+
+from dapr_helpers.state import retry_on_conflict
+
+from stock_app.adapters.repository import StockRepository
+from stock_app.domain.errors import UnknownProduct
+from stock_app.domain.product import Product
+from stock_app.domain.reservation import OrderReservation
+
+
+class ProductService:
+    def __init__(self, repo: StockRepository) -> None:
+        self.repo = repo
+
+    async def register(self, description: str, quantity: int, price: Decimal | None) -> Product:
+        """The next integer id comes from a counter written with its ETag in the same transaction."""
+
+        async def attempt() -> Product:
+            last, etag = await self.repo.sequence()
+            product = Product.register(last + 1, description, quantity, price)
+            await self.repo.commit(
+                self.repo.save_sequence(product.id, etag), self.repo.save_product(product, None)
+            )
+            return product
+
+        return await retry_on_conflict(attempt)
+
+    async def restock(self, product_id: int, quantity: int) -> Product:
+        async def attempt() -> Product:
+            product, etag = await self.repo.product(product_id)
+            if product is None:
+                raise UnknownProduct(product_id)
+            product.restock(quantity)
+            await self.repo.commit(self.repo.save_product(product, etag))
+            return product
+
+        return await retry_on_conflict(attempt)
+
+    async def get(self, product_id: int) -> Product:
+        product, _ = await self.repo.product(product_id)
+        if product is None:
+            raise UnknownProduct(product_id)
+        return product
+
+    async def list(self) -> list[Product]:
+        return await self.repo.products()
+
+    async def reservation(self, order_id: int) -> OrderReservation | None:
+        return await self.repo.find_reservation(order_id)
