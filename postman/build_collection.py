@@ -145,9 +145,24 @@ def order_body(
     return body
 
 
+def order_matches(body: dict[str, Any]) -> str:
+    """Assertions that `order` (a response) is the order `body` asked for."""
+    dtime_var = body["dtime"].strip("{}")
+    return f"""
+pm.test('the order is what was asked', function () {{
+    pm.expect(order.login).to.eql(pm.collectionVariables.get('login'));
+    pm.expect(order.e_mail).to.eql(pm.collectionVariables.get('email'));
+    pm.expect(order.id_product).to.eql(Number(pm.collectionVariables.get('productId')));
+    pm.expect(order.quantity).to.eql({body["quntity"]});
+    pm.expect(order.amount).to.eql({body["amount"]});
+    const asked = pm.collectionVariables.get('{dtime_var}').replace(' ', 'T') + 'Z';
+    pm.expect(new Date(order.dtime).getTime(), order.dtime).to.eql(new Date(asked).getTime());
+}});
+"""
+
+
 def create_order(name: str, body: dict[str, Any], save_as: str, *, key: bool = False) -> dict[str, Any]:
     headers = {"Idempotency-Key": "{{idempotencyKey}}"} if key else None
-    amount = body["amount"]
     tests = (
         status_test(201)
         + f"""
@@ -155,17 +170,15 @@ const order = pm.response.json();
 pm.test('the order is pending and has an id', function () {{
     pm.expect(order.id).to.be.a('number');
     pm.expect(order.status).to.eql('pending');
+    pm.expect(order.reason).to.eql(null);
 }});
 pm.test('Location points at the new order', function () {{
     pm.expect(pm.response.headers.get('Location')).to.match(new RegExp('/orders/' + order.id + '$'));
 }});
-pm.test('the order echoes what was asked', function () {{
-    pm.expect(order.login).to.eql(pm.collectionVariables.get('login'));
-    pm.expect(Number(order.amount)).to.eql({amount});
-}});
 pm.collectionVariables.set('{save_as}', order.id);
 pm.collectionVariables.set('polls', 0);
 """
+        + order_matches(body)
     )
     return request(name, "POST", "/orders/", tests, body=body, headers=headers)
 
@@ -421,10 +434,11 @@ def success() -> dict[str, Any]:
                 "retry create order with the same Idempotency-Key",
                 "POST",
                 "/orders/",
-                status_test(200, 201)
+                status_test(200)
                 + """
 pm.test('the same order, not a new one', function () {
     pm.expect(pm.response.json().id).to.eql(Number(pm.collectionVariables.get('successOrderId')));
+    pm.expect(pm.response.headers.get('Idempotent-Replayed')).to.eql('true');
 });
 """,
                 body=order_body(),
@@ -482,7 +496,7 @@ def bad_requests() -> dict[str, Any]:
                 "order for an unknown login",
                 "POST",
                 "/orders/",
-                problem_test("unknown_account", 404, 422),
+                problem_test("unknown_account", 422, field="login"),
                 body=order_body(login="{{unknownLogin}}", dtime="{{freeSlot}}"),
             ),
             request(
@@ -495,14 +509,14 @@ def bad_requests() -> dict[str, Any]:
                 "order with a malformed body",
                 "POST",
                 "/orders/",
-                problem_test("validation_error", 400, 422),
+                problem_test("malformed_body", 400),
                 body='{\n  "login": "{{login}}",\n  "quntity": 1,\n  "amount": ',
             ),
             request(
                 "order with a missing field",
                 "POST",
                 "/orders/",
-                problem_test("validation_error", 422, field="dtime"),
+                problem_test("missing_field", 422, field="dtime"),
                 body={k: v for k, v in order_body().items() if k != "dtime"},
             ),
             request(
@@ -516,24 +530,60 @@ def bad_requests() -> dict[str, Any]:
                 "same Idempotency-Key with a different body",
                 "POST",
                 "/orders/",
-                problem_test("idempotency_key_reused", 409, 422),
+                problem_test("idempotency_key_reused", 422),
                 body=order_body(amount=2),
                 headers={"Idempotency-Key": "{{idempotencyKey}}"},
             ),
+        ],
+    )
+
+
+def totals() -> dict[str, Any]:
+    return folder(
+        "7. the run's totals",
+        "After everything: one charge, one unit and one courier slot taken, all for the successful order.",
+        [
             get_balance(
-                "balance after the refused requests",
+                "balance at the end",
                 "pm.test('still 999', function () { pm.expect(account.balance).to.eql(999); });\n",
             ),
             get_available(
-                "stock after the refused requests",
+                "stock at the end",
                 "pm.test('still 99', function () { pm.expect(available).to.eql(99); });\n",
             ),
             get_bookings(
-                "bookings after the refused requests",
+                "bookings at the end",
                 "slot",
                 """
 pm.test('still only the successful order in the slot', function () {
     pm.expect(inSlot).to.eql([Number(pm.collectionVariables.get('successOrderId'))]);
+});
+""",
+            ),
+            request(
+                "payments of the account",
+                "GET",
+                "/billing/account/{{login}}/payments",
+                status_test(200)
+                + """
+pm.test('one charge of 1, for the successful order; nothing for the rejected ones', function () {
+    const payments = pm.response.json().map(function (p) {
+        return { kind: p.kind, amount: p.amount, order_id: p.order_id };
+    });
+    const order = Number(pm.collectionVariables.get('successOrderId'));
+    pm.expect(payments).to.eql([{ kind: 'charge', amount: 1, order_id: order }]);
+});
+""",
+            ),
+            request(
+                "reservations of the product",
+                "GET",
+                "/stock/{{productId}}/reservations",
+                status_test(200)
+                + """
+pm.test('one unit, held by the successful order; nothing by the rejected ones', function () {
+    const order = Number(pm.collectionVariables.get('successOrderId'));
+    pm.expect(pm.response.json()).to.eql([{ order_id: order, quantity: 1 }]);
 });
 """,
             ),
@@ -626,6 +676,7 @@ def collection() -> dict[str, Any]:
                 ),
             ),
             bad_requests(),
+            totals(),
         ],
     }
 
