@@ -1,0 +1,186 @@
+"""Test doubles: a fake DaprWorkflowContext that drives the saga without a sidecar.
+
+The fake hands out the SDK's own task objects (`CompletableTask`, `TimerTask`),
+so `when_all`/`when_any` behave exactly as in the worker; the test plays the
+sidecar: it completes activities, raises events and fires timers, and the
+driver feeds each finished task back into the saga generator, as the worker does.
+"""
+
+import json
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from dapr.ext.workflow._durabletask import task as dt
+from dapr.ext.workflow._durabletask.internal.helpers import new_failure_details
+from order_app.workflow.messages import SagaInput, SagaTimeouts
+from order_app.workflow.saga import PUBLISH_COMMAND, RECORD_SAGA, order_saga
+
+START = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)
+STEP_TIMEOUT = timedelta(seconds=30)
+COMPENSATION_FIRST = timedelta(seconds=10)
+COMPENSATION_MAX = timedelta(seconds=40)
+
+
+@dataclass
+class ActivityCall:
+    name: str
+    input: Any
+    retry_policy: Any
+    task: dt.CompletableTask
+
+
+@dataclass
+class Timer:
+    created_at: datetime
+    fire_at: datetime
+    task: dt.TimerTask
+
+    @property
+    def wait(self) -> timedelta:
+        return self.fire_at - self.created_at
+
+
+@dataclass
+class FakeWorkflowContext:
+    current_utc_datetime: datetime
+    instance_id: str = "order-7"
+    is_replaying: bool = False
+    custom_status: str | None = None
+    activities: list[ActivityCall] = field(default_factory=list)
+    timers: list[Timer] = field(default_factory=list)
+    waiting: dict[str, list[dt.CompletableTask]] = field(default_factory=dict)
+    buffered: dict[str, list[Any]] = field(default_factory=dict)
+    # activity name -> how many of its next calls fail (as if retries ran out)
+    failing: dict[str, int] = field(default_factory=dict)
+
+    def call_activity(self, activity: str, *, input: Any = None, retry_policy: Any = None) -> dt.Task:
+        payload = json.loads(input.model_dump_json()) if input is not None else None
+        call = ActivityCall(activity, payload, retry_policy, dt.CompletableTask())
+        self.activities.append(call)
+        if self.failing.get(activity, 0) > 0:
+            self.failing[activity] -= 1
+            call.task.fail("activity failed", new_failure_details(ConnectionError("broker down")))
+        else:
+            call.task.complete(None)
+        return call.task
+
+    def create_timer(self, fire_at: datetime | timedelta) -> dt.Task:
+        if isinstance(fire_at, timedelta):
+            fire_at = self.current_utc_datetime + fire_at
+        timer = Timer(self.current_utc_datetime, fire_at, dt.TimerTask())
+        self.timers.append(timer)
+        return timer.task
+
+    def wait_for_external_event(self, name: str) -> dt.Task:
+        event = dt.CompletableTask()
+        name = name.casefold()
+        if self.buffered.get(name):
+            event.complete(self.buffered[name].pop(0))
+        else:
+            self.waiting.setdefault(name, []).append(event)
+        return event
+
+    def raise_event(self, name: str, data: Any) -> None:
+        """As the worker does: the oldest waiter gets it, else it is buffered."""
+        name = name.casefold()
+        if self.waiting.get(name):
+            self.waiting[name].pop(0).complete(data)
+        else:
+            self.buffered.setdefault(name, []).append(data)
+
+    def set_custom_status(self, status: str) -> None:
+        self.custom_status = status
+
+
+class SagaRun:
+    """One saga, driven yield by yield."""
+
+    def __init__(self, saga_input: SagaInput, failing: dict[str, int] | None = None) -> None:
+        self.ctx = FakeWorkflowContext(current_utc_datetime=START, failing=dict(failing or {}))
+        self.saga: Generator[Any, Any, Any] = order_saga(self.ctx, saga_input)  # type: ignore[arg-type]
+        self.result: dict[str, Any] | None = None
+        self._feed(lambda: next(self.saga))
+
+    # -- the sidecar's side -------------------------------------------------
+    def reply(self, participant: str, action: str, ok: bool = True, reason: str | None = None) -> None:
+        data = {"order_id": 7, "participant": participant, "action": action, "ok": ok}
+        if reason:
+            data |= {"reason": reason, "message": f"{participant} says {reason}"}
+        self.ctx.raise_event(f"{participant}.{action}", data)
+        self._resume()
+
+    def elapse(self, delta: timedelta) -> None:
+        """Time passes: every timer due by then fires, in order."""
+        self.ctx.current_utc_datetime += delta
+        for timer in sorted(self.ctx.timers, key=lambda t: t.fire_at):
+            if timer.fire_at <= self.ctx.current_utc_datetime and not timer.task.is_complete:
+                timer.task.complete(None)
+        self._resume()
+
+    # -- what the saga did --------------------------------------------------
+    @property
+    def finished(self) -> bool:
+        return self.result is not None
+
+    def commands(self) -> list[tuple[str, str]]:
+        """(topic, action) of every published command, in order."""
+        return [
+            (call.input["topic"], call.input["body"]["action"])
+            for call in self.ctx.activities
+            if call.name == PUBLISH_COMMAND
+        ]
+
+    def command_bodies(self) -> list[dict[str, Any]]:
+        return [call.input["body"] for call in self.ctx.activities if call.name == PUBLISH_COMMAND]
+
+    def snapshots(self) -> list[dict[str, Any]]:
+        return [call.input for call in self.ctx.activities if call.name == RECORD_SAGA]
+
+    def step_states(self) -> dict[str, str]:
+        return {step["name"]: step["state"] for step in self.snapshots()[-1]["steps"]}
+
+    # -- the worker's loop --------------------------------------------------
+    def _resume(self) -> None:
+        if self.finished or not self.current.is_complete:
+            return
+        if self.current.is_failed:
+            exc = self.current.get_exception()
+            self._feed(lambda: self.saga.throw(exc))
+        else:
+            result = self.current.get_result()
+            self._feed(lambda: self.saga.send(result))
+
+    def _feed(self, step: Callable[[], Any]) -> None:
+        try:
+            self.current = step()
+        except StopIteration as stop:
+            self.result = stop.value
+            return
+        self._resume()
+
+
+def saga_input(**changes: Any) -> SagaInput:
+    values: dict[str, Any] = {
+        "order_id": 7,
+        "login": "ann",
+        "product_id": 3,
+        "quantity": 2,
+        "amount": Decimal("12.50"),
+        "slot_start": datetime(2030, 1, 8, 10, tzinfo=UTC),
+        "timeouts": SagaTimeouts(
+            step=STEP_TIMEOUT, compensation_first=COMPENSATION_FIRST, compensation_max=COMPENSATION_MAX
+        ),
+    }
+    return SagaInput(**(values | changes))
+
+
+@pytest.fixture
+def start_saga() -> Callable[..., SagaRun]:
+    def start(failing: dict[str, int] | None = None, **changes: Any) -> SagaRun:
+        return SagaRun(saga_input(**changes), failing)
+
+    return start

@@ -1,0 +1,264 @@
+"""The saga, driven without a sidecar: commands out, replies and timers in."""
+
+from datetime import timedelta
+
+from order_app.workflow.saga import PUBLISH_COMMAND, PUBLISHING, RECORD_SAGA, RECORDING
+
+RESERVE_BOTH = [("stock-commands", "reserve"), ("delivery-commands", "reserve")]
+SECOND = timedelta(seconds=1)
+# The timeouts the saga fixture starts with (see conftest.py).
+STEP_TIMEOUT = timedelta(seconds=30)
+COMPENSATION_FIRST = timedelta(seconds=10)
+COMPENSATION_MAX = timedelta(seconds=40)
+
+
+def test_reserves_stock_and_courier_in_parallel_before_any_reply(start_saga):
+    run = start_saga()
+
+    assert run.commands() == RESERVE_BOTH
+    stock, courier = run.command_bodies()
+    assert stock == {"order_id": 7, "action": "reserve", "attempt": 1, "product_id": 3, "quantity": 2}
+    assert courier == {
+        "order_id": 7,
+        "action": "reserve",
+        "attempt": 1,
+        "slot_start": "2030-01-08T10:00:00+00:00",
+    }
+    assert run.step_states() == {
+        "reserve_stock": "requested",
+        "reserve_courier": "requested",
+        "charge_payment": "not_started",
+    }
+
+
+def test_records_the_steps_as_requested_before_publishing_anything(start_saga):
+    run = start_saga()
+
+    assert [call.name for call in run.ctx.activities][:3] == [RECORD_SAGA, PUBLISH_COMMAND, PUBLISH_COMMAND]
+
+
+def test_charges_only_after_both_reservations_succeed(start_saga):
+    run = start_saga()
+    run.reply("stock", "reserve")
+    assert ("billing-commands", "charge") not in run.commands()
+
+    run.reply("delivery", "reserve")
+
+    assert run.commands()[-1] == ("billing-commands", "charge")
+    assert run.command_bodies()[-1] == {
+        "order_id": 7,
+        "action": "charge",
+        "attempt": 1,
+        "login": "ann",
+        "amount": "12.50",
+    }
+
+
+def test_completes_the_order_when_every_step_succeeds(start_saga):
+    run = start_saga()
+    run.reply("delivery", "reserve")  # replies may come in any order
+    run.reply("stock", "reserve")
+    run.reply("billing", "charge")
+
+    assert run.result == {"status": "completed", "reason": None, "message": "The order is completed."}
+    assert run.commands() == [*RESERVE_BOTH, ("billing-commands", "charge")]
+    assert run.snapshots()[-1]["outcome"]["status"] == "completed"
+    assert set(run.step_states().values()) == {"succeeded"}
+    assert run.ctx.custom_status == "completed"
+
+
+def test_stock_refused_releases_the_courier_and_never_charges(start_saga):
+    run = start_saga()
+    run.reply("stock", "reserve", ok=False, reason="insufficient_stock")
+    run.reply("delivery", "reserve")
+
+    assert run.commands() == [*RESERVE_BOTH, ("delivery-commands", "release")]
+    run.reply("delivery", "release")
+
+    assert run.result["status"] == "rejected"
+    assert run.result["reason"] == "insufficient_stock"
+    assert "courier booking released" in run.result["message"]
+    assert run.step_states() == {
+        "reserve_stock": "refused",
+        "reserve_courier": "compensated",
+        "charge_payment": "not_started",
+    }
+
+
+def test_courier_refused_releases_the_stock(start_saga):
+    run = start_saga()
+    run.reply("stock", "reserve")
+    run.reply("delivery", "reserve", ok=False, reason="no_courier_available")
+
+    assert run.commands() == [*RESERVE_BOTH, ("stock-commands", "release")]
+    run.reply("stock", "release")
+
+    assert run.result["reason"] == "no_courier_available"
+    assert run.step_states()["reserve_stock"] == "compensated"
+
+
+def test_both_reservations_refused_compensate_nothing(start_saga):
+    run = start_saga()
+    run.reply("stock", "reserve", ok=False, reason="insufficient_stock")
+    run.reply("delivery", "reserve", ok=False, reason="no_courier_available")
+
+    assert run.commands() == RESERVE_BOTH
+    assert run.result["reason"] == "insufficient_stock"  # the first step's refusal explains it
+
+
+def test_payment_refused_releases_stock_and_courier_and_refunds_nothing(start_saga):
+    run = start_saga()
+    run.reply("stock", "reserve")
+    run.reply("delivery", "reserve")
+    run.reply("billing", "charge", ok=False, reason="insufficient_funds")
+
+    assert run.commands()[3:] == [("stock-commands", "release"), ("delivery-commands", "release")]
+    run.reply("stock", "release")
+    assert not run.finished  # every compensation must be acknowledged
+    run.reply("delivery", "release")
+
+    assert run.result["reason"] == "insufficient_funds"
+    assert ("billing-commands", "refund") not in run.commands()
+    assert run.step_states() == {
+        "reserve_stock": "compensated",
+        "reserve_courier": "compensated",
+        "charge_payment": "refused",
+    }
+
+
+def test_a_reservation_timeout_compensates_that_step_too(start_saga):
+    run = start_saga()
+    run.reply("stock", "reserve")
+    run.elapse(STEP_TIMEOUT)  # the courier never answers
+
+    # The courier's command went out and may still arrive: it is released too.
+    assert run.commands()[2:] == [("stock-commands", "release"), ("delivery-commands", "release")]
+    run.reply("stock", "release")
+    run.reply("delivery", "release")
+
+    assert run.result["reason"] == "step_timeout"
+    assert run.step_states()["reserve_courier"] == "compensated"
+    assert ("billing-commands", "charge") not in run.commands()
+
+
+def test_a_payment_timeout_refunds_and_releases_everything(start_saga):
+    run = start_saga()
+    run.reply("stock", "reserve")
+    run.reply("delivery", "reserve")
+    run.elapse(STEP_TIMEOUT)
+
+    assert sorted(run.commands()[3:]) == [
+        ("billing-commands", "refund"),
+        ("delivery-commands", "release"),
+        ("stock-commands", "release"),
+    ]
+    for participant, action in [("stock", "release"), ("delivery", "release"), ("billing", "refund")]:
+        run.reply(participant, action)
+    assert run.result["reason"] == "step_timeout"
+    assert set(run.step_states().values()) == {"compensated"}
+
+
+def test_a_reply_just_before_the_deadline_counts(start_saga):
+    run = start_saga()
+    run.elapse(STEP_TIMEOUT - SECOND)
+    run.reply("stock", "reserve")
+    run.reply("delivery", "reserve")
+
+    assert run.commands()[-1] == ("billing-commands", "charge")
+
+
+def test_an_unacknowledged_compensation_is_resent_until_acknowledged(start_saga):
+    run = start_saga()
+    run.reply("stock", "reserve")
+    run.reply("delivery", "reserve", ok=False, reason="no_courier_available")
+    assert run.commands().count(("stock-commands", "release")) == 1
+
+    run.elapse(COMPENSATION_FIRST)
+    run.elapse(COMPENSATION_FIRST * 2)
+    assert run.commands().count(("stock-commands", "release")) == 3
+    assert [b["attempt"] for b in run.command_bodies() if b["action"] == "release"] == [1, 2, 3]
+    assert not run.finished
+
+    run.reply("stock", "release")  # one late ack ends it, whichever attempt it answers
+    assert run.result["reason"] == "no_courier_available"
+    assert run.snapshots()[-1]["steps"][0]["compensation_attempts"] == 3
+
+
+def test_waits_between_resends_grow_but_stay_bounded(start_saga):
+    run = start_saga()
+    run.reply("stock", "reserve", ok=False, reason="insufficient_stock")
+    run.reply("delivery", "reserve")
+
+    for _ in range(6):
+        run.elapse(COMPENSATION_MAX)
+    waits = [timer.wait for timer in run.ctx.timers[2:]]  # after the two reservation timers
+    assert waits[:3] == [COMPENSATION_FIRST, COMPENSATION_FIRST * 2, COMPENSATION_MAX]
+    assert max(waits) == COMPENSATION_MAX
+    assert not run.finished
+
+
+def test_a_compensation_refused_by_mistake_is_asked_again(start_saga):
+    run = start_saga()
+    run.reply("stock", "reserve")
+    run.reply("delivery", "reserve", ok=False, reason="no_courier_available")
+    run.reply("stock", "release", ok=False, reason="oops")
+
+    run.elapse(COMPENSATION_FIRST)
+    assert run.commands().count(("stock-commands", "release")) == 2
+    run.reply("stock", "release")
+    assert run.finished
+
+
+def test_a_duplicate_acknowledgement_is_harmless(start_saga):
+    run = start_saga()
+    run.reply("stock", "reserve")
+    run.reply("delivery", "reserve", ok=False, reason="no_courier_available")
+    run.elapse(COMPENSATION_FIRST)  # re-sent; both sends get answered
+    run.reply("stock", "release")
+    run.reply("stock", "release")
+
+    assert run.result["status"] == "rejected"
+
+
+def test_a_command_that_cannot_be_published_counts_as_a_timeout(start_saga):
+    run = start_saga(failing={PUBLISH_COMMAND: 1})  # the stock reserve never left
+    run.reply("delivery", "reserve")
+
+    # It may have gone out before the failure, so it is released like the courier.
+    assert run.commands()[2:] == [("stock-commands", "release"), ("delivery-commands", "release")]
+    run.reply("stock", "release")
+    run.reply("delivery", "release")
+    assert run.result["reason"] == "step_timeout"
+
+
+def test_a_compensation_that_cannot_be_published_is_sent_next_round(start_saga):
+    run = start_saga()
+    run.reply("stock", "reserve")
+    run.ctx.failing[PUBLISH_COMMAND] = 1
+    run.reply("delivery", "reserve", ok=False, reason="no_courier_available")
+    run.elapse(COMPENSATION_FIRST)
+
+    assert run.commands().count(("stock-commands", "release")) == 2
+    run.reply("stock", "release")
+    assert run.finished
+
+
+def test_activities_retry_transient_failures_with_a_bounded_interval(start_saga):
+    run = start_saga()
+
+    for call in run.ctx.activities:
+        assert call.retry_policy in (PUBLISHING, RECORDING)
+    for policy in (PUBLISHING, RECORDING):
+        assert policy.max_retry_interval is not None  # python-sdk#836
+        assert policy.max_number_of_attempts > 1
+
+
+def test_logs_nothing_while_replaying(start_saga, caplog):
+    run = start_saga()
+    run.ctx.is_replaying = True
+    caplog.clear()
+    run.reply("stock", "reserve")
+    run.reply("delivery", "reserve")
+    run.reply("billing", "charge")
+
+    assert not [r for r in caplog.records if r.name == "order_app.workflow.saga"]
