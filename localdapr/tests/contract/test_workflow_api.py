@@ -1,0 +1,423 @@
+"""Dapr Workflow through the real SDK (`WorkflowRuntime` + `DaprWorkflowClient`).
+
+One in-process worker serves every workflow of this module; each test uses its
+own workflow names and instance ids. The behaviours are those of Dapr's
+workflow engine (dapr/dapr `pkg/runtime/wfengine`, durabletask-go
+`backend/`) as the python SDK (`dapr-ext-workflow`) drives it.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import dapr.ext.workflow as wf
+import grpc
+import pytest
+
+from .conftest import Target
+
+runtime_registry: list[Any] = []  # filled by the decorators below, applied by the fixture
+calls: Counter[str] = Counter()  # activity invocations, by key
+gates: dict[str, threading.Event] = {}  # activities that block until the test opens them
+
+
+def workflow(fn: Any) -> Any:
+    runtime_registry.append(("workflow", fn))
+    return fn
+
+
+def activity(fn: Any) -> Any:
+    runtime_registry.append(("activity", fn))
+    return fn
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+# -- activities ------------------------------------------------------------------
+
+
+@activity
+def wfapi_echo(ctx: Any, value: Any) -> Any:
+    return value
+
+
+@activity
+def wfapi_add(ctx: Any, args: list[int]) -> int:
+    return args[0] + args[1]
+
+
+@activity
+def wfapi_book(ctx: Any, args: list[str]) -> str:
+    key, step = args
+    calls[f"{key}:{step}"] += 1
+    if step == "payment":
+        raise ValueError("card declined")
+    return f"{step}-booked"
+
+
+@activity
+def wfapi_cancel(ctx: Any, args: list[str]) -> str:
+    key, step = args
+    calls[f"{key}:cancel:{step}"] += 1
+    return f"{step}-cancelled"
+
+
+@activity
+def wfapi_flaky(ctx: Any, args: list[Any]) -> str:
+    """Fails until it has been called `fail_times` + 1 times for this key."""
+    key, fail_times = args
+    calls[key] += 1
+    if calls[key] <= fail_times:
+        raise RuntimeError(f"attempt {calls[key]} failed")
+    return f"ok after {calls[key]}"
+
+
+@activity
+def wfapi_gate(ctx: Any, key: str) -> str:
+    gates.setdefault(key, threading.Event()).wait(30)
+    return key
+
+
+# -- workflows ---------------------------------------------------------------------
+
+
+@workflow
+def wfapi_sequence(ctx: wf.DaprWorkflowContext, n: int):  # type: ignore[no-untyped-def]
+    total = yield ctx.call_activity(wfapi_add, input=[n, 1])
+    ctx.set_custom_status(f"after-first:{total}")
+    total = yield ctx.call_activity(wfapi_add, input=[total, 10])
+    yield ctx.create_timer(timedelta(milliseconds=100))
+    total = yield ctx.call_activity(wfapi_add, input=[total, 100])
+    return total
+
+
+@workflow
+def wfapi_saga(ctx: wf.DaprWorkflowContext, key: str):  # type: ignore[no-untyped-def]
+    done: list[str] = []
+    try:
+        for step in ("stock", "courier", "payment"):
+            yield ctx.call_activity(wfapi_book, input=[key, step])
+            done.append(step)
+    except Exception as exc:  # the SDK raises a TaskFailedError for the failed activity
+        compensated = []
+        for step in reversed(done):
+            compensated.append((yield ctx.call_activity(wfapi_cancel, input=[key, step])))
+        return {"status": "rejected", "reason": str(exc), "compensated": compensated}
+    return {"status": "approved"}
+
+
+@workflow
+def wfapi_wait_event(ctx: wf.DaprWorkflowContext, name: str):  # type: ignore[no-untyped-def]
+    yield ctx.call_activity(wfapi_echo, input="first")  # the event may arrive meanwhile
+    value = yield ctx.wait_for_external_event(name)  # no timeout: the 9999-12-31 timer
+    return value
+
+
+@workflow
+def wfapi_event_or_timeout(ctx: wf.DaprWorkflowContext, seconds: float):  # type: ignore[no-untyped-def]
+    event = ctx.wait_for_external_event("approval")
+    timeout = ctx.create_timer(timedelta(seconds=seconds))
+    winner = yield wf.when_any([event, timeout])
+    if winner == timeout:
+        return "timed out"
+    return f"approved: {event.get_result()}"
+
+
+@workflow
+def wfapi_retry(ctx: wf.DaprWorkflowContext, args: list[Any]):  # type: ignore[no-untyped-def]
+    policy = wf.RetryPolicy(
+        first_retry_interval=timedelta(milliseconds=50),
+        max_number_of_attempts=3,
+        backoff_coefficient=1.0,
+        max_retry_interval=timedelta(milliseconds=100),
+    )
+    return (yield ctx.call_activity(wfapi_flaky, input=args, retry_policy=policy))
+
+
+@workflow
+def wfapi_fan_out(ctx: wf.DaprWorkflowContext, n: int):  # type: ignore[no-untyped-def]
+    results = yield wf.when_all([ctx.call_activity(wfapi_add, input=[i, i]) for i in range(n)])
+    return sum(results)
+
+
+@workflow
+def wfapi_child(ctx: wf.DaprWorkflowContext, value: int):  # type: ignore[no-untyped-def]
+    if value < 0:
+        raise ValueError(f"negative: {value}")
+    return (yield ctx.call_activity(wfapi_add, input=[value, 1000]))
+
+
+@workflow
+def wfapi_parent(ctx: wf.DaprWorkflowContext, value: int):  # type: ignore[no-untyped-def]
+    ok = yield ctx.call_child_workflow(wfapi_child, input=value)
+    try:
+        yield ctx.call_child_workflow(wfapi_child, input=-value, instance_id=f"{ctx.instance_id}-bad")
+    except Exception as exc:
+        return {"ok": ok, "failed": str(exc)}
+    return {"ok": ok}
+
+
+@workflow
+def wfapi_counter(ctx: wf.DaprWorkflowContext, state: dict[str, Any]):  # type: ignore[no-untyped-def]
+    """Continue-as-new loop; each execution consumes one 'tick' event, keeping unread ones."""
+    tick = yield ctx.wait_for_external_event("tick")
+    state = {"n": state["n"] + 1, "ticks": [*state["ticks"], tick]}
+    if state["n"] < 3:
+        ctx.continue_as_new(state, save_events=True)
+        return None
+    return state
+
+
+@workflow
+def wfapi_gated(ctx: wf.DaprWorkflowContext, key: str):  # type: ignore[no-untyped-def]
+    first = yield ctx.call_activity(wfapi_gate, input=key)
+    second = yield ctx.call_activity(wfapi_echo, input="after")
+    return [first, second]
+
+
+@workflow
+def wfapi_tree(ctx: wf.DaprWorkflowContext, depth: int):  # type: ignore[no-untyped-def]
+    if depth > 0:
+        yield ctx.call_child_workflow(wfapi_tree, input=depth - 1, instance_id=f"{ctx.instance_id}-c")
+        return "children done"
+    yield ctx.wait_for_external_event("never")
+    return "leaf done"
+
+
+@workflow
+def wfapi_finite_tree(ctx: wf.DaprWorkflowContext, depth: int):  # type: ignore[no-untyped-def]
+    if depth > 0:
+        yield ctx.call_child_workflow(wfapi_finite_tree, input=depth - 1, instance_id=f"{ctx.instance_id}-c")
+    return depth
+
+
+# -- fixtures ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def client(target: Target) -> Iterator[wf.DaprWorkflowClient]:
+    runtime = wf.WorkflowRuntime(host="127.0.0.1", port=str(target.main.grpc_port))
+    for kind, fn in runtime_registry:
+        if kind == "workflow":
+            runtime.register_workflow(fn, name=fn.__name__)
+        else:
+            runtime.register_activity(fn, name=fn.__name__)
+    runtime.start()
+    assert runtime.wait_for_worker_ready(timeout=20)
+    c = wf.DaprWorkflowClient(host="127.0.0.1", port=str(target.main.grpc_port))
+    yield c
+    for gate in gates.values():
+        gate.set()
+    c.close()
+    runtime.shutdown()
+
+
+def run(client: wf.DaprWorkflowClient, name: str, input: Any = None, timeout: int = 20) -> wf.WorkflowState:
+    iid = client.schedule_new_workflow(name, input=input, instance_id=new_id(name))
+    state = client.wait_for_workflow_completion(iid, timeout_in_seconds=timeout)
+    assert state is not None
+    return state
+
+
+# -- tests -------------------------------------------------------------------------
+
+
+def test_activities_timer_custom_status_and_payloads(client: wf.DaprWorkflowClient) -> None:
+    """durabletask-go backend/executor.go GetInstance / WaitForInstanceCompletion: inputs,
+    outputs and custom status only with getInputsAndOutputs; durable timers fire."""
+    iid = client.schedule_new_workflow("wfapi_sequence", input=1, instance_id=new_id("seq"))
+    started = client.wait_for_workflow_start(iid, timeout_in_seconds=10)
+    assert started is not None and started.runtime_status.name in ("RUNNING", "COMPLETED")
+    state = client.wait_for_workflow_completion(iid, timeout_in_seconds=20)
+    assert state is not None
+    assert state.runtime_status == wf.WorkflowStatus.COMPLETED
+    assert state.serialized_input == "1"
+    assert state.serialized_output == "112"
+    assert state.serialized_custom_status == "after-first:2"
+    assert state.name == "wfapi_sequence"
+    bare = client.get_workflow_state(iid, fetch_payloads=False)
+    assert bare is not None and bare.runtime_status == wf.WorkflowStatus.COMPLETED
+    assert bare.serialized_input is None and bare.serialized_output is None
+    assert bare.serialized_custom_status is None
+
+
+def test_saga_compensates_completed_steps_in_reverse(client: wf.DaprWorkflowClient) -> None:
+    """Dapr docs, workflow patterns "compensation": an activity failure surfaces in the
+    workflow as an exception (TaskFailed event), which runs compensating activities."""
+    key = new_id("saga")
+    state = run(client, "wfapi_saga", key)
+    assert state.runtime_status == wf.WorkflowStatus.COMPLETED
+    result = state.serialized_output
+    assert result is not None and '"rejected"' in result and "card declined" in result
+    assert '"compensated": ["courier-cancelled", "stock-cancelled"]' in result
+    assert calls[f"{key}:stock"] == calls[f"{key}:courier"] == calls[f"{key}:payment"] == 1
+    assert calls[f"{key}:cancel:stock"] == calls[f"{key}:cancel:courier"] == 1
+
+
+def test_event_raised_before_the_workflow_waits_is_buffered(client: wf.DaprWorkflowClient) -> None:
+    """durabletask-go: RaiseEvent adds EventRaised to the inbox; the SDK buffers events nobody
+    waits for yet, and event names are case-insensitive (worker.py casefold)."""
+    iid = new_id("early")
+    gates[iid] = threading.Event()  # hold the workflow in its first activity? no: echo is instant
+    client.schedule_new_workflow("wfapi_wait_event", input="Approval", instance_id=iid)
+    client.raise_workflow_event(iid, "APPROVAL", data={"by": "ops"})
+    state = client.wait_for_workflow_completion(iid, timeout_in_seconds=10)
+    assert state is not None and state.runtime_status == wf.WorkflowStatus.COMPLETED
+    assert state.serialized_output == '{"by": "ops"}'
+
+
+def test_waiting_without_timeout_stays_running_until_the_event(client: wf.DaprWorkflowClient) -> None:
+    """python-sdk wait_for_external_event(timeout=None) schedules a 9999-12-31 timer: it is
+    recorded but never fires, so the workflow keeps waiting."""
+    iid = client.schedule_new_workflow("wfapi_wait_event", input="go", instance_id=new_id("nowait"))
+    with pytest.raises(TimeoutError):
+        client.wait_for_workflow_completion(iid, timeout_in_seconds=1)
+    state = client.get_workflow_state(iid)
+    assert state is not None and state.runtime_status == wf.WorkflowStatus.RUNNING
+    client.raise_workflow_event(iid, "go", data=7)
+    done = client.wait_for_workflow_completion(iid, timeout_in_seconds=10)
+    assert done is not None and done.serialized_output == "7"
+
+
+def test_event_vs_timer_race_with_when_any(client: wf.DaprWorkflowClient) -> None:
+    """Dapr docs "external system interaction": when_any over an event and a durable timer;
+    whichever completes first wins."""
+    waiting = client.schedule_new_workflow("wfapi_event_or_timeout", input=30, instance_id=new_id("race-ev"))
+    client.raise_workflow_event(waiting, "approval", data="yes")
+    state = client.wait_for_workflow_completion(waiting, timeout_in_seconds=10)
+    assert state is not None and state.serialized_output == '"approved: yes"'
+
+    state = run(client, "wfapi_event_or_timeout", 0.3)
+    assert state.serialized_output == '"timed out"'
+
+
+def test_retry_policy_exhausts_then_succeeds(client: wf.DaprWorkflowClient) -> None:
+    """python-sdk RetryPolicy: retries are SDK-side, via timers (origin activityRetry);
+    max_number_of_attempts counts all attempts."""
+    ok_key, bad_key = new_id("retry-ok"), new_id("retry-bad")
+    ok = run(client, "wfapi_retry", [ok_key, 2])
+    assert ok.runtime_status == wf.WorkflowStatus.COMPLETED
+    assert ok.serialized_output == '"ok after 3"'
+    bad = run(client, "wfapi_retry", [bad_key, 5])
+    assert bad.runtime_status == wf.WorkflowStatus.FAILED
+    assert calls[bad_key] == 3
+    assert bad.failure_details is not None and "attempt 3 failed" in bad.failure_details.message
+
+
+def test_when_all_fan_out(client: wf.DaprWorkflowClient) -> None:
+    """Dapr docs "fan-out/fan-in": when_all over parallel activities."""
+    state = run(client, "wfapi_fan_out", 10)
+    assert state.serialized_output == str(sum(2 * i for i in range(10)))
+
+
+def test_child_workflow_result_and_failure_reach_the_parent(client: wf.DaprWorkflowClient) -> None:
+    """durabletask-go runtimestate/applier.go: a child's completion is sent to the parent as
+    ChildWorkflowInstanceCompleted/Failed with the parent's task id."""
+    iid = new_id("parent")
+    client.schedule_new_workflow("wfapi_parent", input=5, instance_id=iid)
+    state = client.wait_for_workflow_completion(iid, timeout_in_seconds=20)
+    assert state is not None and state.runtime_status == wf.WorkflowStatus.COMPLETED
+    assert state.serialized_output is not None
+    assert '"ok": 1005' in state.serialized_output and "negative: -5" in state.serialized_output
+    first_child = client.get_workflow_state(f"{iid}:0001")  # default child id "{parent}:{task id:04x}"
+    assert first_child is not None and first_child.runtime_status == wf.WorkflowStatus.COMPLETED
+    bad_child = client.get_workflow_state(f"{iid}-bad")
+    assert bad_child is not None and bad_child.runtime_status == wf.WorkflowStatus.FAILED
+
+
+def test_continue_as_new_keeps_unprocessed_events(client: wf.DaprWorkflowClient) -> None:
+    """durabletask-go applier.go ContinuedAsNew: a new execution starts with the new input,
+    followed by the carried-over events (save_events=True)."""
+    iid = client.schedule_new_workflow(
+        "wfapi_counter", input={"n": 0, "ticks": []}, instance_id=new_id("can")
+    )
+    for i in range(1, 4):  # all three before the first execution reads one (data 0 would be dropped)
+        client.raise_workflow_event(iid, "tick", data=i)
+    state = client.wait_for_workflow_completion(iid, timeout_in_seconds=20)
+    assert state is not None and state.runtime_status == wf.WorkflowStatus.COMPLETED
+    assert state.serialized_output == '{"n": 3, "ticks": [1, 2, 3]}'
+    assert state.serialized_input == '{"n": 2, "ticks": [1, 2]}'
+
+
+def test_suspend_holds_the_workflow_until_resumed(client: wf.DaprWorkflowClient) -> None:
+    """durabletask-go executor.go SuspendInstance/ResumeInstance: the status becomes
+    SUSPENDED, no progress is made, and resuming continues where it stopped."""
+    key = new_id("gate")
+    gates[key] = threading.Event()
+    iid = client.schedule_new_workflow("wfapi_gated", input=key, instance_id=key)
+    client.pause_workflow(iid)
+    state = client.get_workflow_state(iid)
+    assert state is not None and state.runtime_status == wf.WorkflowStatus.SUSPENDED
+    gates[key].set()  # the first activity finishes while suspended: the workflow must not move on
+    with pytest.raises(TimeoutError):
+        client.wait_for_workflow_completion(iid, timeout_in_seconds=1)
+    state = client.get_workflow_state(iid)
+    assert state is not None and state.runtime_status == wf.WorkflowStatus.SUSPENDED
+    client.resume_workflow(iid)
+    done = client.wait_for_workflow_completion(iid, timeout_in_seconds=10)
+    assert done is not None and done.runtime_status == wf.WorkflowStatus.COMPLETED
+    assert done.serialized_output == f'["{key}", "after"]'
+
+
+def test_terminate_is_recursive_to_children(client: wf.DaprWorkflowClient) -> None:
+    """dapr/dapr terminate (recursive by default in the python SDK): the instance and its
+    running children end TERMINATED, with the given output."""
+    iid = client.schedule_new_workflow("wfapi_tree", input=2, instance_id=new_id("tree"))
+    leaf = f"{iid}-c-c"
+    for instance in (iid, f"{iid}-c", leaf):  # each one's first turn creates the next
+        assert client.wait_for_workflow_start(instance, timeout_in_seconds=10) is not None
+    client.terminate_workflow(iid, output="stop")
+    for instance in (iid, f"{iid}-c", leaf):
+        state = client.get_workflow_state(instance)
+        assert state is not None and state.runtime_status == wf.WorkflowStatus.TERMINATED, instance
+    state = client.get_workflow_state(iid)
+    assert state is not None and state.serialized_output == '"stop"'
+
+
+def test_purge_is_recursive_and_only_for_terminal_instances(client: wf.DaprWorkflowClient) -> None:
+    """durabletask-go purgeWorkflowState: purging a running instance fails; a terminal one
+    is deleted with its children, after which it no longer exists."""
+    running = client.schedule_new_workflow("wfapi_wait_event", input="x", instance_id=new_id("purge-run"))
+    with pytest.raises(grpc.RpcError):
+        client.purge_workflow(running)
+    client.terminate_workflow(running)
+    client.purge_workflow(running)
+    assert client.get_workflow_state(running) is None
+
+    iid = client.schedule_new_workflow("wfapi_finite_tree", input=2, instance_id=new_id("purge-tree"))
+    state = client.wait_for_workflow_completion(iid, timeout_in_seconds=10)
+    assert state is not None and state.serialized_output == "2"
+    assert client.get_workflow_state(f"{iid}-c-c") is not None
+    client.purge_workflow(iid, recursive=True)
+    for instance in (iid, f"{iid}-c", f"{iid}-c-c"):
+        assert client.get_workflow_state(instance) is None, instance
+
+
+def test_duplicate_start_of_an_active_instance_is_refused(client: wf.DaprWorkflowClient) -> None:
+    """dapr/dapr orchestrator createIfCompleted: ALREADY_EXISTS "an active workflow with ID
+    '...' already exists"; a terminal instance id may be reused."""
+    iid = client.schedule_new_workflow("wfapi_wait_event", input="x", instance_id=new_id("dup"))
+    with pytest.raises(grpc.RpcError) as err:
+        client.schedule_new_workflow("wfapi_wait_event", input="x", instance_id=iid)
+    assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    assert f"an active workflow with ID '{iid}' already exists" in (err.value.details() or "")
+    client.terminate_workflow(iid)
+    client.schedule_new_workflow("wfapi_sequence", input=0, instance_id=iid)
+    state = client.wait_for_workflow_completion(iid, timeout_in_seconds=20)
+    assert state is not None and state.name == "wfapi_sequence" and state.serialized_output == "111"
+
+
+def test_unknown_instance(client: wf.DaprWorkflowClient) -> None:
+    """durabletask-go executor.go GetInstance answers exists=false (SDK: None); events for an
+    unknown instance fail with "no such instance exists" (api.ErrInstanceNotFound)."""
+    assert client.get_workflow_state(new_id("missing")) is None
+    with pytest.raises(grpc.RpcError) as err:
+        client.raise_workflow_event(new_id("missing"), "x", data=1)
+    assert "no such instance exists" in (err.value.details() or "")
