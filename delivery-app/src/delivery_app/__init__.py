@@ -1,0 +1,1 @@
+"""Delivery service: couriers, one-hour slots and the saga steps `reserve` / `release`."""

@@ -1,0 +1,1 @@
+"""The delivery store on the Dapr state API."""

@@ -1,0 +1,55 @@
+"""Domain objects to and from the JSON kept in the state store."""
+
+from datetime import datetime
+from typing import Any
+
+from delivery_app.domain.booking import OrderBooking, Outcome
+from delivery_app.domain.courier import Courier
+from delivery_app.domain.slot import Slot, iso
+
+COURIERS_KEY = "couriers"  # {"added": [{"id", "name"}]}: the couriers added through the API
+SLOTS_KEY = "slots"  # {"slots": [iso start, ...]}: every slot that ever had a booking
+
+
+def slot_key(start: datetime) -> str:
+    return f"slot:{iso(start)}"
+
+
+def booking_key(order_id: int) -> str:
+    return f"booking:{order_id}"
+
+
+def slot_to_json(slot: Slot) -> dict[str, Any]:
+    return {"start": iso(slot.start), "bookings": slot.bookings}
+
+
+def slot_from_json(d: dict[str, Any]) -> Slot:
+    return Slot(datetime.fromisoformat(d["start"]), dict(d["bookings"]))
+
+
+def couriers_to_json(added: list[Courier]) -> dict[str, Any]:
+    return {"added": [{"id": c.id, "name": c.name} for c in added]}
+
+
+def couriers_from_json(d: dict[str, Any]) -> list[Courier]:
+    return [Courier(c["id"], c["name"]) for c in d["added"]]
+
+
+def booking_to_json(b: OrderBooking) -> dict[str, Any]:
+    return {
+        "order_id": b.order_id,
+        "status": b.status,
+        "slot_start": None if b.slot_start is None else iso(b.slot_start),
+        "courier": b.courier,
+        "outcomes": {action: vars(o) for action, o in b.outcomes.items()},
+    }
+
+
+def booking_from_json(d: dict[str, Any]) -> OrderBooking:
+    return OrderBooking(
+        order_id=d["order_id"],
+        status=d["status"],
+        slot_start=None if d["slot_start"] is None else datetime.fromisoformat(d["slot_start"]),
+        courier=d["courier"],
+        outcomes={action: Outcome(**o) for action, o in d["outcomes"].items()},
+    )

@@ -1,0 +1,89 @@
+"""Delivery state on the Dapr state API: each read returns the ETag its write must carry."""
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from dapr_helpers.state import ConcurrencyConflict, Operation, Upsert
+
+from delivery_app.adapters.records import (
+    COURIERS_KEY,
+    SLOTS_KEY,
+    booking_from_json,
+    booking_key,
+    booking_to_json,
+    couriers_from_json,
+    couriers_to_json,
+    slot_from_json,
+    slot_key,
+    slot_to_json,
+)
+from delivery_app.domain.booking import OrderBooking
+from delivery_app.domain.courier import Courier
+from delivery_app.domain.slot import Slot
+
+
+class Store(Protocol):
+    """What delivery needs of `dapr_helpers.state.StateStore` (and its in-memory fake)."""
+
+    async def get_json(self, key: str) -> tuple[Any | None, str | None]: ...
+    async def bulk_get_json(self, keys: Sequence[str]) -> dict[str, tuple[Any | None, str | None]]: ...
+    async def create_json(self, key: str, value: Any) -> bool: ...
+    async def transact(self, ops: Sequence[Operation]) -> None: ...
+
+
+class DeliveryRepository:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def _existing(self, key: str, empty: dict[str, Any]) -> tuple[Any, str]:
+        """Read `key`, creating it first if missing, so that every write to it carries an ETag."""
+        data, etag = await self.store.get_json(key)
+        if data is None:
+            await self.store.create_json(key, empty)
+            data, etag = await self.store.get_json(key)
+        if data is None or etag is None:
+            raise ConcurrencyConflict(f"{key} vanished")
+        return data, etag
+
+    async def added_couriers(self) -> tuple[list[Courier], str]:
+        data, etag = await self._existing(COURIERS_KEY, couriers_to_json([]))
+        return couriers_from_json(data), etag
+
+    def save_added_couriers(self, added: list[Courier], etag: str) -> Upsert:
+        return Upsert(COURIERS_KEY, couriers_to_json(added), etag)
+
+    async def slot(self, start: datetime) -> tuple[Slot, str]:
+        data, etag = await self._existing(slot_key(start), slot_to_json(Slot(start)))
+        return slot_from_json(data), etag
+
+    def save_slot(self, slot: Slot, etag: str) -> Upsert:
+        return Upsert(slot_key(slot.start), slot_to_json(slot), etag)
+
+    async def slot_index(self) -> tuple[list[str], str]:
+        data, etag = await self._existing(SLOTS_KEY, {"slots": []})
+        return data["slots"], etag
+
+    def save_slot_index(self, starts: list[str], etag: str) -> Upsert:
+        return Upsert(SLOTS_KEY, {"slots": starts}, etag)
+
+    async def slots(self) -> list[Slot]:
+        data, _ = await self.store.get_json(SLOTS_KEY)
+        starts = [] if data is None else data["slots"]
+        found = await self.store.bulk_get_json([slot_key(datetime.fromisoformat(s)) for s in starts])
+        return [slot_from_json(value) for value, _ in found.values() if value is not None]
+
+    async def booking(self, order_id: int) -> tuple[OrderBooking, str]:
+        data, etag = await self._existing(booking_key(order_id), booking_to_json(OrderBooking(order_id)))
+        return booking_from_json(data), etag
+
+    async def find_booking(self, order_id: int) -> OrderBooking | None:
+        data, _ = await self.store.get_json(booking_key(order_id))
+        return None if data is None else booking_from_json(data)
+
+    def save_booking(self, booking: OrderBooking, etag: str) -> Upsert:
+        return Upsert(booking_key(booking.order_id), booking_to_json(booking), etag)
+
+    async def commit(self, *ops: Upsert) -> None:
+        """All or nothing; a stale ETag raises `ConcurrencyConflict`."""
+        await self.store.transact(list(ops))

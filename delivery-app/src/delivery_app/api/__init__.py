@@ -1,0 +1,1 @@
+"""HTTP edge: public routes, subscriptions, error mapping."""

@@ -1,0 +1,61 @@
+"""Public routes under `/delivery`."""
+
+from datetime import datetime
+
+from dapr_helpers.problems import Problem
+from fastapi import APIRouter, status
+
+from delivery_app.api.deps import Couriers
+from delivery_app.api.schemas import BookingOut, CourierIn, CourierOut, OrderBookingOut, SlotOut
+from delivery_app.domain.slot import iso
+
+router = APIRouter(prefix="/delivery", tags=["delivery"])
+
+
+@router.get("")
+async def list_bookings(couriers: Couriers) -> list[BookingOut]:
+    """The active courier bookings, in time order."""
+    return [
+        BookingOut(
+            id=order_id, id_order=order_id, dtime=iso(slot.start), slot_end=iso(slot.end), courier=courier
+        )
+        for slot, courier, order_id in await couriers.bookings()
+    ]
+
+
+@router.get("/couriers")
+async def list_couriers(couriers: Couriers) -> list[CourierOut]:
+    return [CourierOut(id=c.id, name=c.name) for c in await couriers.roster()]
+
+
+@router.post("/couriers", status_code=status.HTTP_201_CREATED)
+async def add_courier(couriers: Couriers, request: CourierIn) -> CourierOut:
+    courier = await couriers.add(request.name)
+    return CourierOut(id=courier.id, name=courier.name)
+
+
+@router.get("/slots/{dtime}")
+async def get_slot(couriers: Couriers, dtime: datetime) -> SlotOut:
+    """The slot holding `dtime` (ISO 8601; naive means UTC): its bookings and free couriers."""
+    slot = await couriers.slot(dtime)
+    roster = [c.id for c in await couriers.roster()]
+    return SlotOut(
+        slot_start=iso(slot.start),
+        slot_end=iso(slot.end),
+        free_couriers=slot.free(roster),
+        bookings=slot.bookings,
+    )
+
+
+@router.get("/bookings/{order_id}")
+async def get_order_booking(couriers: Couriers, order_id: int) -> OrderBookingOut:
+    """What delivery did for one order (`booked`, `refused`, `released`, `cancelled`)."""
+    booking = await couriers.booking(order_id)
+    if booking is None:
+        raise Problem(404, "unknown_order", f"delivery has seen no command for order {order_id}")
+    return OrderBookingOut(
+        order_id=booking.order_id,
+        status=booking.status,
+        slot_start=None if booking.slot_start is None else iso(booking.slot_start),
+        courier=booking.courier,
+    )

@@ -1,0 +1,28 @@
+"""The `delivery-commands` subscription (internal route, not under `/delivery`)."""
+
+import json
+import logging
+from typing import Any
+
+from dapr.ext.fastapi import DaprApp
+from dapr_helpers.pubsub import handle_cloud_event
+from fastapi import FastAPI, Request
+
+from delivery_app.api.deps import Commands
+from delivery_app.config import Settings
+from delivery_app.messages import parse_command
+
+log = logging.getLogger(__name__)
+
+
+def subscribe_commands(app: FastAPI, settings: Settings) -> None:
+    topic = settings.commands_topic
+
+    @DaprApp(app).subscribe(pubsub=settings.pubsub_name, topic=topic, dead_letter_topic=f"{topic}-dead")
+    async def on_command(request: Request, commands: Commands) -> dict[str, Any]:
+        try:
+            envelope = json.loads(await request.body())
+        except ValueError:
+            envelope = None  # not JSON: dropped below as malformed
+        reply = await handle_cloud_event(envelope, parse_command, commands.handle, log)
+        return reply.model_dump()

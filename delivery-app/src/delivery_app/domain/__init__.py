@@ -1,0 +1,1 @@
+"""Couriers, slots, bookings per order; no Dapr, no FastAPI."""

@@ -1,0 +1,1 @@
+"""Use cases: public courier and booking reads, saga commands."""

@@ -1,0 +1,70 @@
+"""The saga steps: reserve and release a courier, each idempotent by (order id, action).
+
+One state transaction writes the effect (the slot, the contended record, with
+its ETag: a courier is a key of the slot's bookings, so it cannot be booked
+twice), the outcome (the order's booking record, with its ETag) and, for a
+slot's first booking, the slot index. A conflict re-runs the whole
+read-decide-write. The reply is published after the commit; a duplicate
+command re-publishes the stored outcome.
+"""
+
+import logging
+
+from dapr_helpers.pubsub import Publisher
+from dapr_helpers.state import Upsert, retry_on_conflict
+
+from delivery_app.adapters.repository import DeliveryRepository
+from delivery_app.domain.booking import Outcome
+from delivery_app.domain.slot import iso, slot_start
+from delivery_app.messages import Command, ReleaseCommand, Reply, ReserveCommand
+from delivery_app.service.couriers import CourierService
+
+log = logging.getLogger(__name__)
+
+
+class CommandService:
+    def __init__(
+        self, repo: DeliveryRepository, couriers: CourierService, publisher: Publisher, replies_topic: str
+    ) -> None:
+        self.repo = repo
+        self.couriers = couriers
+        self.publisher = publisher
+        self.replies_topic = replies_topic
+
+    async def handle(self, command: Command) -> Reply:
+        apply = self._reserve if isinstance(command, ReserveCommand) else self._release
+        outcome = await retry_on_conflict(lambda: apply(command))  # type: ignore[arg-type]
+        reply = Reply(order_id=command.order_id, action=command.action, **vars(outcome))
+        await self.publisher.publish(self.replies_topic, reply)
+        log.info("%s (attempt %s): ok=%s %s", command.action, command.attempt, reply.ok, reply.message)
+        return reply
+
+    async def _reserve(self, command: ReserveCommand) -> Outcome:
+        booking, booking_etag = await self.repo.booking(command.order_id)
+        if (done := booking.outcome_of("reserve")) is not None:
+            return done
+        slot, slot_etag = await self.repo.slot(slot_start(command.slot_start))
+        roster = [c.id for c in await self.couriers.roster()]
+        outcome = booking.reserve(slot, roster)
+        ops: list[Upsert] = [self.repo.save_booking(booking, booking_etag)]
+        if outcome.ok:
+            ops.append(self.repo.save_slot(slot, slot_etag))
+            listed, index_etag = await self.repo.slot_index()
+            if iso(slot.start) not in listed:
+                ops.append(self.repo.save_slot_index([*listed, iso(slot.start)], index_etag))
+        await self.repo.commit(*ops)
+        return outcome
+
+    async def _release(self, command: ReleaseCommand) -> Outcome:
+        booking, booking_etag = await self.repo.booking(command.order_id)
+        if (done := booking.outcome_of("release")) is not None:
+            return done
+        slot, slot_etag = (None, None)
+        if booking.status == "booked" and booking.slot_start is not None:
+            slot, slot_etag = await self.repo.slot(booking.slot_start)
+        outcome = booking.release(slot)
+        ops = [self.repo.save_booking(booking, booking_etag)]
+        if slot is not None and slot_etag is not None:
+            ops.append(self.repo.save_slot(slot, slot_etag))
+        await self.repo.commit(*ops)
+        return outcome

@@ -1,0 +1,45 @@
+"""Couriers and bookings: the roster, adding a courier, reading bookings and slots."""
+
+from datetime import datetime
+
+from dapr_helpers.state import retry_on_conflict
+
+from delivery_app.adapters.repository import DeliveryRepository
+from delivery_app.domain.booking import OrderBooking
+from delivery_app.domain.courier import Courier, add_courier, default_roster
+from delivery_app.domain.slot import Slot, slot_start
+
+
+class CourierService:
+    def __init__(self, repo: DeliveryRepository, default_names: list[str]) -> None:
+        self.repo = repo
+        self.defaults = default_roster(default_names)
+
+    async def roster(self) -> list[Courier]:
+        added, _ = await self.repo.added_couriers()
+        return self.defaults + added
+
+    async def add(self, name: str) -> Courier:
+        """The new courier's id is unique: the added list is written back with its ETag."""
+
+        async def attempt() -> Courier:
+            added, etag = await self.repo.added_couriers()
+            courier = add_courier(self.defaults + added, name)
+            await self.repo.commit(self.repo.save_added_couriers([*added, courier], etag))
+            return courier
+
+        return await retry_on_conflict(attempt)
+
+    async def bookings(self) -> list[tuple[Slot, str, int]]:
+        """(slot, courier id, order id) for every active booking, in time order."""
+        slots = sorted(await self.repo.slots(), key=lambda s: s.start)
+        return [
+            (slot, courier, order_id) for slot in slots for courier, order_id in sorted(slot.bookings.items())
+        ]
+
+    async def slot(self, dtime: datetime) -> Slot:
+        slot, _ = await self.repo.slot(slot_start(dtime))
+        return slot
+
+    async def booking(self, order_id: int) -> OrderBooking | None:
+        return await self.repo.find_booking(order_id)

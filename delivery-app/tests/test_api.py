@@ -1,0 +1,53 @@
+"""Public routes under /delivery."""
+
+
+def test_default_roster_is_one_courier(client):
+    assert client.get("/delivery/couriers").json() == [{"id": "courier-1", "name": "Courier 1"}]
+
+
+def test_roster_comes_from_settings(store, publisher):
+    from delivery_app.config import Settings
+    from delivery_app.main import build_app
+    from fastapi.testclient import TestClient
+
+    app = build_app(Settings(couriers=["Ann", "Bob"]), store, publisher)
+    names = [c["name"] for c in TestClient(app).get("/delivery/couriers").json()]
+    assert names == ["Ann", "Bob"]
+
+
+def test_add_courier_answers_201_with_a_new_id(client):
+    resp = client.post("/delivery/couriers", json={"name": "Bob"})
+    assert resp.status_code == 201
+    assert resp.json() == {"id": "courier-2", "name": "Bob"}
+    assert len(client.get("/delivery/couriers").json()) == 2
+
+
+def test_refuses_courier_without_a_name_and_changes_nothing(client, store):
+    for body in ({"name": ""}, {"name": "   "}, {}):
+        resp = client.post("/delivery/couriers", json=body)
+        assert resp.status_code == 422
+        assert resp.headers["content-type"] == "application/problem+json"
+    assert store.data == {}
+
+
+def test_bookings_list_is_empty_at_first(client):
+    assert client.get("/delivery").json() == []
+
+
+def test_slot_shows_free_couriers(client, send, order_id, slot):
+    assert client.get(f"/delivery/slots/{slot}").json()["free_couriers"] == ["courier-1"]
+    send({"order_id": order_id, "action": "reserve", "slot_start": slot})
+    view = client.get(f"/delivery/slots/{slot}").json()
+    assert (view["free_couriers"], view["bookings"]) == ([], {"courier-1": order_id})
+
+
+def test_unknown_order_booking_is_404_and_bad_slot_is_422(client):
+    assert client.get("/delivery/bookings/424242").status_code == 404
+    assert client.get("/delivery/slots/not-a-time").status_code == 422
+
+
+def test_openapi_health_and_subscription(client):
+    assert client.get("/delivery/openapi.json").status_code == 200
+    assert client.get("/healthz").json() == {"status": "ok"}
+    [sub] = client.get("/dapr/subscribe").json()
+    assert (sub["topic"], sub["deadLetterTopic"]) == ("delivery-commands", "delivery-commands-dead")
