@@ -36,7 +36,9 @@ def problem(request: Request, status: int, code: str, detail: str, **extra: Any)
 
 def field_error(err: dict[str, Any]) -> dict[str, str]:
     """One pydantic error as {field, code, message}; domain errors keep their own code."""
-    loc = [str(part) for part in err.get("loc", ()) if part not in ("body",)]
+    loc = [str(part) for part in err.get("loc", ())]
+    if loc and loc[0] in ("body", "query", "path", "header"):
+        loc = loc[1:]
     field = ".".join(loc) or "body"
     cause = err.get("ctx", {}).get("error")
     if isinstance(cause, InvalidOrder):

@@ -1,0 +1,354 @@
+"""The public API and the reply subscription, on in-memory fakes (no sidecar)."""
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from dapr_helpers.testing import InMemoryStateStore
+from fastapi.testclient import TestClient
+from order_app.adapters.directory import DirectoryUnavailable
+from order_app.adapters.idempotency import IdempotencyKeys
+from order_app.adapters.orders import OrderRepository
+from order_app.config import Settings
+from order_app.main import create_app
+from order_app.service import OrderService
+from order_app.workflow.messages import SagaInput
+
+NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+ORDER = {
+    "login": "Edmond90",
+    "e_mail": "Willie53@hotmail.com",
+    "id_product": 1,
+    "quntity": 1,
+    "amount": 1,
+    "dtime": "2030-01-08 10:00:00",
+}
+
+
+@dataclass
+class FakeDirectory:
+    accounts: set[str] = field(default_factory=lambda: {"Edmond90", "ann"})
+    products: set[int] = field(default_factory=lambda: {1, 2})
+    down: bool = False
+
+    async def account_exists(self, login: str) -> bool:
+        if self.down:
+            raise DirectoryUnavailable("billing is unreachable")
+        return login in self.accounts
+
+    async def product_exists(self, product_id: int) -> bool:
+        return product_id in self.products
+
+
+@dataclass
+class FakeSagas:
+    started: list[SagaInput] = field(default_factory=list)
+    events: list[tuple[int, str, Any]] = field(default_factory=list)
+    finished: set[int] = field(default_factory=set)
+    start_fails: bool = False
+    engine_down: bool = False
+
+    async def start(self, saga: SagaInput) -> None:
+        if self.start_fails:
+            raise ConnectionError("no sidecar")
+        self.started.append(saga)
+
+    async def exists(self, order_id: int) -> bool:
+        return any(s.order_id == order_id for s in self.started)
+
+    async def wait(self, order_id: int, timeout_seconds: int) -> None:
+        return None
+
+    async def is_running(self, order_id: int) -> bool:
+        if self.engine_down:
+            raise ConnectionError("no sidecar")
+        return await self.exists(order_id) and order_id not in self.finished
+
+    async def raise_event(self, order_id: int, name: str, data: Any) -> None:
+        self.events.append((order_id, name, data))
+
+
+@dataclass
+class Harness:
+    http: TestClient
+    store: InMemoryStateStore
+    directory: FakeDirectory
+    sagas: FakeSagas
+    orders: OrderRepository
+
+    def post(self, body: Any = None, headers: dict[str, str] | None = None, path: str = "/orders", **kw: Any):
+        return self.http.post(path, json=body if body is not None else ORDER, headers=headers, **kw)
+
+
+@pytest.fixture
+def api() -> Harness:
+    store, directory, sagas = InMemoryStateStore(), FakeDirectory(), FakeSagas()
+    orders = OrderRepository(store)
+    settings = Settings(step_timeout_seconds=12, max_wait_seconds=1)
+    service = OrderService(orders, IdempotencyKeys(store), directory, sagas, settings, clock=lambda: NOW)
+    with TestClient(create_app(settings, service=service)) as http:
+        yield Harness(http, store, directory, sagas, orders)
+
+
+def assert_problem(resp, status: int, code: str, field: str | None = None) -> dict[str, Any]:
+    assert resp.status_code == status, resp.text
+    assert resp.headers["content-type"].startswith("application/problem+json")
+    body = resp.json()
+    assert body["code"] == code
+    assert body["status"] == status
+    if field:
+        assert body["field"] == field
+    return body
+
+
+# -- creating an order ------------------------------------------------------
+
+
+def test_creates_a_pending_order_from_the_assignments_request(api):
+    resp = api.post(path="/orders/")
+
+    assert resp.status_code == 201
+    assert resp.headers["location"] == "/orders/1"
+    body = resp.json()
+    assert body | {"steps": None, "created_at": None, "updated_at": None} == {
+        "id": 1,
+        "login": "Edmond90",
+        "e_mail": "Willie53@hotmail.com",
+        "id_product": 1,
+        "quantity": 1,
+        "amount": 1.0,
+        "dtime": "2030-01-08T10:00:00Z",
+        "status": "pending",
+        "reason": None,
+        "message": "The order is being processed.",
+        "steps": None,
+        "created_at": None,
+        "updated_at": None,
+    }
+    assert [s["state"] for s in body["steps"]] == ["not_started"] * 3
+
+
+def test_starts_one_saga_with_the_orders_data_and_the_configured_timeout(api):
+    api.post({**ORDER, "amount": "12.50", "dtime": "2030-01-08T10:45:00+00:00"})
+
+    (saga,) = api.sagas.started
+    assert (saga.order_id, saga.login, saga.product_id, saga.quantity) == (1, "Edmond90", 1, 1)
+    assert str(saga.amount) == "12.50"
+    assert saga.slot_start == datetime(2030, 1, 8, 10, tzinfo=UTC)
+    assert saga.timeouts.step.total_seconds() == 12
+
+
+def test_accepts_the_canonical_field_names_too(api):
+    body = {
+        "login": "ann",
+        "email": "ann@example.com",
+        "product_id": 2,
+        "quantity": 3,
+        "amount": 9.5,
+        "dtime": "2030-01-08T10:00:00",
+    }
+    resp = api.post(body)
+
+    assert resp.status_code == 201
+    assert (resp.json()["id_product"], resp.json()["quantity"]) == (2, 3)
+
+
+def test_order_ids_count_up(api):
+    assert [api.post().json()["id"] for _ in range(3)] == [1, 2, 3]
+
+
+# -- refused requests change nothing ----------------------------------------
+
+
+BAD_BODIES = [
+    ({**ORDER, "amount": -5}, "invalid_amount", "amount"),
+    ({**ORDER, "amount": 0}, "invalid_amount", "amount"),
+    ({**ORDER, "amount": "1.005"}, "invalid_amount", "amount"),
+    ({**ORDER, "amount": "lots"}, "invalid_amount", "amount"),
+    ({**ORDER, "dtime": "2020-01-08 10:00:00"}, "dtime_in_past", "dtime"),
+    ({**ORDER, "dtime": "soon"}, "invalid_dtime", "dtime"),
+    ({**ORDER, "quntity": 0}, "invalid_quntity", "quntity"),
+    ({**ORDER, "id_product": "one"}, "invalid_id_product", "id_product"),
+    ({**ORDER, "e_mail": "not-an-address"}, "invalid_email", "e_mail"),
+    ({**ORDER, "login": ""}, "invalid_login", "login"),
+    ({k: v for k, v in ORDER.items() if k != "amount"}, "missing_field", "amount"),
+    ({k: v for k, v in ORDER.items() if k != "quntity"}, "missing_field", "quntity"),
+    ({**ORDER, "login": "nobody"}, "unknown_account", "login"),
+    ({**ORDER, "id_product": 99}, "unknown_product", "id_product"),
+    ([ORDER], "invalid_body", "body"),
+]
+
+
+@pytest.mark.parametrize(("body", "code", "field"), BAD_BODIES, ids=[c for _, c, _ in BAD_BODIES])
+def test_refuses_a_bad_order_with_a_problem_naming_the_field_and_changes_nothing(api, body, code, field):
+    assert_problem(api.post(body), 422, code, field)
+
+    assert api.store.data == {}
+    assert api.sagas.started == []
+
+
+def test_refuses_a_malformed_body_with_400(api):
+    resp = api.http.post("/orders", content=b"{not json", headers={"content-type": "application/json"})
+
+    assert_problem(resp, 400, "malformed_body")
+    assert api.store.data == {}
+
+
+def test_answers_503_when_billing_cannot_be_asked_and_changes_nothing(api):
+    api.directory.down = True
+
+    assert_problem(api.post(), 503, "dependency_unavailable")
+    assert api.store.data == {}
+
+
+def test_removes_the_order_again_when_its_saga_cannot_start(api):
+    api.sagas.start_fails = True
+
+    assert_problem(api.post(headers={"Idempotency-Key": "k1"}), 503, "saga_unavailable")
+    assert api.http.get("/orders/1").status_code == 404
+    assert api.http.get("/orders", params={"login": "Edmond90"}).json()["items"] == []
+    api.sagas.start_fails = False
+    assert api.post(headers={"Idempotency-Key": "k1"}).status_code == 201  # the key is free again
+
+
+# -- idempotency ------------------------------------------------------------
+
+
+def test_a_retry_with_the_same_idempotency_key_and_body_returns_the_same_order(api):
+    first = api.post(headers={"Idempotency-Key": "abc"})
+    again = api.post({**ORDER, "quantity": ORDER["quntity"]}, headers={"Idempotency-Key": "abc"})
+
+    assert first.status_code == 201
+    assert again.status_code == 200
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.headers["location"] == "/orders/1"
+    assert again.json()["id"] == first.json()["id"]
+    assert len(api.sagas.started) == 1
+
+
+def test_the_same_idempotency_key_with_another_body_is_refused_and_changes_nothing(api):
+    api.post(headers={"Idempotency-Key": "abc"})
+    before = api.store.snapshot()
+
+    resp = api.post({**ORDER, "amount": 2}, headers={"Idempotency-Key": "abc"})
+
+    assert_problem(resp, 422, "idempotency_key_reused", "Idempotency-Key")
+    assert api.store.snapshot() == before
+    assert len(api.sagas.started) == 1
+
+
+def test_different_idempotency_keys_make_different_orders(api):
+    assert api.post(headers={"Idempotency-Key": "a"}).json()["id"] == 1
+    assert api.post(headers={"Idempotency-Key": "b"}).json()["id"] == 2
+
+
+# -- reading orders ---------------------------------------------------------
+
+
+def test_reads_an_order_and_404s_an_unknown_one(api):
+    api.post()
+
+    assert api.http.get("/orders/1").json()["status"] == "pending"
+    assert_problem(api.http.get("/orders/2"), 404, "not_found")
+
+
+def test_waiting_for_a_pending_order_is_bounded(api):
+    api.post()
+
+    resp = api.http.get("/orders/1", params={"wait": 3600})  # capped at max_wait_seconds (1)
+
+    assert resp.status_code == 200
+    assert resp.json()["status"] == "pending"
+
+
+def test_waiting_returns_the_final_status_at_once_when_the_saga_is_done(api):
+    api.post()
+    api.http.portal.call(api.orders.update, 1, lambda o: o.complete(o.steps, NOW))
+
+    assert api.http.get("/orders/1", params={"wait": 30}).json()["status"] == "completed"
+
+
+def test_last_is_the_most_recent_order(api):
+    assert_problem(api.http.get("/orders/last"), 404, "not_found")
+    api.post()
+    api.post({**ORDER, "login": "ann"})
+
+    assert api.http.get("/orders/last").json()["id"] == 2
+
+
+def test_lists_a_logins_orders_newest_first_in_pages(api):
+    for _ in range(3):
+        api.post()
+    api.post({**ORDER, "login": "ann"})
+
+    page = api.http.get("/orders", params={"login": "Edmond90", "limit": 2, "offset": 1}).json()
+
+    assert [o["id"] for o in page["items"]] == [2, 1]
+    assert (page["total"], page["limit"], page["offset"]) == (3, 2, 1)
+    assert [o["id"] for o in api.http.get("/orders").json()["items"]] == [4, 3, 2, 1]
+
+
+def test_refuses_a_bad_page_size(api):
+    assert_problem(api.http.get("/orders", params={"limit": 0}), 422, "invalid_limit", "limit")
+
+
+# -- replies from the participants --------------------------------------------
+
+
+def cloud_event(data: Any) -> dict[str, Any]:
+    return {"id": "e1", "source": "stock", "type": "com.dapr.event.sent", "specversion": "1.0", "data": data}
+
+
+REPLY = {"order_id": 1, "participant": "stock", "action": "reserve", "ok": True}
+
+
+def test_advertises_the_replies_subscription_with_a_dead_letter_topic(api):
+    (sub,) = api.http.get("/dapr/subscribe").json()
+
+    assert (sub["pubsubname"], sub["topic"], sub["deadLetterTopic"]) == (
+        "pubsub",
+        "order-replies",
+        "order-replies-dead",
+    )
+    assert not sub["route"].startswith("/orders")
+
+
+def test_a_reply_becomes_the_workflow_event_participant_dot_action(api):
+    api.post()
+    route = api.http.get("/dapr/subscribe").json()[0]["route"]
+
+    resp = api.http.post(route, json=cloud_event(REPLY))
+
+    assert resp.json() == {"status": "SUCCESS"}
+    ((order_id, name, data),) = api.sagas.events
+    assert (order_id, name, data["ok"]) == (1, "stock.reserve", True)
+
+
+def test_a_reply_for_a_finished_or_unknown_saga_is_acknowledged_not_raised(api):
+    api.post()
+    api.sagas.finished.add(1)
+    route = api.http.get("/dapr/subscribe").json()[0]["route"]
+
+    assert api.http.post(route, json=cloud_event(REPLY)).json() == {"status": "SUCCESS"}
+    assert api.http.post(route, json=cloud_event(REPLY | {"order_id": 99})).json() == {"status": "SUCCESS"}
+    assert api.sagas.events == []
+
+
+def test_an_unreadable_reply_goes_to_the_dead_letter_topic(api):
+    route = api.http.get("/dapr/subscribe").json()[0]["route"]
+
+    assert api.http.post(route, json=cloud_event({"hello": "world"})).json() == {"status": "DROP"}
+
+
+def test_a_reply_is_redelivered_later_when_the_workflow_engine_is_away(api):
+    api.post()
+    api.sagas.engine_down = True
+    route = api.http.get("/dapr/subscribe").json()[0]["route"]
+
+    assert api.http.post(route, json=cloud_event(REPLY)).json() == {"status": "RETRY"}
+
+
+def test_health_is_served_outside_the_public_prefix(api):
+    assert api.http.get("/healthz").json()["status"] == "ok"
+    assert api.http.get("/orders/docs").status_code == 200
