@@ -18,6 +18,7 @@ import json
 import multiprocessing
 import os
 import random
+import resource
 import signal
 import socket
 import subprocess
@@ -156,6 +157,15 @@ def _run_client(args: tuple[str, int, int, int, int, dict[str, float]]) -> dict:
     return asyncio.run(_client_worker(*args))
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User+system CPU time of a process (Linux /proc), to see which side is busy."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], p: float) -> float:
     if not values:
         return 0.0
@@ -203,6 +213,7 @@ def main() -> int:
                 with multiprocessing.get_context("spawn").Pool(args.procs) as pool:
                     results = pool.map(_run_client, per_proc)
             elapsed = time.perf_counter() - t0
+            sidecar_cpu = cpu_seconds(proc.pid) if proc is not None else None
         finally:
             if proc is not None:
                 proc.send_signal(signal.SIGTERM)
@@ -217,6 +228,9 @@ def main() -> int:
             by_kind[kind].extend(values)
     every = [v for values in by_kind.values() for v in values]
     errors = sum(r["errors"] for r in results)
+    # Children include the (waited-for) sidecar: take its share out.
+    usage = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    client_cpu = sum(u.ru_utime + u.ru_stime for u in usage) - (sidecar_cpu or 0.0)
     done = len(every)
     summary = {
         "ops": done,
@@ -237,6 +251,8 @@ def main() -> int:
             for k, v in by_kind.items()
         },
         "cpus": os.cpu_count(),
+        "sidecar_cpu_s": None if sidecar_cpu is None else round(sidecar_cpu, 2),
+        "client_cpu_s": round(client_cpu, 2),
     }
     print(
         f"{done} ops ({errors} errors) in {elapsed:.2f}s"
@@ -246,6 +262,8 @@ def main() -> int:
     print(f"latency: p50 {summary['p50_ms']} ms, p95 {summary['p95_ms']} ms, p99 {summary['p99_ms']} ms")
     for kind, stats in summary["by_op"].items():
         print(f"  {kind:<12} n={stats['n']:<6} p50 {stats['p50_ms']} ms  p99 {stats['p99_ms']} ms")
+    if sidecar_cpu is not None:
+        print(f"cpu: sidecar {sidecar_cpu:.2f}s, clients {client_cpu:.2f}s over {elapsed:.2f}s wall")
     print(json.dumps(summary))
     return 0 if errors == 0 else 1
 
