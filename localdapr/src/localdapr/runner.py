@@ -346,7 +346,10 @@ class Runner:
         if running:
             waits = [asyncio.ensure_future(p.process.wait()) for p in running if p.process]
             force = asyncio.ensure_future(self._force.wait())
-            await asyncio.wait([asyncio.gather(*waits), force], timeout=self.options.grace_period)
+            everyone = asyncio.gather(*waits)
+            await asyncio.wait(
+                [everyone, force], timeout=self.options.grace_period, return_when=asyncio.FIRST_COMPLETED
+            )
             force.cancel()
             for p in running:
                 if p.process and p.process.returncode is None:
