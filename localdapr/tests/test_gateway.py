@@ -1,0 +1,126 @@
+"""The local gateway: the Kubernetes ingress (pathType Prefix, no rewriting) on localhost.
+
+Public prefixes from the routes file go straight to the apps' ports; a prefix
+matches whole path segments; anything unrouted, internal routes included, is
+404; bodies stream through; X-Forwarded-* headers are added as ingress-nginx does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from localdapr.gateway import match_route
+
+from .fixtures.runs import LocalDaprRun, echo_command, free_port, write_run_file
+
+
+def _run_file(
+    tmp_path: Path, routes: str | None = "routes:\n  /alpha: alpha\n  /beta/api: beta\n"
+) -> tuple[Path, int, int]:
+    alpha, beta = free_port(), free_port()
+    for name in ("alpha", "beta"):
+        (tmp_path / name).mkdir(exist_ok=True)
+    apps = [
+        {"appID": "alpha", "appDirPath": "./alpha", "appPort": alpha, "command": echo_command()},
+        {"appID": "beta", "appDirPath": "./beta", "appPort": beta, "command": echo_command()},
+    ]
+    if routes is not None:
+        (tmp_path / "gateway.yaml").write_text(routes)
+    return write_run_file(tmp_path, apps), alpha, beta
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, LocalDaprRun]:
+    run_file, _, _ = _run_file(tmp_path_factory.mktemp("gateway"))
+    port = free_port()
+    with LocalDaprRun(run_file, "--gateway-port", str(port)) as run:
+        run.wait_ready()
+        yield f"http://127.0.0.1:{port}", run
+        assert run.stop() == 0
+
+
+def test_prefix_routes_to_the_app_without_rewriting(gateway: tuple[str, LocalDaprRun]) -> None:
+    """`/alpha`, `/alpha/` and `/alpha/x?q=1` reach app alpha with the path and query unchanged."""
+    url, _ = gateway
+    for path, query in [("/alpha", ""), ("/alpha/", ""), ("/alpha/orders/7", "q=1&r=2")]:
+        r = httpx.get(f"{url}{path}" + (f"?{query}" if query else ""))
+        assert r.status_code == 200
+        assert (r.json()["app"], r.json()["path"], r.json()["query"]) == ("alpha", path, query)
+    assert httpx.get(f"{url}/beta/api/x").json()["app"] == "beta"
+
+
+@pytest.mark.parametrize("path", ["/", "/alphabet", "/beta", "/beta/apix", "/dapr/subscribe", "/healthz"])
+def test_unrouted_paths_are_404(gateway: tuple[str, LocalDaprRun], path: str) -> None:
+    """Prefixes match whole segments only; internal routes are never exposed."""
+    assert httpx.get(f"{gateway[0]}{path}").status_code == 404
+
+
+def test_verbs_bodies_status_and_forwarded_headers(gateway: tuple[str, LocalDaprRun]) -> None:
+    """The verb, body and app status pass through; X-Forwarded-For/Host/Proto are set."""
+    url, _ = gateway
+    body = b"x" * (3 * 1024 * 1024)  # large enough to be streamed in chunks
+    r = httpx.put(f"{url}/alpha/upload", content=body, headers={"Host": "arch.homework"})
+    seen = r.json()
+    assert (seen["method"], len(seen["body"])) == ("PUT", len(body))
+    assert seen["headers"]["host"] == "arch.homework"
+    assert seen["headers"]["x-forwarded-host"] == "arch.homework"
+    assert seen["headers"]["x-forwarded-proto"] == "http"
+    assert seen["headers"]["x-forwarded-for"] == "127.0.0.1"
+    assert httpx.delete(f"{url}/alpha/status/409").status_code == 409
+
+
+def test_apps_are_reached_directly_not_through_the_sidecar(gateway: tuple[str, LocalDaprRun]) -> None:
+    """Like an ingress, the gateway calls the app port: no dapr-caller-app-id header."""
+    seen = httpx.get(f"{gateway[0]}/alpha/direct").json()
+    assert "dapr-caller-app-id" not in seen["headers"]
+
+
+def test_ready_line_names_the_gateway(gateway: tuple[str, LocalDaprRun]) -> None:
+    url, run = gateway
+    port = url.rsplit(":", 1)[1]
+    assert f"gateway http://localhost:{port}" in run.wait_ready()
+
+
+def test_no_gateway_without_a_routes_file(tmp_path: Path) -> None:
+    """Without gateway.yaml beside the run file and no --gateway-routes, no gateway is started."""
+    run_file, _, _ = _run_file(tmp_path, routes=None)
+    port = free_port()
+    with LocalDaprRun(run_file, "--gateway-port", str(port)) as run:
+        assert "gateway http" not in run.wait_ready()
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"http://127.0.0.1:{port}/alpha", timeout=1)
+        assert run.stop() == 0
+
+
+def test_explicit_routes_file(tmp_path: Path) -> None:
+    """--gateway-routes names another file, which replaces the default one."""
+    run_file, _, _ = _run_file(tmp_path)
+    other = tmp_path / "other-routes.yaml"
+    other.write_text("routes:\n  /only-beta: beta\n")
+    port = free_port()
+    with LocalDaprRun(run_file, "--gateway-port", str(port), "--gateway-routes", str(other)) as run:
+        run.wait_ready()
+        assert httpx.get(f"http://127.0.0.1:{port}/only-beta/x").json()["app"] == "beta"
+        assert httpx.get(f"http://127.0.0.1:{port}/alpha").status_code == 404
+        assert run.stop() == 0
+
+
+def test_route_to_unknown_app_is_a_one_line_error(tmp_path: Path) -> None:
+    run_file, _, _ = _run_file(tmp_path, routes="routes:\n  /x: nobody\n")
+    with LocalDaprRun(run_file, "--gateway-port", str(free_port())) as run:
+        assert run.finish(timeout=15) == 2
+    assert run.stderr.strip().count("\n") == 0 and "nobody" in run.stderr
+
+
+def test_match_route_prefers_the_longest_prefix() -> None:
+    routes = {"/": 1, "/orders": 2, "/orders/admin": 3}
+    assert [match_route(routes, p) for p in ["/x", "/orders", "/orders/", "/orders/admin/1", "/ordersx"]] == [
+        1,
+        2,
+        2,
+        3,
+        1,
+    ]
+    assert match_route({"/orders": 2}, "/other") is None
