@@ -19,7 +19,7 @@ from dapr.ext.workflow._durabletask.internal.helpers import new_failure_details
 from order_app.workflow.messages import SagaInput, SagaTimeouts
 from order_app.workflow.saga import PUBLISH_COMMAND, RECORD_SAGA, order_saga
 
-START = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)
+START = datetime(2030, 1, 1, 9, 0)  # naive, as the SDK hands out current_utc_datetime
 STEP_TIMEOUT = timedelta(seconds=30)
 COMPENSATION_FIRST = timedelta(seconds=10)
 COMPENSATION_MAX = timedelta(seconds=40)

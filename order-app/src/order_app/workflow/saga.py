@@ -27,7 +27,7 @@ timeouts from the workflow input, logs only when `not ctx.is_replaying`.
 
 import logging
 from collections.abc import Generator, Iterable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dapr.ext.workflow import DaprWorkflowContext, RetryPolicy, TaskFailedError, when_all, when_any
@@ -96,7 +96,7 @@ def request(ctx: DaprWorkflowContext, order: SagaInput, steps: Steps, names: Ite
     """Record the steps as requested, then publish their commands."""
     names = list(names)
     for name in names:
-        steps[name] = steps[name].request(ctx.current_utc_datetime)
+        steps[name] = steps[name].request(now(ctx))
     yield from record(ctx, order, steps)
     for name in names:
         try:
@@ -104,7 +104,7 @@ def request(ctx: DaprWorkflowContext, order: SagaInput, steps: Steps, names: Ite
             _log(ctx, order, "%s requested", name)
         except TaskFailedError as err:
             # It may still have gone out before the failure: unanswered, so compensated.
-            steps[name] = steps[name].time_out(ctx.current_utc_datetime, f"command not sent: {err}")
+            steps[name] = steps[name].time_out(now(ctx), f"command not sent: {err}")
             _log(ctx, order, "%s could not be requested: %s", name, err, level=logging.WARNING)
 
 
@@ -112,23 +112,24 @@ def await_replies(
     ctx: DaprWorkflowContext, order: SagaInput, steps: Steps, names: Iterable[StepName]
 ) -> Yields:
     """Wait for each requested step's reply, or its durable timer, whichever comes first."""
-    deadline = ctx.current_utc_datetime + order.timeouts.step
     replies = {
         name: ctx.wait_for_external_event(STEPS[name].reply_event)
         for name in names
         if steps[name].state is StepState.REQUESTED
     }
-    races = {name: when_any([reply, ctx.create_timer(deadline)]) for name, reply in replies.items()}
+    # Each wait gets its own timer (a task belongs to one pending when_any); all start now.
+    timers = {name: ctx.create_timer(order.timeouts.step) for name in replies}
+    races = {name: when_any([reply, timers[name]]) for name, reply in replies.items()}
     yield when_all(list(races.values()))
 
     for name, race in races.items():
-        now = ctx.current_utc_datetime
+        at = now(ctx)
         if race.get_result() is not replies[name]:
-            steps[name] = steps[name].time_out(now, f"{name} got no reply within {order.timeouts.step}")
+            steps[name] = steps[name].time_out(at, f"{STEPS[name].participant} did not reply in time")
         elif (reply := Reply.model_validate(replies[name].get_result())).ok:
-            steps[name] = steps[name].succeed(now)
+            steps[name] = steps[name].succeed(at)
         else:
-            steps[name] = steps[name].refuse(now, reply.reason or "step_failed", reply.message)
+            steps[name] = steps[name].refuse(at, reply.reason or "step_failed", reply.message)
         _log(ctx, order, "%s %s", name, steps[name].state)
 
 
@@ -146,7 +147,7 @@ def compensate(ctx: DaprWorkflowContext, order: SagaInput, steps: Steps) -> Yiel
     attempt = 1
     while acks:
         for name in acks:
-            steps[name] = steps[name].compensation_sent(ctx.current_utc_datetime)
+            steps[name] = steps[name].compensation_sent(now(ctx))
         yield from record(ctx, order, steps)
         for name in acks:
             try:
@@ -164,7 +165,7 @@ def compensate(ctx: DaprWorkflowContext, order: SagaInput, steps: Steps) -> Yiel
             if race.get_result() is not acks[name]:
                 _log(ctx, order, "%s compensation unacknowledged after %s; re-sending", name, wait)
             elif Reply.model_validate(acks[name].get_result()).ok:
-                steps[name] = steps[name].compensate(ctx.current_utc_datetime)
+                steps[name] = steps[name].compensate(now(ctx))
                 del acks[name]
                 _log(ctx, order, "%s compensated", name)
             else:  # the contract says compensations always succeed: keep asking
@@ -178,9 +179,14 @@ def record(
 ) -> Yields:
     """Save the saga's progress (and its outcome, once known) to the order record."""
     snapshot = SagaSnapshot(
-        order_id=order.order_id, at=ctx.current_utc_datetime, steps=tuple(steps.values()), outcome=outcome
+        order_id=order.order_id, at=now(ctx), steps=tuple(steps.values()), outcome=outcome
     )
     yield ctx.call_activity(RECORD_SAGA, input=snapshot, retry_policy=RECORDING)
+
+
+def now(ctx: DaprWorkflowContext) -> datetime:
+    """The workflow's deterministic clock, as an aware UTC time (the SDK hands out naive UTC)."""
+    return ctx.current_utc_datetime.replace(tzinfo=UTC)
 
 
 def _log(

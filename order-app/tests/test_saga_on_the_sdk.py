@@ -1,0 +1,149 @@
+"""The registered saga, run by the SDK's own orchestration executor, with full replay.
+
+A tiny in-memory backend plays the sidecar's part of the workflow protocol:
+each turn hands the executor the whole history so far (replayed) plus the new
+events, records every action as its confirming event (TaskScheduled,
+TimerCreated with its origin), completes activities at once and fires timers
+when told. A non-deterministic saga would fail here on replay.
+"""
+
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from dapr.ext.workflow._durabletask import worker as dt_worker
+from dapr.ext.workflow._durabletask.internal import helpers as ph
+from dapr.ext.workflow._durabletask.internal import protos as pb
+from google.protobuf import timestamp_pb2
+from order_app.config import Settings
+from order_app.domain import Order, OrderRequest
+from order_app.service import OrderService
+from order_app.workflow.runtime import build_runtime
+from order_app.workflow.saga import PUBLISH_COMMAND, RECORD_SAGA
+
+START = datetime(2030, 1, 1, 9, 0)
+ORIGINS = ("createTimer", "externalEvent", "activityRetry", "childWorkflowRetry")
+
+
+def timestamp(at: datetime) -> timestamp_pb2.Timestamp:
+    ts = timestamp_pb2.Timestamp()
+    ts.FromDatetime(at)
+    return ts
+
+
+class Backend:
+    def __init__(self, saga_input: Any) -> None:
+        runtime = build_runtime(Settings())
+        self.registry = runtime._WorkflowRuntime__worker._registry  # type: ignore[attr-defined]
+        self.now = START
+        self.history: list[pb.HistoryEvent] = []
+        self.timers: dict[int, datetime] = {}
+        self.activities: list[tuple[str, Any]] = []
+        self.status: Any = None
+        self.output: Any = None
+        encoded = json.dumps(saga_input.model_dump(mode="json"))
+        self._turn([ph.new_execution_started_event("order_saga", "order-7", encoded)])
+
+    def raise_event(self, name: str, data: dict[str, Any]) -> None:
+        self._turn([ph.new_event_raised_event(name, json.dumps(data))])
+
+    def elapse(self, delta: timedelta) -> None:
+        self.now += delta
+        due = sorted((at, i) for i, at in self.timers.items() if at <= self.now)
+        fired = []
+        for at, timer_id in due:
+            del self.timers[timer_id]
+            fired.append(
+                pb.HistoryEvent(
+                    eventId=-1,
+                    timestamp=timestamp(self.now),
+                    timerFired=pb.TimerFiredEvent(fireAt=timestamp(at), timerId=timer_id),
+                )
+            )
+        self._turn(fired)
+
+    def published(self) -> list[tuple[str, str]]:
+        return [(i["topic"], i["body"]["action"]) for name, i in self.activities if name == PUBLISH_COMMAND]
+
+    def _turn(self, events: list[pb.HistoryEvent]) -> None:
+        new = [ph.new_workflow_started_event(self.now), *events]
+        executor = dt_worker._OrchestrationExecutor(self.registry, logging.getLogger("sdk-executor"))
+        result = executor.execute("order-7", self.history, new)
+        self.history += new
+        completions = [self._confirm(action) for action in result.actions]
+        if completed := [c for c in completions if c is not None]:
+            self._turn(completed)
+
+    def _confirm(self, action: pb.WorkflowAction) -> pb.HistoryEvent | None:
+        """Record an action as its history event; an activity's completion is returned."""
+        if action.HasField("scheduleTask"):
+            task = action.scheduleTask
+            self.history.append(ph.new_task_scheduled_event(action.id, task.name, task.input.value))
+            self.activities.append((task.name, json.loads(task.input.value)))
+            return ph.new_task_completed_event(action.id, None)
+        if action.HasField("createTimer"):
+            timer = pb.TimerCreatedEvent(fireAt=action.createTimer.fireAt, name=action.createTimer.name)
+            for origin in ORIGINS:
+                if action.createTimer.HasField(origin):
+                    getattr(timer, origin).CopyFrom(getattr(action.createTimer, origin))
+            self.history.append(pb.HistoryEvent(eventId=action.id, timerCreated=timer))
+            fire_at = action.createTimer.fireAt.ToDatetime()
+            if fire_at.year < 9999:  # an event wait's optional timer never fires
+                self.timers[action.id] = fire_at
+            return None
+        if action.HasField("completeWorkflow"):
+            done = action.completeWorkflow
+            self.status = done.workflowStatus
+            self.output = json.loads(done.result.value) if done.result.value else done.failureDetails
+        return None
+
+
+def reply(participant: str, action: str, ok: bool = True, reason: str | None = None) -> dict[str, Any]:
+    return {"order_id": 7, "participant": participant, "action": action, "ok": ok, "reason": reason}
+
+
+def a_saga_input() -> Any:
+    request = OrderRequest(
+        login="ann",
+        email="ann@example.com",
+        product_id=3,
+        quantity=2,
+        amount=Decimal("12.50"),
+        dtime=datetime(2030, 1, 8, 10, 30, tzinfo=UTC),
+    )
+    order = Order.create(7, request, datetime(2030, 1, 1, tzinfo=UTC))
+    service = OrderService(None, None, None, None, Settings(step_timeout_seconds=30))  # type: ignore[arg-type]
+    return service.saga_input(order)
+
+
+def test_the_registered_saga_completes_on_the_sdk_executor():
+    backend = Backend(a_saga_input())
+    assert backend.published() == [("stock-commands", "reserve"), ("delivery-commands", "reserve")]
+
+    backend.raise_event("stock.reserve", reply("stock", "reserve"))
+    backend.raise_event("delivery.reserve", reply("delivery", "reserve"))
+    backend.raise_event("billing.charge", reply("billing", "charge"))
+
+    assert backend.status == pb.ORCHESTRATION_STATUS_COMPLETED
+    assert backend.output["status"] == "completed"
+    final = [i for name, i in backend.activities if name == RECORD_SAGA][-1]
+    assert final["outcome"]["status"] == "completed"
+    assert final["steps"][0]["answered_at"].endswith("Z")  # aware UTC, not the SDK's naive time
+
+
+def test_a_step_timeout_and_a_resent_compensation_on_the_sdk_executor():
+    backend = Backend(a_saga_input())
+    backend.raise_event("stock.reserve", reply("stock", "reserve"))
+    backend.elapse(timedelta(seconds=30))  # no courier reply: both reservations are undone
+
+    assert backend.published()[2:] == [("stock-commands", "release"), ("delivery-commands", "release")]
+    backend.raise_event("delivery.release", reply("delivery", "release"))
+    backend.elapse(timedelta(seconds=10))  # stock's release unacknowledged: re-sent
+    assert backend.published()[4:] == [("stock-commands", "release")]
+
+    backend.raise_event("stock.release", reply("stock", "release"))
+
+    assert backend.status == pb.ORCHESTRATION_STATUS_COMPLETED  # the workflow ran to its end
+    assert backend.output["reason"] == "step_timeout"
