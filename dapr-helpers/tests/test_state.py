@@ -3,7 +3,7 @@ from types import SimpleNamespace
 
 import grpc
 import pytest
-from dapr.clients.exceptions import DaprGrpcError
+from dapr.clients.exceptions import DaprGrpcError, DaprInternalError
 from dapr_helpers.pubsub import DaprReply, event_data, publish_json
 from dapr_helpers.state import ConcurrencyConflict, Delete, StateStore, Upsert, retry_on_conflict
 from grpc.aio import AioRpcError, Metadata
@@ -32,8 +32,10 @@ class FakeDaprClient:
             raise self.error
 
     async def save_state(self, store, key, value, options=None, state_metadata=None):
+        self.calls.append((key, options.concurrency.name))
         if self.error:
-            raise self.error
+            # As the SDK does: save_state wraps the gRPC error.
+            raise DaprInternalError(self.error.details()) from self.error
 
     async def publish_event(self, **kwargs):
         self.calls.append(kwargs)
@@ -76,10 +78,18 @@ async def test_other_transaction_failures_are_not_conflicts():
         await store.transact([Upsert("a", 1)])
 
 
-async def test_create_json_reports_existing_key_as_false():
-    err = _grpc_error(grpc.StatusCode.INTERNAL, "failed saving state: no item was updated")
+async def test_create_json_is_first_write_and_reports_existing_key_as_false():
+    err = _grpc_error(grpc.StatusCode.INTERNAL, "failed saving state in state store s: no item was updated")
     assert await StateStore(FakeDaprClient(err), "s").create_json("a", 1) is False
-    assert await StateStore(FakeDaprClient(), "s").create_json("a", 1) is True
+    client = FakeDaprClient()
+    assert await StateStore(client, "s").create_json("a", 1) is True
+    assert client.calls == [("a", "first_write")]
+
+
+async def test_create_json_raises_other_save_failures():
+    err = _grpc_error(grpc.StatusCode.UNAVAILABLE, "connection refused")
+    with pytest.raises(DaprInternalError):
+        await StateStore(FakeDaprClient(err), "s").create_json("a", 1)
 
 
 async def test_retry_on_conflict_retries_until_success_then_gives_up():

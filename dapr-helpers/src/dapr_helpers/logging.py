@@ -42,9 +42,12 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
-        # uvicorn installs its own handlers; route them through the root instead.
-        logging.getLogger(name).handlers[:] = []
-        logging.getLogger(name).propagate = True
+        # uvicorn installs its own handlers; route them through the root instead. A logger
+        # without handlers is either propagating already or switched off (--no-access-log).
+        logger = logging.getLogger(name)
+        if logger.handlers:
+            logger.handlers[:] = []
+            logger.propagate = True
 
 
 def current_order_id() -> str | int | None:

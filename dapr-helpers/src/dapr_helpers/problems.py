@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from dapr.clients.exceptions import DaprGrpcError
+from dapr.clients.exceptions import DaprGrpcError, DaprInternalError
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -59,5 +59,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_invalid)
     app.add_exception_handler(ConcurrencyConflict, on_conflict)
-    for error in (DaprGrpcError, TimeoutError, ConnectionError):
+    for error in (DaprGrpcError, DaprInternalError, TimeoutError, ConnectionError):
         app.add_exception_handler(error, on_unavailable)

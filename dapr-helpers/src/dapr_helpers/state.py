@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import grpc
-from dapr.clients.exceptions import DaprGrpcError
+from dapr.clients.exceptions import DaprGrpcError, DaprInternalError
 from dapr.clients.grpc._request import TransactionalStateOperation, TransactionOperationType
 from dapr.clients.grpc._state import Concurrency, StateOptions
 
@@ -41,11 +41,19 @@ class Delete:
 Operation = Upsert | Delete
 
 
-def is_conflict(err: DaprGrpcError) -> bool:
-    code = err.code()
-    if code == grpc.StatusCode.ABORTED:
-        return True
-    return code == grpc.StatusCode.INTERNAL and bool(_CONFLICT_MESSAGE.search(err.details() or ""))
+def is_conflict(err: Exception) -> bool:
+    """ABORTED, or INTERNAL naming an ETag mismatch / a first-write on an existing key.
+
+    `save_state` wraps the gRPC error in a `DaprInternalError` (code on `__cause__`);
+    the other calls raise `DaprGrpcError`.
+    """
+    source = err if isinstance(err, grpc.RpcError) else err.__cause__
+    if not isinstance(source, grpc.RpcError):
+        return False
+    code, details = source.code(), source.details() or ""
+    return code == grpc.StatusCode.ABORTED or (
+        code == grpc.StatusCode.INTERNAL and bool(_CONFLICT_MESSAGE.search(details))
+    )
 
 
 def _decode(data: bytes) -> Any | None:
@@ -89,7 +97,7 @@ class StateStore:
                 options=StateOptions(concurrency=Concurrency.first_write),
                 state_metadata=JSON_METADATA,
             )
-        except DaprGrpcError as err:
+        except (DaprGrpcError, DaprInternalError) as err:
             if is_conflict(err):
                 return False
             raise
