@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from billing_app.domain.account import Account
 from billing_app.domain.errors import BillingError, OrderCancelled, UnknownAccount
+from billing_app.domain.money import money
 
 Status = Literal["new", "charged", "refused", "refunded", "cancelled"]
 Action = Literal["charge", "refund"]
@@ -36,6 +37,7 @@ class OrderPayment:
 
     def charge(self, account: Account | None, login: str, amount: Decimal, at: str) -> Outcome:
         """Take `amount` from `account` (None: it does not exist) unless the order was cancelled."""
+        amount = money(amount)
         self.login, self.amount = login, amount
         try:
             if self.status == "cancelled":
