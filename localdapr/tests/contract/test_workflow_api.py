@@ -265,7 +265,6 @@ def test_event_raised_before_the_workflow_waits_is_buffered(client: wf.DaprWorkf
     """durabletask-go: RaiseEvent adds EventRaised to the inbox; the SDK buffers events nobody
     waits for yet, and event names are case-insensitive (worker.py casefold)."""
     iid = new_id("early")
-    gates[iid] = threading.Event()  # hold the workflow in its first activity? no: echo is instant
     client.schedule_new_workflow("wfapi_wait_event", input="Approval", instance_id=iid)
     client.raise_workflow_event(iid, "APPROVAL", data={"by": "ops"})
     state = client.wait_for_workflow_completion(iid, timeout_in_seconds=10)
