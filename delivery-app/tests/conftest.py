@@ -1,6 +1,7 @@
 import itertools
+import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -79,3 +80,13 @@ def slot() -> str:
     """A slot start no other test uses (the stores are per test anyway)."""
     hours = uuid.uuid4().int % 10**5
     return (datetime(2031, 1, 1, tzinfo=UTC) + timedelta(hours=hours)).isoformat().replace("+00:00", "Z")
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """create_app() configures the root logger; put pytest's handlers back afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)

@@ -1,6 +1,7 @@
 import itertools
+import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -83,3 +84,13 @@ def product(client: TestClient) -> Callable[[int], int]:
         return resp.json()["id"]
 
     return make
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """create_app() configures the root logger; put pytest's handlers back afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
