@@ -51,12 +51,15 @@ def register(main: FastAPI, peer: FastAPI, dapr_app: Any, recorder: Any) -> None
 
 
 @contextmanager
-def private_localdapr(workdir: Path, apps: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+def private_localdapr(
+    workdir: Path, apps: list[dict[str, Any]], resources: dict[str, str] | None = None
+) -> Iterator[dict[str, Any]]:
     """Start `localdapr run -f` on its own run file; yields app id -> conftest.Sidecar.
 
     Each entry: `app_id`, optional `app` (an ASGI app served on a free port),
     `env` (the run file's env: DAPR_API_TOKEN, APP_API_TOKEN, ...) and `config`
-    (a Configuration document, as a dict, for the app's configFilePath).
+    (a Configuration document, as a dict, for the app's configFilePath);
+    `resources` maps file names to YAML text for the shared resources folder.
     """
     import yaml
 
@@ -85,6 +88,8 @@ def private_localdapr(workdir: Path, apps: list[dict[str, Any]]) -> Iterator[dic
             entry["configFilePath"] = str(path)
         run_apps.append(entry)
     (workdir / "resources").mkdir(exist_ok=True)
+    for name, text in (resources or {}).items():
+        (workdir / "resources" / name).write_text(text)
     run_file = {"version": 1, "common": {"resourcesPath": str(workdir / "resources")}, "apps": run_apps}
     (workdir / "dapr.yaml").write_text(yaml.safe_dump(run_file))
     log = open(workdir / "localdapr.log", "ab")  # noqa: SIM115 - owned by the process

@@ -1,0 +1,106 @@
+"""Resiliency policies on service invocation (`spec.targets.apps.<id>` of a `Resiliency`).
+
+Mirrors dapr/dapr `pkg/api/http/directmessaging.go` with `pkg/resiliency`: the
+caller's sidecar retries a call whose status is outside 200-399 (or that
+could not be sent) under the target app's retry policy, and cuts it off after
+the target's timeout with 500 ERR_DIRECT_INVOKE.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dapr.clients import DaprClient
+from dapr.clients.exceptions import DaprHttpError
+from dapr.conf import settings
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from .app_invoke import private_localdapr
+from .conftest import TARGET
+
+pytestmark = pytest.mark.skipif(TARGET == "daprd", reason="starts its own localdapr with a Resiliency")
+
+RESILIENCY = """
+apiVersion: dapr.io/v1alpha1
+kind: Resiliency
+metadata:
+  name: invoke-policies
+spec:
+  policies:
+    timeouts:
+      short: 500ms
+    retries:
+      twice:
+        policy: constant
+        duration: 50ms
+        maxRetries: 2
+  targets:
+    apps:
+      res-target:
+        timeout: short
+        retry: twice
+"""
+
+
+def _target_app(calls: Counter[str]) -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/flaky/{key}/{failures}")
+    async def flaky(key: str, failures: int) -> JSONResponse:
+        calls[key] += 1
+        if calls[key] <= failures:
+            return JSONResponse({"attempt": calls[key]}, status_code=503)
+        return JSONResponse({"attempt": calls[key]})
+
+    @app.get("/slow")
+    async def slow() -> JSONResponse:
+        await asyncio.sleep(3)
+        return JSONResponse({"late": True})
+
+    return app
+
+
+@pytest.fixture(scope="module")
+def resiliency(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Counter[str]]]:
+    calls: Counter[str] = Counter()
+    apps = [{"app_id": "res-target", "app": _target_app(calls)}, {"app_id": "res-caller"}]
+    workdir = Path(tmp_path_factory.mktemp("resiliency"))
+    with private_localdapr(workdir, apps, {"resiliency.yaml": RESILIENCY}) as sidecars:
+        yield sidecars["res-caller"], calls
+
+
+@pytest.fixture
+def caller(resiliency: tuple[Any, Counter[str]], monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setattr(settings, "DAPR_HTTP_PORT", resiliency[0].http_port)
+    monkeypatch.setattr(settings, "DAPR_RUNTIME_HOST", "127.0.0.1")
+    return resiliency[0]
+
+
+def test_failed_calls_are_retried_under_the_policy(caller: Any, resiliency: Any) -> None:
+    """Two 503s then a 200: with maxRetries 2 the caller sees the 200 on the third attempt."""
+    with DaprClient(address=caller.grpc_address) as d:
+        resp = d.invoke_method("res-target", "flaky/a/2", http_verb="GET")
+    assert json.loads(resp.data) == {"attempt": 3}
+
+
+def test_retries_stop_after_max_retries(caller: Any, resiliency: Any) -> None:
+    """When every attempt fails, the last app response (status and body) is returned."""
+    with DaprClient(address=caller.grpc_address) as d, pytest.raises(DaprHttpError) as err:
+        d.invoke_method("res-target", "flaky/b/9", http_verb="GET")
+    assert err.value.status_code == 503
+    assert resiliency[1]["b"] == 3  # the call and two retries
+
+
+def test_timeout_cuts_a_slow_call(caller: Any) -> None:
+    """A call slower than the target's timeout fails with 500 ERR_DIRECT_INVOKE."""
+    with DaprClient(address=caller.grpc_address) as d, pytest.raises(DaprHttpError) as err:
+        d.invoke_method("res-target", "slow", http_verb="GET")
+    assert err.value.status_code == 500
+    assert err.value.error_code == "ERR_DIRECT_INVOKE"
