@@ -21,6 +21,8 @@ class Settings(ServiceSettings):
     compensation_timeout_seconds: PositiveFloat = 10.0
     compensation_max_backoff_seconds: PositiveFloat = 300.0
 
+    # The synchronous account/product checks give up after this long (503).
+    invoke_timeout_seconds: PositiveFloat = 10.0
     # GET /orders/{id}?wait=N never holds a request longer than this.
     max_wait_seconds: PositiveInt = 30
     # How often the app checks that the workflow worker's stream is still alive.

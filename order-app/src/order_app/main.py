@@ -37,7 +37,9 @@ def create_app(settings: Settings | None = None, service: OrderService | None = 
         service = OrderService(
             orders=OrderRepository(store),
             keys=IdempotencyKeys(store),
-            directory=DaprDirectory(client, settings.billing_app_id, settings.stock_app_id),
+            directory=DaprDirectory(
+                client, settings.billing_app_id, settings.stock_app_id, settings.invoke_timeout_seconds
+            ),
             sagas=DaprSagaGateway(),
             settings=settings,
         )

@@ -73,7 +73,12 @@ class OrderService:
                 return await self._replay(winner, request), False
         order = Order.create(order_id, request, self.clock())
         with bind_order(order_id):
-            await self.orders.add(order)
+            try:
+                await self.orders.add(order)
+            except Exception:
+                if idempotency_key:  # the claim must not point at an order that was never stored
+                    await self.keys.release(idempotency_key)
+                raise
             await self._start_saga(order, idempotency_key)
             log.info("order %s created; saga started", order_id)
         return order, True

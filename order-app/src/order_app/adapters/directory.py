@@ -1,5 +1,6 @@
 """Does the account, the product exist? Asked of billing and stock by Dapr service invocation."""
 
+import asyncio
 import logging
 from typing import Any, Protocol
 
@@ -22,10 +23,11 @@ class Directory(Protocol):
 class DaprDirectory:
     """`GET billing/account/{login}` on app `billing`, `GET stock/{id}` on app `stock`."""
 
-    def __init__(self, client: Any, billing_app_id: str, stock_app_id: str) -> None:
+    def __init__(self, client: Any, billing_app_id: str, stock_app_id: str, timeout: float = 10.0) -> None:
         self.client = client
         self.billing = billing_app_id
         self.stock = stock_app_id
+        self.timeout = timeout  # bounds the sidecar's health wait too, so a request never hangs
 
     async def account_exists(self, login: str) -> bool:
         return await self._exists(self.billing, f"billing/account/{login}")
@@ -35,7 +37,8 @@ class DaprDirectory:
 
     async def _exists(self, app_id: str, method: str) -> bool:
         try:
-            await self.client.invoke_method(app_id, method, http_verb="GET")
+            async with asyncio.timeout(self.timeout):
+                await self.client.invoke_method(app_id, method, http_verb="GET")
         except DaprHttpError as err:
             if err.status_code == 404:
                 return False

@@ -1,7 +1,11 @@
 """Errors as RFC 9457 problem details, each with a stable `code` and the field it is about."""
 
+import logging
 from typing import Any
 
+import grpc
+from dapr.clients.exceptions import DaprInternalError
+from dapr_helpers.state import ConcurrencyConflict
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -10,6 +14,8 @@ from starlette.exceptions import HTTPException
 from order_app.adapters.directory import DirectoryUnavailable
 from order_app.domain import InvalidOrder
 from order_app.service import IdempotencyKeyInFlight, IdempotencyKeyReused, SagaUnavailable
+
+log = logging.getLogger(__name__)
 
 MEDIA_TYPE = "application/problem+json"
 TITLES = {
@@ -83,6 +89,17 @@ def _simple(status: int, field: str | None = None) -> Any:
     return handle
 
 
+async def on_infrastructure_error(request: Request, exc: Exception) -> JSONResponse:
+    """The sidecar or a store did not answer: nothing the client sent is wrong, so 503."""
+    log.warning("%s %s failed on infrastructure: %r", request.method, request.url.path, exc)
+    return problem(request, 503, "dependency_unavailable", "a backing service is unavailable; try again")
+
+
+async def on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("%s %s failed", request.method, request.url.path, exc_info=exc)
+    return problem(request, 500, "internal_error", "an unexpected error occurred")
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(InvalidOrder, on_invalid_order)
@@ -91,3 +108,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(IdempotencyKeyInFlight, _simple(409, "Idempotency-Key"))
     app.add_exception_handler(DirectoryUnavailable, _simple(503))
     app.add_exception_handler(SagaUnavailable, _simple(503))
+    for infrastructure in (DaprInternalError, grpc.RpcError, ConcurrencyConflict, TimeoutError, OSError):
+        app.add_exception_handler(infrastructure, on_infrastructure_error)
+    app.add_exception_handler(Exception, on_unexpected_error)

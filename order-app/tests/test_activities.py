@@ -1,0 +1,78 @@
+"""The saga's activities against in-memory fakes of the store and the publisher."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from dapr.ext.workflow._durabletask.task import NonRetryableError
+from dapr_helpers.testing import InMemoryStateStore, RecordingPublisher
+from order_app.adapters.orders import OrderRepository
+from order_app.domain import Order, OrderRequest, OrderStatus, RejectionReason, StepName, StepRecord
+from order_app.workflow.activities import SagaActivities
+from order_app.workflow.messages import Command, Outcome, SagaSnapshot
+
+NOW = datetime(2030, 1, 1, 9, tzinfo=UTC)
+
+
+@pytest.fixture
+async def setup():
+    store, publisher = InMemoryStateStore(), RecordingPublisher()
+    orders = OrderRepository(store)
+    request = OrderRequest(
+        login="ann", email="a@b.cd", product_id=1, quantity=1, amount=Decimal(5), dtime=NOW
+    )
+    await orders.add(Order.create(7, request, NOW))
+    return SagaActivities(publisher, orders), orders, publisher
+
+
+def snapshot(outcome: Outcome | None = None, order_id: int = 7) -> dict:
+    steps = (StepRecord(name=StepName.RESERVE_STOCK).request(NOW),)
+    return SagaSnapshot(order_id=order_id, at=NOW, steps=steps, outcome=outcome).model_dump(mode="json")
+
+
+async def test_publishes_a_command_body_to_its_topic(setup):
+    activities, _, publisher = setup
+    body = {"order_id": 7, "action": "reserve", "attempt": 1, "product_id": 1, "quantity": 1}
+
+    await activities.publish_command(None, Command(topic="stock-commands", body=body).model_dump())
+
+    assert publisher.published == [("stock-commands", body)]
+
+
+async def test_records_progress_then_the_outcome_on_the_order(setup):
+    activities, orders, _ = setup
+
+    await activities.record_saga(None, snapshot())
+    assert (await orders.get(7)).steps[0].state == "requested"
+
+    rejected = Outcome(status=OrderStatus.REJECTED, reason=RejectionReason.STEP_TIMEOUT, message="late")
+    await activities.record_saga(None, snapshot(rejected))
+    await activities.record_saga(None, snapshot(rejected))  # run twice: harmless
+
+    order = await orders.get(7)
+    assert (order.status, order.reason, order.message) == ("rejected", "step_timeout", "late")
+
+
+async def test_recording_for_a_missing_order_is_not_retried(setup):
+    activities, _, _ = setup
+
+    with pytest.raises(NonRetryableError):
+        await activities.record_saga(None, snapshot(order_id=99))
+
+
+async def test_a_second_different_outcome_is_not_retried(setup):
+    activities, _, _ = setup
+    await activities.record_saga(None, snapshot(Outcome(status=OrderStatus.COMPLETED, message="ok")))
+
+    late = Outcome(status=OrderStatus.REJECTED, reason=RejectionReason.STEP_TIMEOUT, message="late")
+    with pytest.raises(NonRetryableError):
+        await activities.record_saga(None, snapshot(late))
+
+
+async def test_a_write_conflict_is_retried_inside_the_activity(setup):
+    activities, orders, _ = setup
+    orders.store.forced_conflicts = 2
+
+    await activities.record_saga(None, snapshot())
+
+    assert (await orders.get(7)).steps[0].state == "requested"

@@ -1,0 +1,69 @@
+"""The saga worker is replaced when its stream dies (python-sdk#900), and stops cleanly."""
+
+import asyncio
+import threading
+
+from order_app.config import Settings
+from order_app.workflow.runtime import SagaWorker, build_runtime, worker_alive
+
+
+class FakeRuntime:
+    """Starts at once; its 'run loop' is a thread that ends when `die()` is called."""
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._WorkflowRuntime__worker = self  # what worker_alive() looks at
+        self._runLoop = threading.Thread(target=self._stop.wait)
+        self.shut_down = False
+
+    def start(self) -> None:
+        self._runLoop.start()
+
+    def die(self) -> None:
+        self._stop.set()
+        self._runLoop.join()
+
+    def shutdown(self) -> None:
+        self.shut_down = True
+        self._stop.set()
+
+
+async def eventually(condition, seconds: float = 2.0) -> None:
+    async with asyncio.timeout(seconds):
+        while not condition():  # noqa: ASYNC110 - set from the worker's threads, not an asyncio.Event
+            await asyncio.sleep(0.01)
+
+
+async def test_a_dead_worker_is_replaced_by_a_new_one():
+    built: list[FakeRuntime] = []
+
+    def build() -> FakeRuntime:
+        built.append(FakeRuntime())
+        return built[-1]
+
+    worker = SagaWorker(build, check_seconds=0.01)  # type: ignore[arg-type]
+    worker.start()
+    await eventually(lambda: worker.ready)
+
+    built[0].die()  # e.g. the sidecar restarted and the SDK's loop gave up
+    await eventually(lambda: len(built) == 2 and worker.ready)
+    assert built[0].shut_down
+
+    await worker.stop()
+    assert built[1].shut_down
+
+
+async def test_stopping_before_the_sidecar_ever_answers_does_not_hang():
+    worker = SagaWorker(lambda: build_runtime(Settings()), check_seconds=0.01)
+    worker.start()
+    await asyncio.sleep(0.05)  # start() is blocked, retrying the connection
+
+    async with asyncio.timeout(10):
+        await worker.stop()
+    assert not worker.ready
+
+
+def test_a_fresh_runtime_can_be_built_again_and_again():
+    first, second = build_runtime(Settings()), build_runtime(Settings())  # no "already registered"
+
+    assert not worker_alive(first) and not worker_alive(second)
