@@ -185,7 +185,12 @@ class QueryResult:
 
 # -- the store ---------------------------------------------------------------
 class StateStore:
-    """All state stores of one localdapr process, in one table keyed by (store, key)."""
+    """All state stores of one localdapr process in one SQLite table.
+
+    Rows are keyed by (store, key), where `store` identifies the component's
+    database table (see `state.table_id`), not its name: components on the same
+    Postgres table share rows, as they do in production.
+    """
 
     def __init__(self, db: Database) -> None:
         self.db = db
