@@ -76,3 +76,9 @@ def test_unreachable_sidecar_is_503_not_500():
     resp = TestClient(app).get("/down")
     assert resp.status_code == 503
     assert resp.json()["code"] == "dapr_unavailable"
+
+
+def test_invalid_json_body_names_the_body():
+    resp = TestClient(_app()).post("/things", content=b"{oops", headers={"content-type": "application/json"})
+    assert resp.status_code == 422
+    assert resp.json()["errors"][0]["field"] == "body"

@@ -30,6 +30,16 @@ def problem_response(status: int, code: str, detail: str, **extra: Any) -> JSONR
     return JSONResponse(jsonable_encoder(body), status_code=status, media_type=PROBLEM_JSON)
 
 
+def _field(error: dict[str, Any]) -> str:
+    """`amount`, `login`, `items.0.id`: the location without FastAPI's `body`/`query` prefix."""
+    if error.get("type") == "json_invalid":
+        return "body"
+    loc = list(error.get("loc", ()))
+    if loc and loc[0] in ("body", "query", "path", "header", "cookie"):
+        loc = loc[1:]
+    return ".".join(str(part) for part in loc) or "body"
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Problem details for: `Problem`; request validation (422, naming each field); an ETag
     conflict that outlasted its retries (409); an unreachable sidecar (503)."""
@@ -40,10 +50,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_invalid(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        errors = [
-            {"field": ".".join(str(p) for p in err["loc"] if p != "body"), "message": err["msg"]}
-            for err in exc.errors()
-        ]
+        errors = [{"field": _field(err), "message": err["msg"]} for err in exc.errors()]
         detail = "; ".join(f"{e['field'] or 'body'}: {e['message']}" for e in errors)
         return problem_response(422, "validation_error", detail, errors=errors)
 
