@@ -74,3 +74,14 @@ def test_subscribes_to_commands_with_a_dead_letter_topic(client):
         "billing-commands-dead",
         "pubsub",
     )
+
+
+@pytest.mark.parametrize(
+    "body", [b'{"login": "x", "amount": 1e400}', b'{"login": "x", "amount": 1e30}', b"{nope"]
+)
+def test_refuses_absurd_or_broken_refill_bodies_with_422(client, login, store, body):
+    client.post(f"/billing/register?login={login}")
+    before = store.snapshot()
+    resp = client.post("/billing/refill", content=body.replace(b'"x"', f'"{login}"'.encode()))
+    assert resp.status_code == 422
+    assert store.snapshot() == before

@@ -51,3 +51,7 @@ def test_openapi_health_and_subscription(client):
     assert client.get("/healthz").json() == {"status": "ok"}
     [sub] = client.get("/dapr/subscribe").json()
     assert (sub["topic"], sub["deadLetterTopic"]) == ("delivery-commands", "delivery-commands-dead")
+
+
+def test_bookings_answer_with_and_without_trailing_slash(client):
+    assert client.get("/delivery/", follow_redirects=False).json() == []

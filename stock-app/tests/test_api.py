@@ -73,3 +73,8 @@ def test_openapi_health_and_subscription(client):
     assert client.get("/healthz").json() == {"status": "ok"}
     [sub] = client.get("/dapr/subscribe").json()
     assert (sub["topic"], sub["deadLetterTopic"]) == ("stock-commands", "stock-commands-dead")
+
+
+def test_list_answers_with_and_without_trailing_slash(client, product):
+    pid = product(1)
+    assert [p["id"] for p in client.get("/stock/", follow_redirects=False).json()] == [pid]

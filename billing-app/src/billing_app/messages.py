@@ -18,7 +18,7 @@ class _Command(BaseModel):
 class ChargeCommand(_Command):
     action: Literal["charge"]
     login: Annotated[str, Field(min_length=1)]
-    amount: Annotated[Decimal, Field(gt=0, decimal_places=2, allow_inf_nan=False)]
+    amount: Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=2, allow_inf_nan=False)]
 
 
 class RefundCommand(_Command):

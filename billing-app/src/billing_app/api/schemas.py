@@ -9,7 +9,7 @@ Login = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[\w.@+-]+$")
 ]
 # At most two fraction digits, never rounded silently; JSON numbers on the way out.
-AmountIn = Annotated[Decimal, Field(gt=0, decimal_places=2, allow_inf_nan=False)]
+AmountIn = Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=2, allow_inf_nan=False)]
 MoneyOut = Annotated[Decimal, PlainSerializer(float, return_type=float)]
 
 

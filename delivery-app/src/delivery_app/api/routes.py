@@ -13,6 +13,7 @@ router = APIRouter(prefix="/delivery", tags=["delivery"])
 
 
 @router.get("")
+@router.get("/", include_in_schema=False)
 async def list_bookings(couriers: Couriers) -> list[BookingOut]:
     """The active courier bookings, in time order."""
     return [

@@ -16,6 +16,7 @@ router = APIRouter(prefix="/stock", tags=["stock"])
 
 
 @router.get("")
+@router.get("/", include_in_schema=False)
 async def list_products(products: Products) -> list[ProductOut]:
     """Every position; `quantity` is the units available."""
     return [ProductOut.of(p) for p in await products.list()]

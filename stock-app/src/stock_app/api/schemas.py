@@ -8,7 +8,8 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PlainSerializer
 from stock_app.domain.product import Product
 
 Description = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-PriceIn = Annotated[Decimal, Field(ge=0, decimal_places=2, allow_inf_nan=False)]
+PriceIn = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2, allow_inf_nan=False)]
+MAX_UNITS = 1_000_000_000
 MoneyOut = Annotated[Decimal, PlainSerializer(float, return_type=float)]
 
 
@@ -17,12 +18,12 @@ class RegisterRequest(BaseModel):
 
     description: Description
     # `quntity` is the assignment's spelling.
-    quantity: int = Field(ge=0, strict=False, validation_alias=AliasChoices("quantity", "quntity"))
+    quantity: int = Field(ge=0, le=MAX_UNITS, validation_alias=AliasChoices("quantity", "quntity"))
     price: PriceIn | None = None
 
 
 class RestockRequest(BaseModel):
-    quantity: int = Field(gt=0, validation_alias=AliasChoices("quantity", "quntity"))
+    quantity: int = Field(gt=0, le=MAX_UNITS, validation_alias=AliasChoices("quantity", "quntity"))
 
 
 class ProductOut(BaseModel):
