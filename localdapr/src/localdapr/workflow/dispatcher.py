@@ -19,17 +19,23 @@ from dataclasses import dataclass, field
 
 log = logging.getLogger("localdapr.workflow")
 
-# A workflow turn replays history and returns; it should never take long.
+# A workflow turn replays history and returns; it should never take long. Each
+# further offer of the same turn waits twice as long, so an overloaded worker
+# is not flooded with duplicates.
 TURN_REDISPATCH_AFTER = 30.0
 
 
 @dataclass(eq=False)
 class WorkItem:
-    payload: bytes  # a serialized WorkItem, ready to write to the stream
+    payload: bytes | None  # the serialized WorkItem; None until `render` builds it
     is_turn: bool
     label: str
+    # Builds the payload when the item is first handed out (a turn's WorkflowStarted
+    # must carry the time it is dispatched, not the time it was queued).
+    render: Callable[[], bytes] | None = None
     stream: Stream | None = None
     done: bool = False  # completed, or no longer wanted (instance ended)
+    offers: int = 0
     _deadline: asyncio.TimerHandle | None = None
 
     def finish(self) -> None:
@@ -96,13 +102,17 @@ class Dispatcher:
                 item = await self._take()
                 if item.done:
                     continue
+                if item.payload is None:
+                    assert item.render is not None
+                    item.payload = item.render()
                 item.stream = stream
                 stream.outstanding.add(item)
                 if item.is_turn:
                     item._deadline = asyncio.get_running_loop().call_later(
-                        TURN_REDISPATCH_AFTER, self._overdue, item
+                        TURN_REDISPATCH_AFTER * 2**item.offers, self._overdue, item
                     )
-                await write(item.payload)  # type: ignore[misc]
+                item.offers += 1
+                await write(item.payload)
         finally:
             del self.streams[stream.id]
             lost = [i for i in stream.outstanding if not i.done]
@@ -124,7 +134,7 @@ class Dispatcher:
         item._deadline = None
         if item.done:
             return
-        log.warning("%s: no completion after %.0fs, dispatching again", item.label, TURN_REDISPATCH_AFTER)
+        log.warning("%s: no completion after %d offer(s), dispatching again", item.label, item.offers)
         if item.stream is not None:
             item.stream.outstanding.discard(item)
             item.stream = None

@@ -189,7 +189,7 @@ class Engine:
         for row in self.store.activities(self.app_id):
             inst = self.instances.get(row["instance_id"])
             if inst is not None and inst.execution_id == row["execution_id"]:
-                self._queue_activity(inst, row["task_id"], row["request"], None)
+                self._queue_activity(inst, row["task_id"], row["request"], row["target_app"])
         for inst in list(self.instances.values()):
             self._schedule(inst)
         log.info(
@@ -271,13 +271,19 @@ class Engine:
         inst.inbox = []
         self._turns += 1
         token = f"{self._epoch}:{self._turns}"
-        started = _bytes(wire.event(workflowStarted=pb.WorkflowStartedEvent()))
-        new_events = [started, *(e.event for e in events)]
-        payload = wire.workflow_work_item(
-            inst.instance_id, inst.execution_id, inst.history, new_events, token
-        )
-        item = WorkItem(payload, True, f"workflow {self.app_id}/{inst.instance_id}")
-        inst.turn = Turn(token, events, new_events, item)
+        item = WorkItem(None, True, f"workflow {self.app_id}/{inst.instance_id}")
+        turn = Turn(token, events, [], item)
+
+        def render() -> bytes:
+            # WorkflowStarted is the workflow's clock: stamp it when a worker gets the turn.
+            started = _bytes(wire.event(workflowStarted=pb.WorkflowStartedEvent()))
+            turn.new_events = [started, *(e.event for e in events)]
+            return wire.workflow_work_item(
+                inst.instance_id, inst.execution_id, inst.history, turn.new_events, token
+            )
+
+        item.render = render
+        inst.turn = turn
         self.dispatcher.push(item)
 
     def _unstall(self) -> None:
@@ -397,6 +403,9 @@ class Engine:
         if inst is None or turn is None or turn.token != resp.completionToken:
             log.debug("ignoring stale workflow completion for %s", resp.instanceId)
             return
+        if not turn.new_events:
+            log.debug("ignoring completion of a turn of %s that was never dispatched", resp.instanceId)
+            return
         inst.turn = None
         turn.item.finish()
         if any(a.HasField("workflowVersionNotAvailable") for a in resp.actions):
@@ -485,14 +494,15 @@ class Engine:
             if task.HasField(f):
                 getattr(scheduled, f).CopyFrom(getattr(task, f))
                 getattr(request, f).CopyFrom(getattr(task, f))
-        target = task.router.targetAppID if task.HasField("router") else ""
-        if target and target != self.app_id:
-            if target not in self.engines:
-                log.warning("%s: activity %s targets unknown app %r", inst.instance_id, task.name, target)
-            request.workflowInstance.instanceId = inst.instance_id
+        # call_activity(app_id=...) routes the activity to another app's workers.
+        target = task.router.targetAppID if task.HasField("router") and task.router.targetAppID else None
+        if target == self.app_id:
+            target = None
+        if target is not None and target not in self.engines:
+            log.warning("%s: activity %s targets unknown app %r", inst.instance_id, task.name, target)
         raw = request.SerializeToString()
-        self.store.add_activity(tx, self.app_id, inst.instance_id, inst.execution_id, action.id, raw)
-        tx.after(lambda: self._queue_activity(inst, action.id, raw, target or None))
+        self.store.add_activity(tx, self.app_id, inst.instance_id, inst.execution_id, action.id, raw, target)
+        tx.after(lambda: self._queue_activity(inst, action.id, raw, target))
         return wire.past(_bytes(wire.event(eventId=action.id, taskScheduled=scheduled)))
 
     def _queue_activity(self, inst: Instance, task_id: int, request: bytes, target_app: str | None) -> None:

@@ -8,7 +8,8 @@ Dapr's actor-based backend does (the actor type embeds the app id).
   row whose `fire_at` lies in the future (durabletask-go's pending timers);
   consuming a turn deletes the rows it carried, in the same transaction that
   appends them to history, so a crash replays the turn, never loses it.
-- `wf_activities`: scheduled activities whose result has not arrived yet.
+- `wf_activities`: scheduled activities whose result has not arrived yet
+  (`target_app`: the app whose workers run it, for cross-app calls).
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ CREATE TABLE IF NOT EXISTS wf_activities (
     execution_id TEXT NOT NULL,
     task_id INTEGER NOT NULL,
     request BLOB NOT NULL,
+    target_app TEXT,
     PRIMARY KEY (app_id, instance_id, execution_id, task_id)
 );
 """
@@ -176,12 +178,19 @@ class Store:
 
     # -- activities ------------------------------------------------------
     def add_activity(
-        self, tx: Tx, app_id: str, instance_id: str, execution_id: str, task_id: int, request: bytes
+        self,
+        tx: Tx,
+        app_id: str,
+        instance_id: str,
+        execution_id: str,
+        task_id: int,
+        request: bytes,
+        target_app: str | None,
     ) -> None:
         tx.conn.execute(
-            "INSERT OR REPLACE INTO wf_activities (app_id, instance_id, execution_id, task_id, request)"
-            " VALUES (?,?,?,?,?)",
-            (app_id, instance_id, execution_id, task_id, request),
+            "INSERT OR REPLACE INTO wf_activities"
+            " (app_id, instance_id, execution_id, task_id, request, target_app) VALUES (?,?,?,?,?,?)",
+            (app_id, instance_id, execution_id, task_id, request, target_app),
         )
 
     def delete_activity(self, tx: Tx, app_id: str, instance_id: str, execution_id: str, task_id: int) -> None:
@@ -192,5 +201,7 @@ class Store:
 
     def activities(self, app_id: str) -> list[sqlite3.Row]:
         return self.db.execute(
-            "SELECT instance_id, execution_id, task_id, request FROM wf_activities WHERE app_id=?", (app_id,)
+            "SELECT instance_id, execution_id, task_id, request, target_app"
+            " FROM wf_activities WHERE app_id=?",
+            (app_id,),
         ).fetchall()
