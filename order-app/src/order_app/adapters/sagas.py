@@ -6,6 +6,7 @@ from typing import Any, Protocol
 
 from dapr.ext.workflow import WorkflowStatus
 from dapr.ext.workflow.aio import DaprWorkflowClient
+from dapr.ext.workflow.logger import LoggerOptions
 
 from order_app.workflow.messages import SagaInput, instance_id
 from order_app.workflow.saga import order_saga
@@ -32,7 +33,8 @@ class DaprSagaGateway:
     @property
     def client(self) -> DaprWorkflowClient:
         if self._client is None:
-            self._client = DaprWorkflowClient()
+            # Its logs go to the root's JSON handler only (the SDK would add a plain one).
+            self._client = DaprWorkflowClient(logger_options=LoggerOptions(log_handler=logging.NullHandler()))
         return self._client
 
     async def start(self, saga: SagaInput) -> None:
