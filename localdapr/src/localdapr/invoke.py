@@ -170,7 +170,7 @@ class InvokeBlock(Block):
         callee: Sidecar | None = self.sidecar.runtime.sidecars.get(target)
         if callee is None:
             raise InvokeError(target, f"couldn't find service: {target}")
-        if not access_allowed(callee.options.configuration, caller, method, verb):
+        if not access_allowed(callee.options.configuration, caller, unquote(method), verb):
             raise InvokeError(
                 target,
                 "rpc error: code = PermissionDenied desc = access control policy has denied access to "

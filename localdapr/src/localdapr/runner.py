@@ -35,6 +35,8 @@ from .sidecar import SidecarOptions
 log = logging.getLogger("localdapr")
 
 DATA_DIR = Path(".data/localdapr")  # relative to the run file's folder
+# SIGHUP too: the apps run in their own sessions, so a closed terminal must not orphan them.
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 CURRENT_APP: contextvars.ContextVar[str | None] = contextvars.ContextVar("localdapr_app", default=None)
 
 
@@ -206,13 +208,13 @@ class Runner:
     # -- lifecycle ------------------------------------------------------------
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in _STOP_SIGNALS:
             loop.add_signal_handler(sig, self._on_signal)
         try:
             return await self._run()
         finally:
             await self._shutdown()
-            for sig in (signal.SIGINT, signal.SIGTERM):
+            for sig in _STOP_SIGNALS:
                 loop.remove_signal_handler(sig)
 
     def _on_signal(self) -> None:
