@@ -131,7 +131,10 @@ def render(
 
 
 def template_text(chart: Path, values: dict[str, Any] | None = None) -> str:
-    return "".join(f"---\n# Source: {m.template}\n" + yaml.safe_dump(m.obj, sort_keys=False) for m in render(chart, values))
+    return "".join(
+        f"---\n# Source: {m.template}\n" + yaml.safe_dump(m.obj, sort_keys=False)
+        for m in render(chart, values)
+    )
 
 
 def lint(chart: Path, values: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -200,8 +203,10 @@ def main(argv: list[str] | None = None) -> int:
             for e in errors:
                 print(e, file=sys.stderr)
             versions = ", ".join(KUBE_VERSIONS)
-            print(f"{chart.name}: {len(manifests)} objects, Kubernetes {versions} + Dapr CRDs: "
-                  + ("FAILED" if errors else "valid"))
+            print(
+                f"{chart.name}: {len(manifests)} objects, Kubernetes {versions} + Dapr CRDs: "
+                + ("FAILED" if errors else "valid")
+            )
             failed |= bool(errors)
     return 1 if failed else 0
 

@@ -1,0 +1,121 @@
+"""The chart agrees with the code: dapr.yaml, components/, docs/messaging.md, gateway.yaml
+and the apps' sources (see contract.py). Each check also has a test proving it fails
+when one side is renamed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from . import contract
+from .conftest import CHART_DIR, merge, merged_values, rendered
+from .helmtool import render
+
+
+def test_app_ids_ports_and_commands_match_the_run_file(case: str) -> None:
+    assert contract.apps_problems(rendered(case)) == []
+
+
+def test_components_match_the_local_components(case: str) -> None:
+    assert contract.components_problems(rendered(case)) == []
+
+
+def test_topics_match_the_messaging_contract(case: str) -> None:
+    assert contract.topics_problems(rendered(case), merged_values(case)) == []
+
+
+def test_resiliency_targets_exist_and_cover_the_local_ones(case: str) -> None:
+    assert contract.resiliency_problems(rendered(case)) == []
+
+
+def test_ingress_routes_match_the_gateway(case: str) -> None:
+    assert contract.ingress_problems(rendered(case)) == []
+
+
+def test_only_the_apps_that_call_each_other_may_invoke_them(case: str) -> None:
+    assert contract.access_control_problems(rendered(case)) == []
+
+
+def test_the_apps_sources_name_only_documented_topics_and_their_own_store() -> None:
+    assert contract.app_source_problems() == []
+
+
+def test_the_messaging_contract_has_the_saga_topics() -> None:
+    topics = contract.documented_topics()
+    assert set(topics) == {"stock-commands", "delivery-commands", "billing-commands", "order-replies"}
+    assert topics["order-replies"].publishers == {"stock", "delivery", "billing"}
+
+
+def test_every_app_folder_holds_the_module_the_chart_starts() -> None:
+    values = merged_values("default")
+    for app_id, app in contract.run_file_apps().items():
+        charted = values["apps"][app_id]
+        assert (charted["folder"], charted["module"]) == (app.folder, app.module)
+        assert (contract.REPO / app.folder / "src" / app.module).is_dir(), app.folder
+
+
+# --- a rename on either side fails a check ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "check"),
+    [
+        ({"apps": {"order": {"stateStore": {"name": "orders-store"}}}}, contract.components_problems),
+        ({"apps": {"billing": {"stateStore": {"tableName": "payments"}}}}, contract.components_problems),
+        ({"messaging": {"pubsubName": "saga-pubsub"}}, contract.components_problems),
+        ({"apps": {"billing": {"port": 8012}}}, contract.apps_problems),
+        ({"apps": {"stock": {"module": "stocks_app"}}}, contract.apps_problems),
+        ({"apps": {"stock": {"publicPrefix": "/stocks"}}}, contract.ingress_problems),
+        ({"accessControl": {"allowedCallers": {"delivery": ["order"]}}}, contract.access_control_problems),
+        ({"accessControl": {"allowedCallers": {"stock": []}}}, contract.access_control_problems),
+        ({"resiliency": {"invokeTargets": ["billing"]}}, contract.resiliency_problems),
+    ],
+    ids=lambda v: v.__name__ if callable(v) else str(v),
+)
+def test_a_renamed_chart_value_is_caught(values: dict[str, Any], check: Any) -> None:
+    assert check(render(CHART_DIR, values)) != []
+
+
+def test_a_renamed_topic_in_the_chart_is_caught() -> None:
+    values = {
+        "messaging": {
+            "topics": {
+                "stock-commands": None,  # null deletes a default key, as with helm --set
+                "stock-command": {"publishers": ["order"], "subscribers": ["stock"]},
+            }
+        }
+    }
+    manifests = render(CHART_DIR, values)
+    problems = contract.topics_problems(manifests, merge(values))
+    assert any("stock-commands" in p for p in problems), problems
+
+
+def test_a_renamed_topic_in_the_contract_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    topics = contract.documented_topics()
+    renamed = topics.pop("billing-commands")
+    topics["payment-commands"] = contract.Topic("payment-commands", renamed.publishers, renamed.subscribers)
+    monkeypatch.setattr(contract, "documented_topics", lambda: topics)
+    assert contract.topics_problems(rendered("default"), merged_values("default")) != []
+
+
+def test_a_renamed_topic_or_store_in_an_app_is_caught(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    source = tmp_path / "config.py"
+    source.write_text('commands_topic = "stock-command"\nstate_store = "orders-store"\n')
+    monkeypatch.setattr(contract, "app_sources", lambda folder: [source] if folder == "stock-app" else [])
+    problems = contract.app_source_problems()
+    assert any("'stock-command'" in p for p in problems), problems
+    assert any("'orders-store'" in p for p in problems), problems
+    assert any("never names 'stock-commands'" in p for p in problems), problems
+
+
+def test_a_renamed_local_component_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    local = contract.local_components()
+    store = local.pop("Component/stock-store")
+    store = {**store, "metadata": {"name": "stocks-store"}}
+    local["Component/stocks-store"] = store
+    monkeypatch.setattr(contract, "local_components", lambda: local)
+    assert contract.components_problems(rendered("default")) != []

