@@ -1,6 +1,6 @@
 import logging
 
-from dapr_helpers.problems import Problem, install_problem_handlers
+from dapr_helpers.problems import Problem, install_problem_handlers, map_errors
 from dapr_helpers.pubsub import DaprStatus, handle_cloud_event
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -82,3 +82,24 @@ def test_invalid_json_body_names_the_body():
     resp = TestClient(_app()).post("/things", content=b"{oops", headers={"content-type": "application/json"})
     assert resp.status_code == 422
     assert resp.json()["errors"][0]["field"] == "body"
+
+
+class _Refused(Exception):
+    code = "refused"
+
+
+class _Missing(_Refused):
+    code = "missing"
+
+
+def test_mapped_domain_errors_keep_their_code_and_status():
+    app = FastAPI()
+    map_errors(app, _Refused, {_Missing: 404})
+
+    @app.get("/{what}")
+    def fail(what: str) -> None:
+        raise _Missing("gone") if what == "missing" else _Refused("no")
+
+    client = TestClient(app)
+    assert (client.get("/missing").status_code, client.get("/missing").json()["code"]) == (404, "missing")
+    assert (client.get("/other").status_code, client.get("/other").json()["code"]) == (409, "refused")

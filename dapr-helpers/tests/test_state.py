@@ -121,3 +121,13 @@ def test_event_data_parses_json_text_and_passes_objects():
     assert event_data({"data": {"a": 1}}) == {"a": 1}
     assert event_data({"data": '{"a": 1}'}) == {"a": 1}
     assert event_data("nope") is None
+
+
+async def test_get_or_create_returns_the_existing_value_or_stores_the_empty_one():
+    from dapr_helpers.testing import InMemoryStateStore
+
+    store = InMemoryStateStore()
+    value, etag = await store.get_or_create_json("k", {"n": 0})
+    assert (value, etag is not None) == ({"n": 0}, True)
+    await store.transact([Upsert("k", {"n": 1}, etag)])
+    assert (await store.get_or_create_json("k", {"n": 0}))[0] == {"n": 1}

@@ -68,3 +68,16 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ConcurrencyConflict, on_conflict)
     for error in (DaprGrpcError, DaprInternalError, TimeoutError, ConnectionError):
         app.add_exception_handler(error, on_unavailable)
+
+
+def map_errors(app: FastAPI, base: type[Exception], statuses: dict[type[Exception], int]) -> None:
+    """Answer `base` and its subclasses (each with a class attribute `code`) as problems.
+
+    A class missing from `statuses` is a refused business rule: 409.
+    """
+
+    async def on_error(_: Request, exc: Exception) -> JSONResponse:
+        status = next((s for cls, s in statuses.items() if isinstance(exc, cls)), 409)
+        return problem_response(status, getattr(exc, "code", "conflict"), str(exc))
+
+    app.add_exception_handler(base, on_error)

@@ -103,6 +103,20 @@ class StateStore:
             raise
         return True
 
+    async def get_or_create_json(self, key: str, empty: Any) -> tuple[Any, str]:
+        """The value and ETag of `key`, storing `empty` first if it is missing.
+
+        A record that several writers may create (a per-order record, a slot)
+        exists before anyone changes it, so every change can carry an ETag.
+        """
+        value, etag = await self.get_json(key)
+        if value is None:
+            await self.create_json(key, empty)
+            value, etag = await self.get_json(key)
+        if value is None or etag is None:
+            raise ConcurrencyConflict(f"{key} vanished right after it was created")
+        return value, etag
+
     async def transact(self, ops: Sequence[Operation]) -> None:
         """All ops or none. An op with an ETag fails the whole transaction if the key changed.
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from dapr_helpers.state import ConcurrencyConflict, Delete, Operation, Upsert
+from dapr_helpers.state import ConcurrencyConflict, Delete, Operation, StateStore, Upsert
 
 
 def _copy(value: Any) -> Any:
@@ -51,6 +51,9 @@ class InMemoryStateStore:
             return False
         self.data[key] = (_copy(value), self._next_etag())
         return True
+
+    # The same read-or-create as the real store, over the fake's get/create.
+    get_or_create_json = StateStore.get_or_create_json
 
     async def transact(self, ops: Sequence[Operation]) -> None:
         await asyncio.sleep(0)
