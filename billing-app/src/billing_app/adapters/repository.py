@@ -2,7 +2,7 @@
 
 from typing import Any, Protocol
 
-from dapr_helpers.state import ConcurrencyConflict, Operation, Upsert
+from dapr_helpers.state import Operation, Upsert
 
 from billing_app.adapters.records import (
     account_from_json,
@@ -21,6 +21,7 @@ class Store(Protocol):
 
     async def get_json(self, key: str) -> tuple[Any | None, str | None]: ...
     async def create_json(self, key: str, value: Any) -> bool: ...
+    async def get_or_create_json(self, key: str, empty: Any) -> tuple[Any, str]: ...
     async def transact(self, ops: list[Operation]) -> None: ...
 
 
@@ -37,12 +38,8 @@ class BillingRepository:
 
     async def payment(self, order_id: int) -> tuple[OrderPayment, str]:
         """The order's payment record, created empty first so that every write carries an ETag."""
-        data, etag = await self.store.get_json(payment_key(order_id))
-        if data is None:
-            await self.store.create_json(payment_key(order_id), payment_to_json(OrderPayment(order_id)))
-            data, etag = await self.store.get_json(payment_key(order_id))
-        if data is None or etag is None:
-            raise ConcurrencyConflict(f"payment record of order {order_id} vanished")
+        empty = payment_to_json(OrderPayment(order_id))
+        data, etag = await self.store.get_or_create_json(payment_key(order_id), empty)
         return payment_from_json(data), etag
 
     async def find_payment(self, order_id: int) -> OrderPayment | None:

@@ -1,8 +1,7 @@
-"""Billing's named errors as RFC 9457 problems."""
+"""Billing's named errors as RFC 9457 problems (each error's `code` is kept)."""
 
-from dapr_helpers.problems import problem_response
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from dapr_helpers.problems import map_errors
+from fastapi import FastAPI
 
 from billing_app.domain.errors import (
     AccountExists,
@@ -13,7 +12,7 @@ from billing_app.domain.errors import (
     UnknownAccount,
 )
 
-STATUS = {
+STATUS: dict[type[Exception], int] = {
     UnknownAccount: 404,
     AccountExists: 409,
     InsufficientFunds: 409,
@@ -23,8 +22,4 @@ STATUS = {
 
 
 def install_billing_errors(app: FastAPI) -> None:
-    async def on_billing_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, BillingError)
-        return problem_response(STATUS.get(type(exc), 409), exc.code, str(exc))
-
-    app.add_exception_handler(BillingError, on_billing_error)
+    map_errors(app, BillingError, STATUS)

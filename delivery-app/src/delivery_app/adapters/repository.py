@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from dapr_helpers.state import ConcurrencyConflict, Operation, Upsert
+from dapr_helpers.state import Operation, Upsert
 
 from delivery_app.adapters.records import (
     COURIERS_KEY,
@@ -28,7 +28,7 @@ class Store(Protocol):
 
     async def get_json(self, key: str) -> tuple[Any | None, str | None]: ...
     async def bulk_get_json(self, keys: Sequence[str]) -> dict[str, tuple[Any | None, str | None]]: ...
-    async def create_json(self, key: str, value: Any) -> bool: ...
+    async def get_or_create_json(self, key: str, empty: Any) -> tuple[Any, str]: ...
     async def transact(self, ops: Sequence[Operation]) -> None: ...
 
 
@@ -36,32 +36,22 @@ class DeliveryRepository:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    async def _existing(self, key: str, empty: dict[str, Any]) -> tuple[Any, str]:
-        """Read `key`, creating it first if missing, so that every write to it carries an ETag."""
-        data, etag = await self.store.get_json(key)
-        if data is None:
-            await self.store.create_json(key, empty)
-            data, etag = await self.store.get_json(key)
-        if data is None or etag is None:
-            raise ConcurrencyConflict(f"{key} vanished")
-        return data, etag
-
     async def added_couriers(self) -> tuple[list[Courier], str]:
-        data, etag = await self._existing(COURIERS_KEY, couriers_to_json([]))
+        data, etag = await self.store.get_or_create_json(COURIERS_KEY, couriers_to_json([]))
         return couriers_from_json(data), etag
 
     def save_added_couriers(self, added: list[Courier], etag: str) -> Upsert:
         return Upsert(COURIERS_KEY, couriers_to_json(added), etag)
 
     async def slot(self, start: datetime) -> tuple[Slot, str]:
-        data, etag = await self._existing(slot_key(start), slot_to_json(Slot(start)))
+        data, etag = await self.store.get_or_create_json(slot_key(start), slot_to_json(Slot(start)))
         return slot_from_json(data), etag
 
     def save_slot(self, slot: Slot, etag: str) -> Upsert:
         return Upsert(slot_key(slot.start), slot_to_json(slot), etag)
 
     async def slot_index(self) -> tuple[list[str], str]:
-        data, etag = await self._existing(SLOTS_KEY, {"slots": []})
+        data, etag = await self.store.get_or_create_json(SLOTS_KEY, {"slots": []})
         return data["slots"], etag
 
     def save_slot_index(self, starts: list[str], etag: str) -> Upsert:
@@ -74,7 +64,9 @@ class DeliveryRepository:
         return [slot_from_json(value) for value, _ in found.values() if value is not None]
 
     async def booking(self, order_id: int) -> tuple[OrderBooking, str]:
-        data, etag = await self._existing(booking_key(order_id), booking_to_json(OrderBooking(order_id)))
+        data, etag = await self.store.get_or_create_json(
+            booking_key(order_id), booking_to_json(OrderBooking(order_id))
+        )
         return booking_from_json(data), etag
 
     async def find_booking(self, order_id: int) -> OrderBooking | None:

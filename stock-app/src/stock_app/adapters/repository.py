@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from dapr_helpers.state import ConcurrencyConflict, Operation, Upsert
+from dapr_helpers.state import Operation, Upsert
 
 from stock_app.adapters.records import (
     SEQUENCE_KEY,
@@ -23,7 +23,7 @@ class Store(Protocol):
 
     async def get_json(self, key: str) -> tuple[Any | None, str | None]: ...
     async def bulk_get_json(self, keys: Sequence[str]) -> dict[str, tuple[Any | None, str | None]]: ...
-    async def create_json(self, key: str, value: Any) -> bool: ...
+    async def get_or_create_json(self, key: str, empty: Any) -> tuple[Any, str]: ...
     async def transact(self, ops: Sequence[Operation]) -> None: ...
 
 
@@ -31,18 +31,8 @@ class StockRepository:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    async def _existing(self, key: str, empty: dict[str, Any]) -> tuple[Any, str]:
-        """Read `key`, creating it first if missing, so that every write to it carries an ETag."""
-        data, etag = await self.store.get_json(key)
-        if data is None:
-            await self.store.create_json(key, empty)
-            data, etag = await self.store.get_json(key)
-        if data is None or etag is None:
-            raise ConcurrencyConflict(f"{key} vanished")
-        return data, etag
-
     async def sequence(self) -> tuple[int, str]:
-        data, etag = await self._existing(SEQUENCE_KEY, {"last": 0})
+        data, etag = await self.store.get_or_create_json(SEQUENCE_KEY, {"last": 0})
         return data["last"], etag
 
     def save_sequence(self, last: int, etag: str) -> Upsert:
@@ -63,7 +53,7 @@ class StockRepository:
 
     async def reservation(self, order_id: int) -> tuple[OrderReservation, str]:
         empty = reservation_to_json(OrderReservation(order_id))
-        data, etag = await self._existing(reservation_key(order_id), empty)
+        data, etag = await self.store.get_or_create_json(reservation_key(order_id), empty)
         return reservation_from_json(data), etag
 
     async def find_reservation(self, order_id: int) -> OrderReservation | None:

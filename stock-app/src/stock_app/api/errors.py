@@ -1,8 +1,7 @@
-"""Stock's named errors as RFC 9457 problems."""
+"""Stock's named errors as RFC 9457 problems (each error's `code` is kept)."""
 
-from dapr_helpers.problems import problem_response
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from dapr_helpers.problems import map_errors
+from fastapi import FastAPI
 
 from stock_app.domain.errors import (
     InsufficientStock,
@@ -12,12 +11,13 @@ from stock_app.domain.errors import (
     UnknownProduct,
 )
 
-STATUS = {UnknownProduct: 404, InsufficientStock: 409, OrderCancelled: 409, InvalidQuantity: 422}
+STATUS: dict[type[Exception], int] = {
+    UnknownProduct: 404,
+    InsufficientStock: 409,
+    OrderCancelled: 409,
+    InvalidQuantity: 422,
+}
 
 
 def install_stock_errors(app: FastAPI) -> None:
-    async def on_stock_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, StockError)
-        return problem_response(STATUS.get(type(exc), 409), exc.code, str(exc))
-
-    app.add_exception_handler(StockError, on_stock_error)
+    map_errors(app, StockError, STATUS)
