@@ -1,10 +1,11 @@
 """The saga worker is replaced when its stream dies (python-sdk#900), and stops cleanly."""
 
 import asyncio
+import logging
 import threading
 
 from order_app.config import Settings
-from order_app.workflow.runtime import SagaWorker, build_runtime, worker_alive
+from order_app.workflow.runtime import InstanceOrderId, SagaWorker, build_runtime, worker_alive
 
 
 class FakeRuntime:
@@ -67,3 +68,13 @@ def test_a_fresh_runtime_can_be_built_again_and_again():
     first, second = build_runtime(Settings()), build_runtime(Settings())  # no "already registered"
 
     assert not worker_alive(first) and not worker_alive(second)
+
+
+def test_the_sdks_log_lines_about_an_order_carry_its_id():
+    record = logging.LogRecord(
+        "durabletask-worker", logging.INFO, "", 0, "order-42 Event raised: %s", ("x",), None
+    )
+
+    InstanceOrderId().filter(record)
+
+    assert record.order_id == 42

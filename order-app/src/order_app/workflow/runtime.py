@@ -9,6 +9,7 @@ so it runs in a thread: the app serves (and reports unready) meanwhile.
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -54,6 +55,24 @@ def build_runtime(settings: Settings) -> WorkflowRuntime:
     runtime.register_activity(activity(activities.publish_command), name=PUBLISH_COMMAND)
     runtime.register_activity(activity(activities.record_saga), name=RECORD_SAGA)
     return runtime
+
+
+class InstanceOrderId(logging.Filter):
+    """Gives the SDK's own log lines about `order-{id}` instances their `order_id` field."""
+
+    pattern = re.compile(r"\border-(\d+)\b")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "order_id", None) is None and (m := self.pattern.search(record.getMessage())):
+            record.order_id = int(m.group(1))
+        return True
+
+
+def tag_sdk_logs() -> None:
+    for name in ("durabletask-worker", "durabletask-client", "WorkflowRuntime", "DaprWorkflowClient"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, InstanceOrderId) for f in logger.filters):
+            logger.addFilter(InstanceOrderId())
 
 
 def worker_alive(runtime: WorkflowRuntime) -> bool:
