@@ -85,3 +85,8 @@ def test_refuses_absurd_or_broken_refill_bodies_with_422(client, login, store, b
     resp = client.post("/billing/refill", content=body.replace(b'"x"', f'"{login}"'.encode()))
     assert resp.status_code == 422
     assert store.snapshot() == before
+
+
+def test_public_api_document_shows_only_billing_routes(client):
+    paths = client.get("/billing/openapi.json").json()["paths"]
+    assert paths and all(path.startswith("/billing/") for path in paths)

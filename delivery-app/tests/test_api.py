@@ -55,3 +55,8 @@ def test_openapi_health_and_subscription(client):
 
 def test_bookings_answer_with_and_without_trailing_slash(client):
     assert client.get("/delivery/", follow_redirects=False).json() == []
+
+
+def test_public_api_document_shows_only_delivery_routes(client):
+    paths = client.get("/delivery/openapi.json").json()["paths"]
+    assert paths and all(path.startswith("/delivery") for path in paths)

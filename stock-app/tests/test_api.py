@@ -78,3 +78,8 @@ def test_openapi_health_and_subscription(client):
 def test_list_answers_with_and_without_trailing_slash(client, product):
     pid = product(1)
     assert [p["id"] for p in client.get("/stock/", follow_redirects=False).json()] == [pid]
+
+
+def test_public_api_document_shows_only_stock_routes(client):
+    paths = client.get("/stock/openapi.json").json()["paths"]
+    assert paths and all(path.startswith("/stock") for path in paths)

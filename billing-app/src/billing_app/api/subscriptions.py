@@ -7,8 +7,10 @@ from typing import Any
 from dapr.ext.fastapi import DaprApp
 from dapr_helpers.pubsub import handle_cloud_event
 from fastapi import FastAPI, Request
+from fastapi.routing import APIRoute
 
 from billing_app.api.deps import Commands
+from billing_app.api.routes import router as public
 from billing_app.config import Settings
 from billing_app.messages import parse_command
 
@@ -26,3 +28,7 @@ def subscribe_commands(app: FastAPI, settings: Settings) -> None:
             envelope = None  # not JSON: dropped below as malformed
         reply = await handle_cloud_event(envelope, parse_command, commands.handle, log)
         return reply.model_dump()
+
+    for route in app.routes:  # the sidecar's routes stay out of the public API document
+        if isinstance(route, APIRoute) and not route.path.startswith(public.prefix):
+            route.include_in_schema = False
