@@ -69,6 +69,15 @@ def wait_healthy(http_port: int, timeout: float = 30.0) -> None:
     raise RuntimeError("localdapr did not become healthy")
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User+system CPU time of a process so far (Linux), to show who is the bottleneck."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def percentile(sorted_values: list[float], p: float) -> float:
     k = min(len(sorted_values) - 1, max(0, round(p / 100 * (len(sorted_values) - 1))))
     return sorted_values[k]
@@ -163,7 +172,13 @@ def main() -> int:
 
         client = DaprWorkflowClient(host="127.0.0.1", port=str(grpc_port))
         run_batch(client, min(50, args.workflows), min(8, args.concurrency), "warmup")
+        cpu_before = [cpu_seconds(p.pid) for p in (sidecar, *workers)]
         elapsed, latencies = run_batch(client, args.workflows, args.concurrency, "run")
+        cpu_after = [cpu_seconds(p.pid) for p in (sidecar, *workers)]
+        cpu = [
+            round(a - b, 2) if a is not None and b is not None else None
+            for a, b in zip(cpu_after, cpu_before, strict=True)
+        ]
         latencies.sort()
         result = {
             "workflows": args.workflows,
@@ -175,12 +190,15 @@ def main() -> int:
             "p95_ms": round(percentile(latencies, 95) * 1000, 1),
             "p99_ms": round(percentile(latencies, 99) * 1000, 1),
             "mean_ms": round(statistics.fmean(latencies) * 1000, 1),
+            "sidecar_cpu_s": cpu[0],
+            "worker_cpu_s": cpu[1:],
         }
         print(
             f"{args.workflows} three-activity workflows, {args.concurrency} starters, "
             f"{args.workers} worker(s): {result['workflows_per_s']} workflows/s in {result['seconds']} s"
         )
         print(f"latency p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms, p99 {result['p99_ms']} ms")
+        print(f"CPU during the run: localdapr {cpu[0]} s, worker(s) {cpu[1:]} s")
         print(json.dumps(result))
         client.close()
         return 0
