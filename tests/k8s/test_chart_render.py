@@ -225,7 +225,7 @@ def test_containers_are_non_root_read_only_limited_and_probed(case: str) -> None
         if m.kind not in POD_KINDS:
             continue
         spec = pod_spec(m)
-        for c in spec["containers"]:
+        for c in spec.get("initContainers", []) + spec["containers"]:
             where = f"{m}: {c['name']}"
             sc = c.get("securityContext", {})
             assert spec["securityContext"]["runAsNonRoot"] is True, where
@@ -235,7 +235,7 @@ def test_containers_are_non_root_read_only_limited_and_probed(case: str) -> None
             assert sc.get("capabilities", {}).get("drop") == ["ALL"], where
             assert {"cpu", "memory"} <= set(c["resources"]["requests"]), where
             assert {"cpu", "memory"} <= set(c["resources"]["limits"]), where
-            if m.kind != "Job":
+            if m.kind != "Job" and c in spec["containers"]:
                 assert "readinessProbe" in c and "livenessProbe" in c, where
 
 
@@ -290,3 +290,25 @@ def test_one_release_per_namespace_renders_in_any_namespace() -> None:
 def test_merged_values_keep_the_defaults_a_values_file_does_not_touch() -> None:
     assert merged_values("external-values")["apps"]["stock"]["port"] == 8003
     assert merged_values("tracing-values")["tracing"]["samplingRate"] == "1"
+
+
+def test_apps_wait_for_the_charts_own_backends_before_their_sidecars_start() -> None:
+    def waits(case: str) -> dict[str, list[str]]:
+        found = {}
+        for app_id, dep in contract.dapr_deployments(rendered(case)).items():
+            init = dep["spec"]["template"]["spec"].get("initContainers", [])
+            found[app_id] = init[0]["command"][3:] if init else []
+        return found
+
+    assert waits("default")["order"] == ["order-saga-order-db:5432", "order-saga-redis:6379"]
+    external = waits("external-values")
+    assert external["billing"] == [] and external["stock"] == []
+    assert external["order"] == ["order-saga-order-db:5432"]
+
+
+def test_generated_passwords_outlive_an_uninstall_like_the_volumes_they_unlock() -> None:
+    for m in rendered("default"):
+        if m.kind == "Secret":
+            assert m.obj["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep", m
+        if m.kind == "StatefulSet":
+            assert m.obj["spec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"] == "Retain", m
