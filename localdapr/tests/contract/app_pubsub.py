@@ -101,6 +101,11 @@ def register(main: FastAPI, peer: FastAPI, dapr_app: Any, recorder: Any) -> None
         recorder.add("ps-durable", key)
         return JSONResponse({"status": "SUCCESS"})
 
+    @dapr_app.subscribe(pubsub=PUBSUB, topic="ps-bench")
+    async def bench(request: Request) -> Response:
+        recorder.add("ps-bench", marker(await request.json()))
+        return JSONResponse({"status": "SUCCESS"})
+
     @main.post("/pubsub-test/mode/{topic}/{mode}")
     async def set_mode(topic: str, mode: str) -> dict[str, str]:
         _mode[topic] = mode

@@ -23,7 +23,7 @@ from .delivery import parse_bool
 
 if TYPE_CHECKING:
     from ..sidecar import Sidecar
-    from .broker import Broker
+    from .broker import Broker, Item
 
 
 @dataclass
@@ -127,14 +127,14 @@ def _encode(
     raw: bool,
     traceparent: str | None,
     tracestate: str | None,
-) -> tuple[bytes, dict[str, str]]:
-    """The bytes the broker stores and the metadata that travels with them."""
+) -> tuple[bytes, dict[str, str], dict[str, Any] | None]:
+    """The bytes the broker stores, the metadata that travels with them, the envelope's fields."""
     trace = cloudevents.new_traceparent(traceparent)
     state = tracestate or ""
     if raw:
-        return data, {**metadata, "traceid": trace, "tracestate": state}
+        return data, {**metadata, "traceid": trace, "tracestate": state}, None
     try:
-        envelope = cloudevents.new_envelope(
+        envelope, fields = cloudevents.new_envelope(
             data=data,
             data_content_type=content_type,
             topic=topic,
@@ -153,7 +153,7 @@ def _encode(
             "cannot create cloudevent",
             pubsub,
         ) from None
-    return envelope, dict(metadata)
+    return envelope, dict(metadata), fields
 
 
 def _grpc_trace(context: grpc.aio.ServicerContext) -> tuple[str | None, str | None]:
@@ -166,7 +166,7 @@ class PublishAPI:
         self.sidecar = sidecar
         self.broker = broker
 
-    def publish(
+    async def publish(
         self,
         pubsub: str,
         topic: str,
@@ -176,7 +176,7 @@ class PublishAPI:
         trace: tuple[str | None, str | None],
     ) -> None:
         raw = _validate(self.sidecar, pubsub, topic, metadata)
-        stored, md = _encode(
+        stored, md, fields = _encode(
             self.sidecar,
             pubsub=pubsub,
             topic=topic,
@@ -187,14 +187,14 @@ class PublishAPI:
             traceparent=trace[0],
             tracestate=trace[1],
         )
-        self.broker.publish(pubsub, topic, stored, md, raw)
+        await self.broker.publish(pubsub, topic, stored, md, raw, fields)
 
     # -- gRPC ----------------------------------------------------------------
     async def PublishEvent(
         self, request: pubsub_pb2.PublishEventRequest, context: grpc.aio.ServicerContext
     ) -> empty_pb2.Empty:
         try:
-            self.publish(
+            await self.publish(
                 request.pubsub_name,
                 request.topic,
                 request.data,
@@ -213,7 +213,7 @@ class PublishAPI:
         try:
             raw = _validate(self.sidecar, pubsub, topic, dict(request.metadata))
             seen: set[str] = set()
-            items: list[tuple[bytes, dict[str, str], bool]] = []
+            items: list[Item] = []
             for entry in request.entries:
                 if not entry.entry_id or entry.entry_id in seen:
                     raise PublishError(
@@ -228,7 +228,7 @@ class PublishAPI:
                 seen.add(entry.entry_id)
                 # Entry metadata overrides request metadata (PopulateMetadataForBulkPublishEntry).
                 metadata = {**dict(request.metadata), **dict(entry.metadata)}
-                stored, md = _encode(
+                stored, md, fields = _encode(
                     self.sidecar,
                     pubsub=pubsub,
                     topic=topic,
@@ -239,10 +239,10 @@ class PublishAPI:
                     traceparent=_grpc_trace(context)[0],
                     tracestate=_grpc_trace(context)[1],
                 )
-                items.append((stored, md, raw))
+                items.append((stored, md, raw, fields))
         except PublishError as err:
             await _abort(context, err)
-        self.broker.publish_many(pubsub, topic, items)
+        await self.broker.publish_many(pubsub, topic, items)
         return pubsub_pb2.BulkPublishResponse()
 
     BulkPublishEventAlpha1 = BulkPublishEvent
@@ -255,7 +255,7 @@ class PublishAPI:
             if key.lower().startswith("metadata.")
         }
         try:
-            self.publish(
+            await self.publish(
                 request.match_info.get("pubsub", ""),
                 request.match_info.get("topic", ""),
                 await request.read(),

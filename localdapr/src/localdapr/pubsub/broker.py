@@ -22,10 +22,12 @@ delivery loops), so after a restart every pending row is due again.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from ..db import Database, now
 
@@ -67,6 +69,15 @@ class Message:
     data: bytes
     metadata: dict[str, str]
     raw: bool  # published with rawPayload: `data` is the app's bytes, not a CloudEvent
+    # The envelope's fields as built at publish time (without `data`), when known:
+    # saves parsing the JSON again on the hot path.
+    fields: dict[str, Any] | None = None
+
+
+Item = tuple[bytes, dict[str, str], bool, "dict[str, Any] | None"]  # data, metadata, raw, fields
+Offer = Callable[[Message], None]
+ACK_DELAY = 0.002  # seconds an acknowledgement may wait to share a commit
+Delivered = list[tuple[int, Message]]  # (group id, message) for the running delivery loops
 
 
 class Broker:
@@ -77,7 +88,11 @@ class Broker:
         db.ensure_schema(SCHEMA)
         self._groups: dict[tuple[str, str], list[int]] = {}
         # Wake-up callbacks of the running delivery loops, by group id.
-        self._listeners: dict[int, Callable[[], None]] = {}
+        # The running delivery loops, by group id: new messages are handed to them directly.
+        self._listeners: dict[int, Offer] = {}
+        self._ops: list[tuple[Callable[[], Delivered], asyncio.Future[None]]] = []
+        self._flush_soon = False  # a flush is scheduled for the next loop turn
+        self._flush_timer: asyncio.TimerHandle | None = None  # a deferred flush is scheduled
 
     # -- groups --------------------------------------------------------------
     def _group_ids(self, pubsub: str, topic: str) -> list[int]:
@@ -112,35 +127,93 @@ class Broker:
         self._groups.pop((pubsub, topic), None)  # reloaded on next use
         return gid
 
-    def listen(self, gid: int, wake: Callable[[], None]) -> None:
-        self._listeners[gid] = wake
+    def listen(self, gid: int, offer: Offer) -> None:
+        self._listeners[gid] = offer
 
     def unlisten(self, gid: int) -> None:
         self._listeners.pop(gid, None)
 
-    # -- publishing ----------------------------------------------------------
-    def publish(
-        self, pubsub: str, topic: str, data: bytes, metadata: dict[str, str], raw: bool = False
-    ) -> int:
-        return self.publish_many(pubsub, topic, [(data, metadata, raw)])[0]
+    # -- writes, batched ------------------------------------------------------
+    # Every write (publish, ack, NACK, dead letter) is queued and the queue is
+    # committed in one transaction on the next loop turn: concurrent publishers
+    # and finishing deliveries share a commit instead of paying one each. The
+    # caller's future resolves only after the commit, so an acknowledged publish
+    # is durable.
+    def _submit(self, op: Callable[[], Delivered], urgent: bool = True) -> asyncio.Future[None]:
+        """Queue a write. Publishes are urgent (someone waits for the message); acks and NACKs
+        may wait a moment (ACK_DELAY) so that many of them share one commit."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        self._ops.append((op, fut))
+        if urgent:
+            if not self._flush_soon:
+                self._flush_soon = True
+                loop.call_soon(self._flush)
+        elif not self._flush_soon and self._flush_timer is None:
+            self._flush_timer = loop.call_later(ACK_DELAY, self._flush)
+        return fut
 
-    def publish_many(
-        self, pubsub: str, topic: str, items: list[tuple[bytes, dict[str, str], bool]]
-    ) -> list[int]:
-        gids = self._group_ids(pubsub, topic)
-        with self.db.tx():
-            seqs = [self._insert(pubsub, topic, data, metadata, raw, gids) for data, metadata, raw in items]
-        self._wake(gids)
-        return seqs
+    def _flush(self) -> None:
+        ops, self._ops = self._ops, []
+        self._flush_soon = False
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        if not ops:
+            return
+        try:
+            with self.db.tx():
+                results = [op() for op, _ in ops]
+        except Exception:
+            # Isolate the failing write: commit the others one by one.
+            results = []
+            for op, fut in ops:
+                try:
+                    with self.db.tx():
+                        results.append(op())
+                except Exception as exc:
+                    results.append([])
+                    if not fut.done():
+                        fut.set_exception(exc)
+        for (_, fut), delivered in zip(ops, results, strict=True):
+            if not fut.done():
+                fut.set_result(None)
+            for gid, msg in delivered:
+                if offer := self._listeners.get(gid):
+                    offer(msg)
+
+    async def publish(
+        self,
+        pubsub: str,
+        topic: str,
+        data: bytes,
+        metadata: dict[str, str],
+        raw: bool = False,
+        fields: dict[str, Any] | None = None,
+    ) -> None:
+        await self.publish_many(pubsub, topic, [(data, metadata, raw, fields)])
+
+    async def publish_many(self, pubsub: str, topic: str, items: list[Item]) -> None:
+        def op() -> Delivered:
+            return [d for item in items for d in self._insert(pubsub, topic, *item)]
+
+        await self._submit(op)
 
     def _insert(
-        self, pubsub: str, topic: str, data: bytes, metadata: dict[str, str], raw: bool, gids: list[int]
-    ) -> int:
+        self,
+        pubsub: str,
+        topic: str,
+        data: bytes,
+        metadata: dict[str, str],
+        raw: bool,
+        fields: dict[str, Any] | None = None,
+    ) -> Delivered:
+        gids = self._group_ids(pubsub, topic)
         t = now()
         cur = self.db.execute(
             "INSERT INTO pubsub_messages (pubsub, topic, data, metadata, raw, created) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            (pubsub, topic, data, json.dumps(metadata), int(raw), t),
+            (pubsub, topic, data, json.dumps(metadata) if metadata else "{}", int(raw), t),
         )
         seq = int(cur.lastrowid or 0)
         if gids:
@@ -148,15 +221,11 @@ class Broker:
                 "INSERT INTO pubsub_pending (group_id, seq, due) VALUES (?, ?, ?)",
                 [(g, seq, t) for g in gids],
             )
-        return seq
-
-    def _wake(self, gids: list[int]) -> None:
-        for gid in gids:
-            if wake := self._listeners.get(gid):
-                wake()
+        msg = Message(seq, data, metadata, raw, fields)
+        return [(g, msg) for g in gids]
 
     # -- consuming -----------------------------------------------------------
-    def due(self, gid: int, limit: int, exclude: set[int]) -> list[Message]:
+    def due(self, gid: int, limit: int, exclude: set[int] | dict[int, object]) -> list[Message]:
         """Up to `limit` messages due for a group, oldest first, skipping those in flight."""
         rows = self.db.execute(
             "SELECT p.seq, m.data, m.metadata, m.raw FROM pubsub_pending p "
@@ -167,16 +236,12 @@ class Broker:
         out = [Message(r[0], bytes(r[1]), json.loads(r[2]), bool(r[3])) for r in rows if r[0] not in exclude]
         return out[:limit]
 
-    def next_due(self, gid: int) -> float | None:
-        """When the earliest NACKed message of a group becomes due again."""
-        row = self.db.execute(
-            "SELECT MIN(due) FROM pubsub_pending WHERE group_id = ? AND due > ?", (gid, now())
-        ).fetchone()
-        return row[0] if row and row[0] is not None else None
-
-    def ack(self, gid: int, seq: int) -> None:
-        with self.db.tx():
+    async def ack(self, gid: int, seq: int) -> None:
+        def op() -> Delivered:
             self._ack(gid, seq)
+            return []
+
+        await self._submit(op, urgent=False)
 
     def _ack(self, gid: int, seq: int) -> None:
         self.db.execute("DELETE FROM pubsub_pending WHERE group_id = ? AND seq = ?", (gid, seq))
@@ -187,21 +252,25 @@ class Broker:
             (seq, seq),
         )
 
-    def nack(self, gid: int, seq: int, delay: float | None) -> None:
-        """Leave a message pending; it is due again after `delay` (None: only after a restart)."""
-        due = now() + delay if delay is not None else float("1e18")
-        with self.db.tx():
+    async def nack(self, gid: int, seq: int, due: float) -> None:
+        """Leave a message pending, due again at `due` (1e18: only after a restart)."""
+
+        def op() -> Delivered:
             self.db.execute(
                 "UPDATE pubsub_pending SET due = ? WHERE group_id = ? AND seq = ?", (due, gid, seq)
             )
+            return []
 
-    def dead_letter(self, gid: int, pubsub: str, msg: Message, topic: str) -> None:
+        await self._submit(op, urgent=False)
+
+    async def dead_letter(self, gid: int, pubsub: str, msg: Message, topic: str) -> None:
         """Move a message to a dead-letter topic unchanged (as Dapr republishes it) and ack it."""
-        gids = self._group_ids(pubsub, topic)
-        with self.db.tx():
-            self._insert(pubsub, topic, msg.data, msg.metadata, msg.raw, gids)
+
+        def op() -> Delivered:
             self._ack(gid, msg.seq)
-        self._wake(gids)
+            return self._insert(pubsub, topic, msg.data, msg.metadata, msg.raw, msg.fields)
+
+        await self._submit(op)
 
     def reset_due(self) -> None:
         """At startup every pending message is due at once: whatever was in flight or

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -46,11 +47,18 @@ def is_binary(content_type: str) -> bool:
     return _is(content_type, "application/octet-stream")
 
 
+_clock: tuple[int, str] = (0, "")
+
+
 def rfc3339_now() -> str:
     """Go's `time.Now().Format(time.RFC3339)`: local time, seconds, `Z` for UTC."""
-    now = datetime.now().astimezone()
-    text = now.isoformat(timespec="seconds")
-    return text[:-6] + "Z" if now.utcoffset() == timedelta(0) else text
+    global _clock
+    second = int(time.time())
+    if _clock[0] != second:  # formatting is cached per second: it is on every publish
+        now = datetime.fromtimestamp(second).astimezone()
+        text = now.isoformat(timespec="seconds")
+        _clock = (second, text[:-6] + "Z" if now.utcoffset() == timedelta(0) else text)
+    return _clock[1]
 
 
 def new_traceparent(parent: str | None = None) -> str:
@@ -90,19 +98,19 @@ def _first_json_value(data: bytes) -> str | None:
     return stripped[:end]
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+_RAW = "\x00raw\x00"  # stands in for pre-serialized JSON until it is spliced in
+_RAW_JSON = '"\\u0000raw\\u0000"'
 
 
-def encode(fields: dict[str, Any], raw: dict[str, str] | None = None) -> bytes:
+def encode(fields: dict[str, Any], raw_data: str | None = None) -> bytes:
     """Serialize an envelope like Go's json.Marshal of a map: keys sorted.
 
-    `raw` holds fields whose value is already JSON text (the published data).
+    `raw_data` is the published data as JSON text, embedded as `data` verbatim.
     """
-    raw = raw or {}
-    keys = sorted({*fields, *raw})
-    body = ",".join(f"{_dumps(k)}:{raw[k] if k in raw else _dumps(fields[k])}" for k in keys)
-    return ("{" + body + "}").encode("utf-8")
+    if raw_data is None:
+        return json.dumps(fields, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
+    text = json.dumps({**fields, "data": _RAW}, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    return text.replace(_RAW_JSON, raw_data, 1).encode()
 
 
 def new_envelope(
@@ -115,8 +123,9 @@ def new_envelope(
     traceparent: str,
     tracestate: str,
     metadata: dict[str, str],
-) -> bytes:
-    """The CloudEvent JSON Dapr publishes for `data` (NewCloudEvent + ApplyMetadata)."""
+) -> tuple[bytes, dict[str, Any]]:
+    """The CloudEvent JSON Dapr publishes for `data` (NewCloudEvent + ApplyMetadata), and its
+    fields (without `data` when that is embedded JSON text)."""
     if is_cloudevent(data_content_type):
         try:
             event = json.loads(data)
@@ -140,7 +149,7 @@ def new_envelope(
             if event.get(key) is None:
                 event[key] = default
         _apply_ttl(event, metadata)
-        return encode(event)
+        return encode(event), event
 
     overrides = {k: "" for k in _OVERRIDES}
     overrides.update(id="", source=source, type="", traceid=traceparent, tracestate=tracestate)
@@ -164,15 +173,15 @@ def new_envelope(
         "tracestate": overrides["tracestate"],
         "time": rfc3339_now(),
     }
-    raw: dict[str, str] = {}
+    raw = None
     if is_json(content_type) and (text := _first_json_value(data)) is not None:
-        raw["data"] = text
+        raw = text
     elif is_binary(content_type):
         fields["data_base64"] = base64.b64encode(data).decode("ascii")
     else:
         fields["data"] = data.decode("utf-8", errors="replace")
     _apply_ttl(fields, metadata)
-    return encode(fields, raw)
+    return encode(fields, raw), fields
 
 
 def _apply_ttl(event: dict[str, Any], metadata: dict[str, str]) -> None:

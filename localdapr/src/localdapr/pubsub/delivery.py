@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import heapq
 import json
 import logging
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("localdapr.pubsub")
 
 MAX_IN_FLIGHT = 32
+PARKED = 1e18  # a NACKed message's due time when the component never redelivers
 
 
 @dataclass(frozen=True)
@@ -131,9 +133,14 @@ class GroupConsumer:
         self._wake = asyncio.Event()
         self._inflight: dict[int, asyncio.Task[None]] = {}
         self._task: asyncio.Task[None] | None = None
+        # When NACKed messages become due again (kept in memory: after a restart all are due).
+        self._redeliveries: list[float] = []
+        # Whether the database may hold due messages this loop has not seen: at start, after a
+        # NACK comes due, or when a new message arrived while every slot was busy.
+        self._backlog = True
 
     def start(self) -> None:
-        self.broker.listen(self.gid, self._wake.set)
+        self.broker.listen(self.gid, self.offer)
         self._task = asyncio.create_task(
             self._run(), name=f"pubsub {self.route.topic} -> {self.sidecar.app_id}"
         )
@@ -146,16 +153,33 @@ class GroupConsumer:
         # Cancelled deliveries stay pending in the database and go out again on the next start.
         await asyncio.gather(*tasks, return_exceptions=True)
 
+    def offer(self, msg: Message) -> None:
+        """A message just committed for this group: deliver it at once if a slot is free."""
+        if msg.seq in self._inflight:
+            return
+        if not self._backlog and len(self._inflight) < MAX_IN_FLIGHT:
+            self._start(msg)
+        else:
+            self._backlog = True  # older messages first; the loop reads them from the database
+            self._wake.set()
+
+    def _start(self, msg: Message) -> None:
+        self._inflight[msg.seq] = asyncio.create_task(self._handle(msg))
+
     async def _run(self) -> None:
         while True:
             self._wake.clear()
+            t = now()
+            while self._redeliveries and self._redeliveries[0] <= t:
+                heapq.heappop(self._redeliveries)
+                self._backlog = True
             free = MAX_IN_FLIGHT - len(self._inflight)
-            if free > 0:
-                for msg in self.broker.due(self.gid, free, set(self._inflight)):
-                    self._inflight[msg.seq] = asyncio.create_task(self._handle(msg))
-            timeout = None
-            if len(self._inflight) < MAX_IN_FLIGHT and (due := self.broker.next_due(self.gid)) is not None:
-                timeout = max(0.0, due - now())
+            if self._backlog and free > 0:
+                due = self.broker.due(self.gid, free, self._inflight)
+                for msg in due:
+                    self._start(msg)
+                self._backlog = len(due) == free
+            timeout = self._redeliveries[0] - t if self._redeliveries else None
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout):
                     await self._wake.wait()
@@ -169,22 +193,31 @@ class GroupConsumer:
             log.exception(
                 "%s: delivering message %d of topic %s failed", self.sidecar.app_id, msg.seq, self.route.topic
             )
-            self.broker.nack(self.gid, msg.seq, self.policy.nack_delay)
+            await self._nack(msg)
         finally:
             self._inflight.pop(msg.seq, None)
-            self._wake.set()
+            if self._backlog:
+                self._wake.set()
 
-    def _dead_letter_or_nack(self, msg: Message) -> None:
-        if self.route.dead_letter_topic:
-            self.broker.dead_letter(self.gid, self.route.pubsub, msg, self.route.dead_letter_topic)
-        else:
-            self.broker.nack(self.gid, msg.seq, self.policy.nack_delay)
+    async def _nack(self, msg: Message) -> None:
+        if self.policy.nack_delay is None:
+            await self.broker.nack(self.gid, msg.seq, PARKED)
+            return
+        due = now() + self.policy.nack_delay
+        await self.broker.nack(self.gid, msg.seq, due)
+        heapq.heappush(self._redeliveries, due)
 
-    def _drop(self, msg: Message) -> None:
+    async def _dead_letter_or_nack(self, msg: Message) -> None:
         if self.route.dead_letter_topic:
-            self.broker.dead_letter(self.gid, self.route.pubsub, msg, self.route.dead_letter_topic)
+            await self.broker.dead_letter(self.gid, self.route.pubsub, msg, self.route.dead_letter_topic)
         else:
-            self.broker.ack(self.gid, msg.seq)
+            await self._nack(msg)
+
+    async def _drop(self, msg: Message) -> None:
+        if self.route.dead_letter_topic:
+            await self.broker.dead_letter(self.gid, self.route.pubsub, msg, self.route.dead_letter_topic)
+        else:
+            await self.broker.ack(self.gid, msg.seq)
 
     def _envelope(self, msg: Message) -> tuple[dict[str, Any], bytes] | None:
         """The CloudEvent (parsed) and the exact body to POST, or None if unusable."""
@@ -193,7 +226,7 @@ class GroupConsumer:
             if raw_payload(route.metadata):
                 event = cloudevents.from_raw_payload(msg.data, route.topic, route.pubsub, msg.metadata)
                 return event, cloudevents.encode(event)
-            event = json.loads(msg.data)
+            event = msg.fields if msg.fields is not None else json.loads(msg.data)
         except ValueError as exc:
             log.error(
                 "%s: message %d of topic %s is not a CloudEvent: %s",
@@ -216,32 +249,32 @@ class GroupConsumer:
     async def _process(self, msg: Message) -> None:
         prepared = self._envelope(msg)
         if prepared is None:
-            self._dead_letter_or_nack(msg)
+            await self._dead_letter_or_nack(msg)
             return
         event, body = prepared
         if cloudevents.has_expired(event):
             log.warning("%s: dropping expired event %s", self.sidecar.app_id, event.get("id"))
-            self._drop(msg)
+            await self._drop(msg)
             return
         path = self.route.path()
         if path is None:
-            self._drop(msg)  # no route matches: Dapr skips the event
+            await self._drop(msg)  # no route matches: Dapr skips the event
             return
         attempt = 0
         while True:
             attempt += 1
             outcome = await self._deliver_once(path, body, event)
             if outcome is Outcome.SUCCESS:
-                self.broker.ack(self.gid, msg.seq)
+                await self.broker.ack(self.gid, msg.seq)
                 return
             if outcome is Outcome.DROP:
-                self._drop(msg)
+                await self._drop(msg)
                 return
             retry = self.policy.retry
             if retry is None or retry.exhausted(attempt):
                 # Without a policy daprd makes one attempt and NACKs; a policy that ran out
                 # sends the message to the dead-letter topic, else NACKs it too.
-                self._dead_letter_or_nack(msg)
+                await self._dead_letter_or_nack(msg)
                 return
             await asyncio.sleep(retry.delay(attempt))
 
