@@ -1,19 +1,18 @@
 """The public API and the reply subscription, on in-memory fakes (no sidecar)."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from dapr_helpers.testing import InMemoryStateStore
 from fastapi.testclient import TestClient
-from order_app.adapters.directory import DirectoryUnavailable
 from order_app.adapters.idempotency import IdempotencyKeys
 from order_app.adapters.orders import OrderRepository
 from order_app.config import Settings
 from order_app.main import create_app
 from order_app.service import OrderService
-from order_app.workflow.messages import SagaInput
+from order_app.testing import FakeDirectory, FakeSagas
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 ORDER = {
@@ -24,49 +23,6 @@ ORDER = {
     "amount": 1,
     "dtime": "2030-01-08 10:00:00",
 }
-
-
-@dataclass
-class FakeDirectory:
-    accounts: set[str] = field(default_factory=lambda: {"Edmond90", "ann"})
-    products: set[int] = field(default_factory=lambda: {1, 2})
-    down: bool = False
-
-    async def account_exists(self, login: str) -> bool:
-        if self.down:
-            raise DirectoryUnavailable("billing is unreachable")
-        return login in self.accounts
-
-    async def product_exists(self, product_id: int) -> bool:
-        return product_id in self.products
-
-
-@dataclass
-class FakeSagas:
-    started: list[SagaInput] = field(default_factory=list)
-    events: list[tuple[int, str, Any]] = field(default_factory=list)
-    finished: set[int] = field(default_factory=set)
-    start_fails: bool = False
-    engine_down: bool = False
-
-    async def start(self, saga: SagaInput) -> None:
-        if self.start_fails:
-            raise ConnectionError("no sidecar")
-        self.started.append(saga)
-
-    async def exists(self, order_id: int) -> bool:
-        return any(s.order_id == order_id for s in self.started)
-
-    async def wait(self, order_id: int, timeout_seconds: int) -> None:
-        return None
-
-    async def is_running(self, order_id: int) -> bool:
-        if self.engine_down:
-            raise ConnectionError("no sidecar")
-        return await self.exists(order_id) and order_id not in self.finished
-
-    async def raise_event(self, order_id: int, name: str, data: Any) -> None:
-        self.events.append((order_id, name, data))
 
 
 @dataclass

@@ -1,0 +1,56 @@
+"""Placing orders concurrently, on the in-memory store (every call yields, so tasks interleave)."""
+
+import asyncio
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from dapr_helpers.testing import InMemoryStateStore
+from order_app.adapters.idempotency import IdempotencyKeys
+from order_app.adapters.orders import OrderRepository
+from order_app.config import Settings
+from order_app.domain import OrderRequest
+from order_app.service import IdempotencyKeyInFlight, OrderService
+from order_app.testing import FakeDirectory, FakeSagas
+
+NOW = datetime(2030, 1, 1, tzinfo=UTC)
+REQUEST = OrderRequest(
+    login="ann",
+    email="a@b.cd",
+    product_id=1,
+    quantity=1,
+    amount=Decimal(5),
+    dtime=datetime(2030, 2, 1, tzinfo=UTC),
+)
+
+
+def a_service() -> tuple[OrderService, FakeSagas]:
+    store, sagas = InMemoryStateStore(), FakeSagas()
+    service = OrderService(
+        OrderRepository(store), IdempotencyKeys(store), FakeDirectory(), sagas, Settings(), clock=lambda: NOW
+    )
+    return service, sagas
+
+
+async def test_concurrent_orders_get_distinct_ids_and_one_saga_each():
+    service, sagas = a_service()
+
+    placed = await asyncio.gather(*(service.place(REQUEST, None) for _ in range(10)))
+
+    assert sorted(order.id for order, _ in placed) == list(range(1, 11))
+    assert len(sagas.started) == 10
+    assert len(await service.orders.ids_for_login("ann")) == 10
+
+
+async def test_concurrent_retries_with_one_idempotency_key_start_one_saga():
+    service, sagas = a_service()
+
+    results = await asyncio.gather(
+        *(service.place(REQUEST, "same") for _ in range(5)), return_exceptions=True
+    )
+
+    created = [r for r in results if isinstance(r, tuple) and r[1]]
+    others = [r for r in results if not (isinstance(r, tuple) and r[1])]
+    assert len(created) == 1
+    assert len(sagas.started) == 1
+    for other in others:  # a replay of the same order, or "still in flight, retry"
+        assert isinstance(other, IdempotencyKeyInFlight) or other[0].id == created[0][0].id
