@@ -60,28 +60,33 @@ class OrderService:
         """The order and whether this call created it (False: an idempotent replay)."""
         if idempotency_key and (claim := await self.keys.find(idempotency_key)):
             return await self._replay(claim, request), False
+        await self._check(request)
+
+        order = Order.create(await self.orders.next_id(), request, self.clock())
+        if idempotency_key:
+            claim = Claim(fingerprint=request.fingerprint(), order_id=order.id)
+            if winner := await self.keys.claim(idempotency_key, claim):  # a concurrent retry won
+                return await self._replay(winner, request), False
+        with bind_order(order.id):
+            await self._store(order, idempotency_key)
+            await self._start_saga(order, idempotency_key)
+            log.info("order %s created; saga started", order.id)
+        return order, True
+
+    async def _check(self, request: OrderRequest) -> None:
         ensure_future(request.dtime, self.clock())
         if not await self.directory.account_exists(request.login):
             raise UnknownAccount(request.login)
         if not await self.directory.product_exists(request.product_id):
             raise UnknownProduct(request.product_id)
 
-        order_id = await self.orders.next_id()
-        if idempotency_key:
-            claim = Claim(fingerprint=request.fingerprint(), order_id=order_id)
-            if winner := await self.keys.claim(idempotency_key, claim):
-                return await self._replay(winner, request), False
-        order = Order.create(order_id, request, self.clock())
-        with bind_order(order_id):
-            try:
-                await self.orders.add(order)
-            except Exception:
-                if idempotency_key:  # the claim must not point at an order that was never stored
-                    await self.keys.release(idempotency_key)
-                raise
-            await self._start_saga(order, idempotency_key)
-            log.info("order %s created; saga started", order_id)
-        return order, True
+    async def _store(self, order: Order, idempotency_key: str | None) -> None:
+        try:
+            await self.orders.add(order)
+        except Exception:
+            if idempotency_key:  # the claim must not point at an order that was never stored
+                await self.keys.release(idempotency_key)
+            raise
 
     async def _replay(self, claim: Claim, request: OrderRequest) -> Order:
         if claim.fingerprint != request.fingerprint():
