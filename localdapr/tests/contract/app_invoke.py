@@ -56,7 +56,8 @@ def private_localdapr(
 ) -> Iterator[dict[str, Any]]:
     """Start `localdapr run -f` on its own run file; yields app id -> conftest.Sidecar.
 
-    Each entry: `app_id`, optional `app` (an ASGI app served on a free port),
+    Each entry: `app_id`, optional `app` (an ASGI app served on a free port) or
+    `app_down: True` (an appPort nobody listens on),
     `env` (the run file's env: DAPR_API_TOKEN, APP_API_TOKEN, ...) and `config`
     (a Configuration document, as a dict, for the app's configFilePath);
     `resources` maps file names to YAML text for the shared resources folder.
@@ -81,6 +82,8 @@ def private_localdapr(
         }
         if spec.get("app") is not None:
             servers.append(_serve(spec["app"], sc.app_port))
+            entry["appPort"] = sc.app_port
+        elif spec.get("app_down"):  # an app port nothing listens on
             entry["appPort"] = sc.app_port
         if spec.get("config"):
             path = workdir / f"{app_id}-config.yaml"

@@ -1,4 +1,4 @@
-"""Resiliency policies on service invocation (`spec.targets.apps.<id>` of a `Resiliency`).
+"""Service invocation under a `Resiliency` (`spec.targets.apps.<id>`), and unreachable apps.
 
 Mirrors dapr/dapr `pkg/api/http/directmessaging.go` with `pkg/resiliency`: the
 caller's sidecar retries a call whose status is outside 200-399 (or that
@@ -70,7 +70,11 @@ def _target_app(calls: Counter[str]) -> FastAPI:
 @pytest.fixture(scope="module")
 def resiliency(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Counter[str]]]:
     calls: Counter[str] = Counter()
-    apps = [{"app_id": "res-target", "app": _target_app(calls)}, {"app_id": "res-caller"}]
+    apps = [
+        {"app_id": "res-target", "app": _target_app(calls)},
+        {"app_id": "res-caller"},
+        {"app_id": "res-down", "app_down": True},
+    ]
     workdir = Path(tmp_path_factory.mktemp("resiliency"))
     with private_localdapr(workdir, apps, {"resiliency.yaml": RESILIENCY}) as sidecars:
         yield sidecars["res-caller"], calls
@@ -104,3 +108,12 @@ def test_timeout_cuts_a_slow_call(caller: Any) -> None:
         d.invoke_method("res-target", "slow", http_verb="GET")
     assert err.value.status_code == 500
     assert err.value.error_code == "ERR_DIRECT_INVOKE"
+
+
+def test_app_that_is_down_is_err_direct_invoke(caller: Any) -> None:
+    """A known app id whose app does not listen fails with 500 ERR_DIRECT_INVOKE (no policy: no retry)."""
+    with DaprClient(address=caller.grpc_address) as d, pytest.raises(DaprHttpError) as err:
+        d.invoke_method("res-down", "anything", http_verb="GET")
+    assert err.value.status_code == 500
+    assert err.value.error_code == "ERR_DIRECT_INVOKE"
+    assert "failed to invoke, id: res-down" in str(err.value)
