@@ -96,11 +96,13 @@ class SagaWorker:
 
     async def stop(self) -> None:
         self._stopping.set()
-        if self.runtime is not None:
-            await asyncio.to_thread(self.runtime.shutdown)  # also unblocks a pending start()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        if self.runtime is not None:
+            # Also unblocks a start() still waiting for the sidecar in its thread.
+            await asyncio.to_thread(self.runtime.shutdown)
+        self.ready = False
 
     async def _keep_running(self) -> None:
         while not self._stopping.is_set():
