@@ -132,3 +132,24 @@ def test_sidecar_killed_mid_workflow_resumes_after_restart(
     assert state is not None and state.runtime_status == wf.WorkflowStatus.COMPLETED
     assert state.serialized_output == f'"{key}:once:{worker.proc.pid}:2|now+fast"'
     client.close()
+
+
+def test_work_is_shared_between_connected_workers(
+    target: Target, workers: list[WorkerProcess], tmp_path: Path
+) -> None:
+    """durabletask-go executor.go: every connected GetWorkItems stream takes items from one
+    queue, so several workers of an app share the work and each item runs once."""
+    pids = {start_worker(target, workers, "run", tmp_path).proc.pid for _ in range(2)}
+    client = wf.DaprWorkflowClient(host="127.0.0.1", port=str(target.main.grpc_port))
+    keys = [f"shared-{uuid.uuid4().hex[:8]}" for _ in range(12)]
+    for key in keys:
+        client.schedule_new_workflow("wfrec_two_steps", input=key, instance_id=key)
+    ran_on = set()
+    for key in keys:
+        state = client.wait_for_workflow_completion(key, timeout_in_seconds=20)
+        assert state is not None and state.runtime_status == wf.WorkflowStatus.COMPLETED
+        output = state.serialized_output or ""
+        assert output.startswith(f'"{key}:run:') and output.endswith(':1+fast"'), output
+        ran_on.add(int(output.split(":")[2]))
+    assert ran_on == pids
+    client.close()
