@@ -233,7 +233,10 @@ class Runner:
             await self._start_sidecar(o)
         if routes:
             self.gateway = Gateway(routes, port=self.options.gateway_port)
-            await self.gateway.start()
+            try:
+                await self.gateway.start()
+            except OSError as exc:
+                raise RunError(f"gateway: {exc.strerror or exc}", 2) from None
         for p in self.plans:
             if p.spec.command:
                 await self._start_app(p)
@@ -277,8 +280,9 @@ class Runner:
 
         try:
             await asyncio.create_task(start())
-        except OSError as exc:
-            raise RunError(f"sidecar {options.app_id} could not start: {exc.strerror or exc}", 2) from None
+        except (OSError, RuntimeError) as exc:  # grpc reports a failed bind as RuntimeError
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise RunError(f"sidecar {options.app_id} could not start: {reason}", 2) from None
 
     async def _start_app(self, p: AppPlan) -> None:
         try:
