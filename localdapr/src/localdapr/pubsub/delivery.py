@@ -206,6 +206,7 @@ class GroupConsumer:
         due = now() + self.policy.nack_delay
         await self.broker.nack(self.gid, msg.seq, due)
         heapq.heappush(self._redeliveries, due)
+        self._wake.set()  # the loop must re-arm its timer for this redelivery
 
     async def _dead_letter_or_nack(self, msg: Message) -> None:
         if self.route.dead_letter_topic:
