@@ -314,7 +314,8 @@ class Runner:
                 w.cancel()
         plan = waits[next(iter(done))]
         for pump in plan.pumps:  # print the app's last words before the error line
-            await asyncio.wait_for(asyncio.shield(pump), 2)
+            with contextlib.suppress(TimeoutError):  # a child of the app may hold the pipe open
+                await asyncio.wait_for(asyncio.shield(pump), 2)
         code = plan.process.returncode if plan.process else 0
         return plan.spec.app_id, (128 - code if code is not None and code < 0 else code or 0)
 
