@@ -4,6 +4,7 @@ when one side is renamed."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -119,3 +120,22 @@ def test_a_renamed_local_component_is_caught(monkeypatch: pytest.MonkeyPatch) ->
     local["Component/stocks-store"] = store
     monkeypatch.setattr(contract, "local_components", lambda: local)
     assert contract.components_problems(rendered("default")) != []
+
+
+def seconds(duration: str) -> float:
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+    return sum(float(n) * units[u] for n, u in re.findall(r"([0-9.]+)(ms|s|m|h)", duration))
+
+
+def test_retried_invocations_end_before_the_callers_own_deadline() -> None:
+    config = contract.REPO / "order-app" / "src" / "order_app" / "config.py"
+    found = re.search(r"invoke_timeout_seconds\s*:\s*\w+\s*=\s*([0-9.]+)", config.read_text())
+    if found is None:
+        pytest.skip("order-app has no invoke_timeout_seconds setting")
+    policies = merged_values("default")["resiliency"]["policies"]
+    retry = policies["retries"]["invokeRetry"]
+    attempts = retry["maxRetries"] + 1
+    worst = attempts * seconds(policies["timeouts"]["invoke"]) + retry["maxRetries"] * seconds(
+        retry["duration"]
+    )
+    assert worst < float(found.group(1))
