@@ -54,7 +54,7 @@ RECORDING = RetryPolicy(
     max_number_of_attempts=20,
 )
 
-FORWARD_STEPS = (StepName.RESERVE_STOCK, StepName.RESERVE_COURIER)
+RESERVATIONS = (StepName.RESERVE_STOCK, StepName.RESERVE_COURIER)
 PIVOT = StepName.CHARGE_PAYMENT
 
 log = logging.getLogger(__name__)
@@ -68,11 +68,11 @@ def order_saga(ctx: DaprWorkflowContext, order: SagaInput) -> Generator[Any, Any
 
     # 1. Reserve stock and a courier slot in parallel.
     ctx.set_custom_status("reserving")
-    yield from request(ctx, order, steps, FORWARD_STEPS)
-    yield from await_replies(ctx, order, steps, FORWARD_STEPS)
+    yield from request(ctx, order, steps, RESERVATIONS)
+    yield from await_replies(ctx, order, steps, RESERVATIONS)
 
     # 2. The pivot: take the money only once everything it pays for is secured.
-    if all(steps[name].state is StepState.SUCCEEDED for name in FORWARD_STEPS):
+    if all(steps[name].state is StepState.SUCCEEDED for name in RESERVATIONS):
         ctx.set_custom_status("charging")
         yield from request(ctx, order, steps, [PIVOT])
         yield from await_replies(ctx, order, steps, [PIVOT])
