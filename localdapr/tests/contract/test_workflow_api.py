@@ -12,7 +12,7 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dapr.ext.workflow as wf
@@ -420,3 +420,20 @@ def test_unknown_instance(client: wf.DaprWorkflowClient) -> None:
     with pytest.raises(grpc.RpcError) as err:
         client.raise_workflow_event(new_id("missing"), "x", data=1)
     assert "no such instance exists" in (err.value.details() or "")
+
+
+def test_scheduled_start_waits_until_its_time(client: wf.DaprWorkflowClient) -> None:
+    """durabletask-go StartInstance with scheduledStartTimestamp: the instance exists as
+    PENDING (StartInstance does not wait for it) and starts at that time; events raised
+    meanwhile wait for it."""
+    start_at = datetime.now(UTC) + timedelta(seconds=1)
+    iid = client.schedule_new_workflow(
+        "wfapi_wait_event", input="later", instance_id=new_id("sched"), start_at=start_at
+    )
+    state = client.get_workflow_state(iid)
+    assert state is not None and state.runtime_status == wf.WorkflowStatus.PENDING
+    client.raise_workflow_event(iid, "later", data="early bird")
+    started = client.wait_for_workflow_start(iid, timeout_in_seconds=10)
+    assert started is not None and datetime.now(UTC) >= start_at
+    done = client.wait_for_workflow_completion(iid, timeout_in_seconds=10)
+    assert done is not None and done.serialized_output == '"early bird"'
