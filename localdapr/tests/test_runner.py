@@ -82,11 +82,12 @@ def test_apps_get_the_dapr_run_environment_and_prefixed_logs(tmp_path: Path) -> 
             f"beta: app :{beta_port}, dapr HTTP :{beta_http}, gRPC :{beta['env']['DAPR_GRPC_PORT']}" in ready
         )
         r = httpx.post(f"http://127.0.0.1:{alpha_http}/v1.0/invoke/beta/method/hi?x=1", content=b"b")
-        assert (r.json()["app"], r.json()["query"], r.json()["headers"]["dapr-caller-app-id"]) == (
-            "beta",
-            "x=1",
-            "alpha",
-        )
+        seen = r.json()
+        assert (seen["app"], seen["query"], seen["headers"]["dapr-caller-app-id"]) == ("beta", "x=1", "alpha")
+        # As the Dapr CLI does, the run records the app's command and the CLI's pid in the metadata.
+        extended = httpx.get(f"http://127.0.0.1:{alpha_http}/v1.0/metadata").json()["extended"]
+        assert extended["appCommand"].endswith("echo_app.py")
+        assert extended["cliPID"] == str(run.process.pid)
         run.wait_line(lambda line: line.startswith("== APP - beta == echo app beta pid"))
         run.wait_line(lambda line: line == "== APP - alpha == echo app: to stderr")
         run.wait_line(lambda line: line.startswith("== DAPR - alpha == ") and "sidecar alpha" in line)

@@ -29,6 +29,7 @@ import yaml
 
 from .config import AppSpec, ConfigError, Configuration, load_gateway_routes, load_resources, load_run_file
 from .gateway import Gateway
+from .metadata import MetadataBlock
 from .runtime import LocalDapr
 from .sidecar import SidecarOptions
 
@@ -302,6 +303,13 @@ class Runner:
             ) from None
         assert p.process.stdout is not None
         p.pumps.append(asyncio.create_task(_pump(p.spec.app_id, p.process.stdout)))
+        # What the Dapr CLI records in each sidecar's metadata (read by `dapr list`).
+        if self.runtime and (sidecar := self.runtime.sidecars.get(p.spec.app_id)):
+            meta = sidecar.block(MetadataBlock)
+            assert isinstance(meta, MetadataBlock)
+            meta.extended["appCommand"] = " ".join(p.spec.command)
+            meta.extended["appPID"] = str(p.process.pid)
+            meta.extended["cliPID"] = str(os.getpid())
 
     async def _first_exit(self) -> tuple[str, int]:
         waits = {asyncio.ensure_future(p.process.wait()): p for p in self.plans if p.process}
