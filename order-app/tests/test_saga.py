@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from order_app.workflow.messages import SagaTimeouts
 from order_app.workflow.saga import PUBLISH_COMMAND, PUBLISHING, RECORD_SAGA, RECORDING
 
 RESERVE_BOTH = [("stock-commands", "reserve"), ("delivery-commands", "reserve")]
@@ -262,3 +263,17 @@ def test_logs_nothing_while_replaying(start_saga, caplog):
     run.reply("billing", "charge")
 
     assert not [r for r in caplog.records if r.name == "order_app.workflow.saga"]
+
+
+def test_the_backoff_stays_at_its_cap_however_long_a_compensation_goes_unanswered():
+    timeouts = SagaTimeouts(
+        step=STEP_TIMEOUT, compensation_first=COMPENSATION_FIRST, compensation_max=COMPENSATION_MAX
+    )
+
+    assert [timeouts.compensation_wait(n) for n in (1, 2, 3, 4)] == [
+        COMPENSATION_FIRST,
+        COMPENSATION_FIRST * 2,
+        COMPENSATION_MAX,
+        COMPENSATION_MAX,
+    ]
+    assert timeouts.compensation_wait(10_000) == COMPENSATION_MAX  # no overflow after days of re-sends

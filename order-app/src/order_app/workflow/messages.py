@@ -77,7 +77,8 @@ class SagaTimeouts(BaseModel):
 
     def compensation_wait(self, attempt: int) -> timedelta:
         """Bounded exponential backoff: first, 2x first, 4x first, ... up to the cap."""
-        return min(self.compensation_first * 2 ** (attempt - 1), self.compensation_max)
+        doublings = min(attempt - 1, 32)  # past the cap anyway; keeps timedelta from overflowing
+        return min(self.compensation_first * 2**doublings, self.compensation_max)
 
 
 class SagaInput(BaseModel):
