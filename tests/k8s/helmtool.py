@@ -137,9 +137,19 @@ def template_text(chart: Path, values: dict[str, Any] | None = None) -> str:
     )
 
 
-def lint(chart: Path, values: dict[str, Any] | None = None) -> dict[str, Any]:
+def lint(
+    chart: Path, values: dict[str, Any] | None = None, kube_version: str | None = None
+) -> dict[str, Any]:
+    """`helm lint --strict` (warnings count), for a Kubernetes version such as "1.29"."""
     with loadable(chart) as path:
-        return helm.lint(path, values, strict=True, namespace=NAMESPACE, quiet=False)
+        return helm.lint(
+            path,
+            values,
+            strict=True,
+            namespace=NAMESPACE,
+            quiet=False,
+            kube_version=f"v{kube_version}.0" if kube_version else None,
+        )
 
 
 def lint_problems(report: dict[str, Any]) -> list[str]:
@@ -192,11 +202,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "template":
             sys.stdout.write(template_text(chart, values))
         elif args.command == "lint":
-            problems = lint_problems(lint(chart, values))
-            for p in problems:
-                print(f"{chart.name}: {p}", file=sys.stderr)
-            print(f"{chart.name}: {'FAILED' if problems else 'lint ok'}")
-            failed |= bool(problems)
+            for version in KUBE_VERSIONS:
+                problems = lint_problems(lint(chart, values, version))
+                for p in problems:
+                    print(f"{chart.name}: {p}", file=sys.stderr)
+                print(f"{chart.name}: Kubernetes {version}: {'FAILED' if problems else 'lint ok'}")
+                failed |= bool(problems)
         else:
             manifests = render(chart, values)
             errors = validation_errors(manifests)

@@ -39,8 +39,9 @@ def pod_spec(m: Manifest) -> dict[str, Any]:
     return m.obj["spec"]["template"]["spec"]
 
 
-def test_chart_lints_clean_in_strict_mode(case: str) -> None:
-    assert lint_problems(lint(CHART_DIR, load_values(CASES[case]))) == []
+@pytest.mark.parametrize("kube_version", KUBE_VERSIONS)
+def test_chart_lints_clean_in_strict_mode(case: str, kube_version: str) -> None:
+    assert lint_problems(lint(CHART_DIR, load_values(CASES[case]), kube_version)) == []
 
 
 def test_every_object_is_valid_kubernetes_or_dapr(case: str) -> None:
@@ -312,3 +313,8 @@ def test_generated_passwords_outlive_an_uninstall_like_the_volumes_they_unlock()
             assert m.obj["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep", m
         if m.kind == "StatefulSet":
             assert m.obj["spec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"] == "Retain", m
+
+
+def test_lint_reports_what_would_fail_an_install() -> None:
+    problems = lint_problems(lint(CHART_DIR, {"apps": {"order": {"replicas": -1}}}))
+    assert any("/apps/order/replicas" in p for p in problems), problems
