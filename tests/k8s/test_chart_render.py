@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 from typing import Any
 
 import helm_python as helm
@@ -318,3 +319,13 @@ def test_generated_passwords_outlive_an_uninstall_like_the_volumes_they_unlock()
 def test_lint_reports_what_would_fail_an_install() -> None:
     problems = lint_problems(lint(CHART_DIR, {"apps": {"order": {"replicas": -1}}}))
     assert any("/apps/order/replicas" in p for p in problems), problems
+
+
+def test_a_packaged_chart_carries_the_collection_itself(tmp_path: Path) -> None:
+    if dangling_links(CHART_DIR):
+        pytest.skip("postman/order-saga.postman_collection.json is not there yet")
+    archive = helm.package(CHART_DIR, destination=tmp_path)
+    with helm.Chart.load(archive) as chart:
+        files = {f["name"]: f["data"] for f in chart.files}
+    collection = REPO / "postman" / "order-saga.postman_collection.json"
+    assert json.loads(files["files/order-saga.postman_collection.json"]) == json.loads(collection.read_text())
