@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from localdapr.gateway import match_route
+from localdapr.gateway import Gateway, match_route
 
 from .fixtures.runs import LocalDaprRun, echo_command, free_port, write_run_file
 
@@ -124,3 +124,15 @@ def test_match_route_prefers_the_longest_prefix() -> None:
         1,
     ]
     assert match_route({"/orders": 2}, "/other") is None
+
+
+async def test_unreachable_app_is_502() -> None:
+    """An app that does not answer gives 502 Bad Gateway, as ingress-nginx does."""
+    gateway = Gateway({"/down": free_port()}, port=free_port())
+    await gateway.start()
+    try:
+        async with httpx.AsyncClient() as client:
+            r = await client.get(f"http://127.0.0.1:{gateway.port}/down/x")
+        assert r.status_code == 502
+    finally:
+        await gateway.stop()
