@@ -173,7 +173,9 @@ def main() -> int:
         client = DaprWorkflowClient(host="127.0.0.1", port=str(grpc_port))
         run_batch(client, min(50, args.workflows), min(8, args.concurrency), "warmup")
         cpu_before = [cpu_seconds(p.pid) for p in (sidecar, *workers)]
+        client_before = sum(os.times()[:2])
         elapsed, latencies = run_batch(client, args.workflows, args.concurrency, "run")
+        client_cpu = round(sum(os.times()[:2]) - client_before, 2)
         cpu_after = [cpu_seconds(p.pid) for p in (sidecar, *workers)]
         cpu = [
             round(a - b, 2) if a is not None and b is not None else None
@@ -192,13 +194,14 @@ def main() -> int:
             "mean_ms": round(statistics.fmean(latencies) * 1000, 1),
             "sidecar_cpu_s": cpu[0],
             "worker_cpu_s": cpu[1:],
+            "client_cpu_s": client_cpu,
         }
         print(
             f"{args.workflows} three-activity workflows, {args.concurrency} starters, "
             f"{args.workers} worker(s): {result['workflows_per_s']} workflows/s in {result['seconds']} s"
         )
         print(f"latency p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms, p99 {result['p99_ms']} ms")
-        print(f"CPU during the run: localdapr {cpu[0]} s, worker(s) {cpu[1:]} s")
+        print(f"CPU during the run: localdapr {cpu[0]} s, worker(s) {cpu[1:]} s, starters {client_cpu} s")
         print(json.dumps(result))
         client.close()
         return 0
