@@ -101,6 +101,11 @@ def register(main: FastAPI, peer: FastAPI, dapr_app: Any, recorder: Any) -> None
         recorder.add("ps-durable", key)
         return JSONResponse({"status": "SUCCESS"})
 
+    @dapr_app.subscribe(pubsub=PUBSUB, topic="ps-raw", metadata={"rawPayload": "true"})
+    async def raw(request: Request) -> Response:
+        await _record(recorder, "ps-raw", request)
+        return JSONResponse({"status": "SUCCESS"})
+
     @dapr_app.subscribe(pubsub=PUBSUB, topic="ps-bench")
     async def bench(request: Request) -> Response:
         recorder.add("ps-bench", marker(await request.json()))

@@ -171,6 +171,19 @@ def test_raw_payload_is_published_as_is(target: Target) -> None:
     assert item["event"] == {"k": k}
 
 
+def test_raw_payload_subscription_wraps_the_bytes(target: Target) -> None:
+    """subscription.go + envelope.go FromRawPayload: a subscription with rawPayload=true gets
+    a CloudEvent made on the subscriber's side, the message bytes in `data_base64`."""
+    k = new_marker("rawsub")
+    publish(target, "ps-raw", k, rawPayload="true")
+    (item,) = received(f"ps-raw:{k}")
+    event = item["event"]
+    assert event["datacontenttype"] == "application/octet-stream"
+    assert base64.b64decode(event["data_base64"]) == k.encode()
+    assert (event["topic"], event["pubsubname"], event["type"]) == ("ps-raw", PUBSUB, "com.dapr.event.sent")
+    assert UUID.match(event["id"])
+
+
 def test_http_publish_with_metadata_query(target: Target) -> None:
     """http.go onPublish: POST /v1.0/publish/{pubsub}/{topic}, Content-Type -> datacontenttype,
     `metadata.*` query parameters, 204 No Content."""

@@ -99,13 +99,13 @@ class PubSubBlock(Block):
         return [subscriptions.from_declarative(s) for s in o.resources.subscriptions_for(self.sidecar.app_id)]
 
     async def start(self) -> None:
+        if self.sidecar.app_base_url is None:
+            return  # no app channel: nothing can be delivered (daprd skips subscriptions too)
         components = self._components()
         # Create declarative groups now, so what is published before the app is up is kept for it.
         for route in self._declarative():
             if route.pubsub in components:
                 self.broker.ensure_group(route.pubsub, route.topic, self.sidecar.app_id)
-        if self.sidecar.app_base_url is None:
-            return  # no app channel: nothing can be delivered (daprd skips subscriptions too)
         self._loader = asyncio.create_task(self._load(), name=f"pubsub subscriptions {self.sidecar.app_id}")
 
     async def _load(self) -> None:

@@ -279,4 +279,6 @@ class Broker:
             self.db.execute("UPDATE pubsub_pending SET due = ? WHERE due > ?", (now(), now()))
 
     async def aclose(self) -> None:
+        """Commit queued writes (deferred acks) before the database closes."""
         self._listeners.clear()
+        self._flush()
