@@ -782,18 +782,19 @@ class Engine:
             )
         self._notify(inst.instance_id)
 
-    def purge(self, instance_id: str, recursive: bool) -> int:
+    def purge(self, instance_id: str, recursive: bool, force: bool = False) -> int:
         inst = self.get(instance_id)
         if inst is None:
             raise WorkflowError(grpc.StatusCode.UNKNOWN, f"failed to purge workflow state: {NOT_FOUND}")
         with self.store.tx() as tx:
-            return self._purge(tx, inst, recursive)
+            return self._purge(tx, inst, recursive, force)
 
-    def _purge(self, tx: Tx, inst: Instance, recursive: bool) -> int:
-        if not inst.terminal:
+    def _purge(self, tx: Tx, inst: Instance, recursive: bool, force: bool) -> int:
+        """Delete an instance (and its children); only terminal ones unless forced."""
+        if not inst.terminal and not force:
             raise WorkflowError(
                 grpc.StatusCode.UNKNOWN,
-                f"failed to purge workflow state: workflow '{inst.instance_id}' is not in a terminal state",
+                "failed to purge workflow state: orchestration has not yet completed",  # api.ErrNotCompleted
             )
         count = 0
         if recursive:
@@ -801,7 +802,7 @@ class Engine:
                 engine = self.engines.get(child["app_id"])
                 target = engine.get(child["instance_id"]) if engine else None
                 if engine is not None and target is not None:
-                    count += engine._purge(tx, target, True)
+                    count += engine._purge(tx, target, True, force)
         self.store.delete_instance(tx, self.app_id, inst.instance_id)
         if self.instances.get(inst.instance_id) is inst:
             self._forget(inst)

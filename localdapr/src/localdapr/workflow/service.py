@@ -123,7 +123,7 @@ class WorkflowService:
         engine = await self._ready()
         if req.HasField("purgeInstanceFilter"):
             raise WorkflowError(grpc.StatusCode.UNIMPLEMENTED, "multi-instance purge is not implemented")
-        count = engine.purge(req.instanceId, req.recursive)
+        count = engine.purge(req.instanceId, req.recursive, req.HasField("force") and req.force)
         return pb.PurgeInstancesResponse(deletedInstanceCount=count)
 
     async def GetWorkItems(self, req: pb.GetWorkItemsRequest, context: grpc.aio.ServicerContext) -> None:
