@@ -329,3 +329,42 @@ def test_a_packaged_chart_carries_the_collection_itself(tmp_path: Path) -> None:
         files = {f["name"]: f["data"] for f in chart.files}
     collection = REPO / "postman" / "order-saga.postman_collection.json"
     assert json.loads(files["files/order-saga.postman_collection.json"]) == json.loads(collection.read_text())
+
+
+# The pod annotations Dapr's sidecar injector reads: the `annotation:"..."` tags of
+# SidecarConfig in github.com/dapr/dapr, pkg/injector/patcher/sidecar.go (commit
+# db305e804871cc90ef5fb93075cc057545378c7c), the ones this chart may use. The injector
+# ignores any other dapr.io/ key silently, so a typo would only show as a missing setting.
+DAPR_POD_ANNOTATIONS = {
+    "dapr.io/enabled",
+    "dapr.io/app-id",
+    "dapr.io/app-port",
+    "dapr.io/app-protocol",
+    "dapr.io/config",
+    "dapr.io/log-level",
+    "dapr.io/log-as-json",
+    "dapr.io/app-max-concurrency",
+    "dapr.io/enable-metrics",
+    "dapr.io/metrics-port",
+    "dapr.io/env",
+    "dapr.io/sidecar-cpu-request",
+    "dapr.io/sidecar-cpu-limit",
+    "dapr.io/sidecar-memory-request",
+    "dapr.io/sidecar-memory-limit",
+    "dapr.io/sidecar-seccomp-profile-type",
+    "dapr.io/graceful-shutdown-seconds",
+    "dapr.io/block-shutdown-duration",
+    "dapr.io/enable-api-logging",
+    "dapr.io/enable-app-health-check",
+    "dapr.io/app-health-check-path",
+    "dapr.io/app-health-probe-interval",
+    "dapr.io/app-health-probe-timeout",
+    "dapr.io/app-health-threshold",
+}
+
+
+def test_every_dapr_annotation_is_one_the_injector_reads(case: str) -> None:
+    for app_id, dep in contract.dapr_deployments(rendered(case)).items():
+        annotations = dep["spec"]["template"]["metadata"]["annotations"]
+        unknown = {k for k in annotations if k.startswith("dapr.io/")} - DAPR_POD_ANNOTATIONS
+        assert not unknown, f"{app_id}: {sorted(unknown)}"
