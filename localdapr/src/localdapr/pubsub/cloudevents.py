@@ -83,6 +83,13 @@ def ttl_seconds(metadata: dict[str, str]) -> int | None:
     return value if value >= 0 else None
 
 
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # Python accepts NaN/Infinity; Go does not
+
+
+_DECODER = json.JSONDecoder(parse_constant=_no_constants)
+
+
 def _first_json_value(data: bytes) -> str | None:
     """The first JSON value in `data`, as text, or None if there is none.
 
@@ -92,7 +99,7 @@ def _first_json_value(data: bytes) -> str | None:
     try:
         text = data.decode("utf-8")
         stripped = text.lstrip(" \t\r\n")
-        _, end = json.JSONDecoder().raw_decode(stripped)
+        _, end = _DECODER.raw_decode(stripped)
     except (UnicodeDecodeError, ValueError):
         return None
     return stripped[:end]
@@ -128,7 +135,7 @@ def new_envelope(
     fields (without `data` when that is embedded JSON text)."""
     if is_cloudevent(data_content_type):
         try:
-            event = json.loads(data)
+            event = json.loads(data, parse_constant=_no_constants)
         except ValueError as exc:
             raise CloudEventError(str(exc)) from None
         if not isinstance(event, dict):
