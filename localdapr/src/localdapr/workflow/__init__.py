@@ -4,6 +4,16 @@ Each sidecar gets an engine for its app id (workflows are namespaced per app,
 as Dapr's actor backend does); the engines of one process share one store so
 cross-app child workflows and activities commit in one transaction.
 See engine.py for the model, service.py for the gRPC surface.
+
+Where this differs from daprd (deliberately, and invisible to the SDK):
+- terminate, suspend and resume act in the backend at once, without a worker
+  turn (daprd routes them through the workflow's inbox);
+- with no worker connected, StartInstance still creates the instance and waits
+  for it to start (daprd refuses: its workflow actors register only while a
+  worker stream is open);
+- a work item is offered again when its stream ends or localdapr restarts;
+  a workflow turn also after 30 s without completion (doubling each time),
+  an activity never on a timer (Dapr has no activity timeout, dapr/dapr#8391).
 """
 
 from __future__ import annotations
