@@ -9,6 +9,8 @@ STAMP := $(VENV)/.installed
 PACKAGES := localdapr dapr-helpers order-app billing-app stock-app delivery-app
 PYPROJECTS := $(wildcard $(addsuffix /pyproject.toml,$(PACKAGES)))
 
+include mk/images.mk mk/k8s.mk mk/newman.mk
+
 .PHONY: install run test lint format lock reset clean
 
 $(STAMP): requirements.txt $(PYPROJECTS)
