@@ -10,8 +10,16 @@ PACKAGES := localdapr dapr-helpers order-app billing-app stock-app delivery-app
 PYPROJECTS := $(wildcard $(addsuffix /pyproject.toml,$(PACKAGES)))
 
 include mk/images.mk mk/k8s.mk mk/newman.mk
+.DEFAULT_GOAL := help
 
-.PHONY: install run test lint format lock reset clean
+help:
+	@echo "make run      set up and run all four apps under localdapr (gateway http://localhost:8080)"
+	@echo "make test     set up and run every check: lint, unit, contract, end to end, chart, Newman"
+	@echo "make install  only the virtual environment with the pinned dependencies"
+	@echo "make images   the four app images (needs Docker); see charts/README.md"
+	@echo "make reset    forget localdapr's local data (state, messages, workflows)"
+
+.PHONY: help install run test lint format lock reset clean
 
 $(STAMP): requirements.txt $(PYPROJECTS)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found %s)" % sys.version.split()[0])'
