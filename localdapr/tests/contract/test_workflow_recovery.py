@@ -153,3 +153,22 @@ def test_work_is_shared_between_connected_workers(
         ran_on.add(int(output.split(":")[2]))
     assert ran_on == pids
     client.close()
+
+
+def test_workflow_scheduled_before_any_worker_starts_when_one_connects(
+    target: Target, workers: list[WorkerProcess], tmp_path: Path
+) -> None:
+    """localdapr-specific (see localdapr.workflow): with no worker connected, StartInstance
+    returns at once and the instance stays PENDING until a worker connects; daprd would
+    refuse the call, its workflow actors being registered only while a worker is connected."""
+    if not target.can_restart:
+        pytest.skip("localdapr behaviour; daprd refuses to schedule without a connected worker")
+    client = wf.DaprWorkflowClient(host="127.0.0.1", port=str(target.main.grpc_port))
+    key = f"no-worker-{uuid.uuid4().hex[:8]}"
+    iid = client.schedule_new_workflow("wfrec_two_steps", input=key, instance_id=key)
+    state = client.get_workflow_state(iid)
+    assert state is not None and state.runtime_status == wf.WorkflowStatus.PENDING
+    worker = start_worker(target, workers, "run", tmp_path)
+    state = client.wait_for_workflow_completion(iid, timeout_in_seconds=20)
+    assert state is not None and state.serialized_output == f'"{key}:run:{worker.proc.pid}:1+fast"'
+    client.close()

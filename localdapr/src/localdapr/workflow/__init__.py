@@ -8,9 +8,9 @@ See engine.py for the model, service.py for the gRPC surface.
 Where this differs from daprd (deliberately, and invisible to the SDK):
 - terminate, suspend and resume act in the backend at once, without a worker
   turn (daprd routes them through the workflow's inbox);
-- with no worker connected, StartInstance still creates the instance and waits
-  for it to start (daprd refuses: its workflow actors register only while a
-  worker stream is open);
+- with no worker connected, StartInstance creates the instance and returns at
+  once; it starts when a worker connects (daprd refuses: its workflow actors
+  are registered only while a worker stream is open);
 - a work item is offered again when its stream ends or localdapr restarts;
   a workflow turn also after 30 s without completion (doubling each time),
   an activity never on a timer (Dapr has no activity timeout, dapr/dapr#8391).

@@ -2,7 +2,7 @@
 
 Request/response behaviour follows durabletask-go's `backend/executor.go` as
 daprd runs it: StartInstance waits for the instance to start (unless it has a
-scheduled start), TerminateInstance waits for completion, Suspend/Resume wait
+scheduled start or no worker is connected), TerminateInstance waits for completion, Suspend/Resume wait
 for the new status; GetInstance answers `exists=false` for an unknown id, the
 other calls fail with "no such instance exists".
 
@@ -67,7 +67,9 @@ class WorkflowService:
     async def StartInstance(self, req: pb.CreateInstanceRequest, context: Any) -> pb.CreateInstanceResponse:
         engine = await self._ready()
         instance_id = engine.start_instance(req)
-        if not req.HasField("scheduledStartTimestamp"):
+        # Without a connected worker, waiting would hang the caller (the SDK sets no deadline);
+        # the instance starts once a worker connects.
+        if not req.HasField("scheduledStartTimestamp") and engine.dispatcher.streams:
             await engine.wait(instance_id, lambda i: i.status != PENDING)
         return pb.CreateInstanceResponse(instanceId=instance_id)
 
