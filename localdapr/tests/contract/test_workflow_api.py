@@ -437,3 +437,18 @@ def test_scheduled_start_waits_until_its_time(client: wf.DaprWorkflowClient) -> 
     assert started is not None and datetime.now(UTC) >= start_at
     done = client.wait_for_workflow_completion(iid, timeout_in_seconds=10)
     assert done is not None and done.serialized_output == '"early bird"'
+
+
+def test_workflows_are_namespaced_per_app_id(client: wf.DaprWorkflowClient, target: Target) -> None:
+    """dapr/dapr backends/actors: the workflow actor type embeds the app id
+    (`dapr.internal.{namespace}.{appID}.workflow`), so another app's sidecar does not see
+    this app's instances."""
+    iid = client.schedule_new_workflow("wfapi_wait_event", input="x", instance_id=new_id("ns"))
+    peer = wf.DaprWorkflowClient(host="127.0.0.1", port=str(target.peer.grpc_port))
+    try:
+        assert peer.get_workflow_state(iid) is None
+        with pytest.raises(grpc.RpcError):
+            peer.raise_workflow_event(iid, "x", data=1)
+    finally:
+        peer.close()
+    client.terminate_workflow(iid)
