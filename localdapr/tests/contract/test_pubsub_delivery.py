@@ -20,6 +20,7 @@ from aiohttp import web
 from localdapr.config import RetryPolicy
 from localdapr.db import Database
 from localdapr.pubsub import cloudevents
+from localdapr.pubsub.appchannel import AppChannel
 from localdapr.pubsub.broker import Broker
 from localdapr.pubsub.delivery import DeliveryPolicy, GroupConsumer, Outcome, Route, interpret_reply
 
@@ -87,12 +88,14 @@ async def scenario(
         )
         route = Route("pubsub", "t", "/events", dead_letter_topic=dead_letter_topic)
         gid = broker.ensure_group("pubsub", "t", "sub")
-        consumer = GroupConsumer(sidecar, broker, route, gid, policy)  # type: ignore[arg-type]
+        channel = AppChannel("127.0.0.1", app.port)
+        consumer = GroupConsumer(sidecar, broker, route, gid, policy, channel)  # type: ignore[arg-type]
         consumer.start()
         try:
             await body(app, broker, consumer)
         finally:
             await consumer.stop()
+            channel.close()
             await app.stop()
     db.close()
 
@@ -228,3 +231,87 @@ def test_group_created_later_receives_kept_messages(tmp_path: Path) -> None:
 def test_reply_interpretation(status: int, body: bytes, outcome: Outcome) -> None:
     """postman/http/http.go Deliver: how the app's status code and body are read."""
     assert interpret_reply(status, body) is outcome
+
+
+# -- the app channel's HTTP/1.1 client ------------------------------------------------
+
+
+async def raw_server(replies: list[bytes], close_after_reply: bool) -> tuple[asyncio.Server, list[bytes]]:
+    """An app that answers each request with the next canned reply, then maybe hangs up."""
+    requests: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except (asyncio.IncompleteReadError, ConnectionError):
+                break
+            length = int(
+                next(
+                    v
+                    for k, v in (ln.split(b":", 1) for ln in head.split(b"\r\n")[1:] if b":" in ln)
+                    if k.strip().lower() == b"content-length"
+                )
+            )
+            requests.append(head + await reader.readexactly(length))
+            writer.write(replies[min(len(requests), len(replies)) - 1])
+            await writer.drain()
+            if close_after_reply:
+                break
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return server, requests
+
+
+@pytest.mark.parametrize(
+    ("reply", "status", "body"),
+    [
+        (b'HTTP/1.1 200 OK\r\nContent-Length: 19\r\n\r\n{"status": "DROP"}\n', 200, b'{"status": "DROP"}\n'),
+        (
+            b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{"st\r\n'
+            b'e\r\natus": "RETRY"\r\n1\r\n}\r\n0\r\n\r\n',
+            200,
+            b'{"status": "RETRY"}',
+        ),
+        (b"HTTP/1.0 500 Oops\r\n\r\nbroken", 500, b"broken"),
+        (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n", 204, b""),
+    ],
+)
+def test_app_channel_reads_replies(reply: bytes, status: int, body: bytes) -> None:
+    """Replies framed by Content-Length, chunked encoding, or the connection closing."""
+
+    async def run() -> None:
+        server, requests = await raw_server([reply], close_after_reply=True)
+        channel = AppChannel("127.0.0.1", server.sockets[0].getsockname()[1])
+        try:
+            got = await channel.post(
+                "/events/x", b'{"a":1}', {"Content-Type": "application/cloudevents+json"}
+            )
+        finally:
+            channel.close()
+            server.close()
+        assert got == (status, body)
+        assert requests[0].startswith(b"POST /events/x HTTP/1.1\r\n")
+        assert requests[0].endswith(b'\r\n\r\n{"a":1}')
+
+    asyncio.run(run())
+
+
+def test_app_channel_resends_on_a_connection_the_app_closed() -> None:
+    """A kept-alive connection the app has since closed is replaced, not reported as a failure."""
+    ok_reply = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
+
+    async def run() -> None:
+        server, requests = await raw_server([ok_reply], close_after_reply=True)
+        channel = AppChannel("127.0.0.1", server.sockets[0].getsockname()[1])
+        try:
+            for _ in range(3):
+                assert await channel.post("/e", b"x", {}) == (200, b"{}")
+                await asyncio.sleep(0.01)  # let the app's close arrive
+        finally:
+            channel.close()
+            server.close()
+        assert len(requests) == 3
+
+    asyncio.run(run())

@@ -18,7 +18,7 @@ from .app import recorder
 from .conftest import Target
 
 MESSAGES = int(os.environ.get("PUBSUB_BENCH_MESSAGES", "3000"))
-THREADS = 4
+THREADS = int(os.environ.get("PUBSUB_BENCH_THREADS", "8"))
 FLOOR = float(os.environ.get("PUBSUB_BENCH_FLOOR", "300"))  # msg/s; generous against noisy CI
 
 

@@ -18,6 +18,7 @@ from ..config import Component, ConfigError, parse_duration
 from ..sidecar import Block, Sidecar
 from . import subscriptions
 from .api import PublishAPI
+from .appchannel import AppChannel
 from .broker import Broker
 from .delivery import DeliveryPolicy, GroupConsumer, Route
 
@@ -66,6 +67,7 @@ class PubSubBlock(Block):
         self._api: PublishAPI | None = None
         self._consumers: list[GroupConsumer] = []
         self._loader: asyncio.Task[None] | None = None
+        self._channel: AppChannel | None = None
 
     @property
     def broker(self) -> Broker:
@@ -124,7 +126,12 @@ class PubSubBlock(Block):
                 )
                 continue
             gid = self.broker.ensure_group(route.pubsub, route.topic, self.sidecar.app_id)
-            consumer = GroupConsumer(self.sidecar, self.broker, route, gid, self._policy(component))
+            if self._channel is None:
+                o = self.sidecar.options
+                self._channel = AppChannel(o.app_host, int(o.app_port or 0))
+            consumer = GroupConsumer(
+                self.sidecar, self.broker, route, gid, self._policy(component), self._channel
+            )
             consumer.start()
             self._consumers.append(consumer)
             log.info(
@@ -155,3 +162,5 @@ class PubSubBlock(Block):
         for consumer in self._consumers:
             await consumer.stop()
         self._consumers.clear()
+        if self._channel is not None:
+            self._channel.close()

@@ -20,11 +20,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
-
 from ..config import RetryPolicy
 from ..db import now
 from . import cloudevents
+from .appchannel import AppChannel
 from .broker import Broker, Message
 
 if TYPE_CHECKING:
@@ -123,9 +122,16 @@ class GroupConsumer:
     """Delivers one consumer group's pending messages to one app route."""
 
     def __init__(
-        self, sidecar: Sidecar, broker: Broker, route: Route, gid: int, policy: DeliveryPolicy
+        self,
+        sidecar: Sidecar,
+        broker: Broker,
+        route: Route,
+        gid: int,
+        policy: DeliveryPolicy,
+        channel: AppChannel,
     ) -> None:
         self.sidecar = sidecar
+        self.channel = channel
         self.broker = broker
         self.route = route
         self.gid = gid
@@ -281,7 +287,6 @@ class GroupConsumer:
 
     async def _deliver_once(self, path: str, body: bytes, event: dict[str, Any]) -> Outcome:
         sidecar = self.sidecar
-        assert sidecar.http is not None and sidecar.app_base_url is not None
         headers = {
             "Content-Type": cloudevents.CLOUDEVENT_CONTENT_TYPE,
             "pubsubname": self.route.pubsub,
@@ -292,13 +297,10 @@ class GroupConsumer:
             headers["traceparent"] = traceparent
             if isinstance(state := event.get("tracestate"), str) and state:
                 headers["tracestate"] = state
-        url = f"{sidecar.app_base_url}/{path.lstrip('/')}"
         try:
             async with asyncio.timeout(self.policy.timeout):
-                async with sidecar.http.post(url, data=body, headers=headers) as resp:
-                    reply = await resp.read()
-                    status = resp.status
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                status, reply = await self.channel.post(path, body, headers)
+        except Exception as exc:  # refused, reset, timed out, not HTTP: all app-channel errors
             log.warning(
                 "%s: app channel error delivering to %s: %s", sidecar.app_id, path, exc or type(exc).__name__
             )
