@@ -34,6 +34,7 @@ const dtime = (minutes) => new Date(slotStart + minutes * 60000).toISOString().s
 pm.collectionVariables.set('slot', dtime(0));          // the successful order books its courier
 pm.collectionVariables.set('slotSameHour', dtime(30)); // the same slot, half past: no courier left
 pm.collectionVariables.set('freeSlot', dtime(60));     // the next hour, free for the orders that fail
+pm.collectionVariables.set('slotSameHourIso', dtime(30).replace(' ', 'T')); // for a URL path
 """
 
 SLOT_KEY = """
@@ -195,7 +196,7 @@ if (pm.response.code === 200 && order.status === 'pending' && polls < {MAX_POLLS
     // Still running after the server-side wait: ask again, a bounded number of times.
     pm.collectionVariables.set('polls', polls + 1);
     console.log('order ' + order.id + ' still pending, asking again (' + (polls + 1) + '/{MAX_POLLS})');
-    pm.execution.setNextRequest(pm.info.requestId);
+    (pm.execution || postman).setNextRequest(pm.info.requestId);
 }} else {{
     pm.collectionVariables.set('polls', 0);
     pm.test('status is 200', function () {{ pm.response.to.have.status(200); }});
@@ -270,39 +271,63 @@ const inSlot = bookings.filter(function (b) {{ return slotKey(bookingTime(b)) ==
 
 
 def failed_order(
-    title: str, label: str, body: dict[str, Any], slot_var: str, reason: str, steps: dict[str, str]
+    title: str,
+    label: str,
+    body: dict[str, Any],
+    slot_var: str,
+    reason: str,
+    steps: dict[str, str],
+    extra_before: tuple[dict[str, Any], ...] = (),
 ) -> list[dict[str, Any]]:
     """Capture balance, stock and the slot's bookings; order; expect rejection; expect nothing changed."""
     var = f"{label}OrderId"
     items = [
         get_balance(
             f"{title}: balance before",
-            "pm.collectionVariables.set('balanceBefore', account.balance);\n",
+            """
+pm.collectionVariables.set('balanceBefore', account.balance);
+pm.test('balance kept for after the order: ' + account.balance, function () {
+    pm.expect(account.balance).to.be.at.least(0);
+});
+""",
         ),
         get_available(
             f"{title}: stock before",
-            "pm.collectionVariables.set('availableBefore', available);\n",
+            """
+pm.collectionVariables.set('availableBefore', available);
+pm.test('available units kept for after the order: ' + available, function () {
+    pm.expect(available).to.be.at.least(0);
+});
+""",
         ),
         get_bookings(
             f"{title}: bookings before",
             slot_var,
-            "pm.collectionVariables.set('slotBookingsBefore', JSON.stringify(inSlot));\n",
+            """
+pm.collectionVariables.set('slotBookingsBefore', JSON.stringify(inSlot));
+pm.test('the slot\\'s bookings kept for after the order: ' + inSlot.length, function () {
+    pm.expect(inSlot.length).to.be.at.most(1); // one courier: at most one booking per slot
+});
+""",
         ),
+        *extra_before,
         create_order(f"{title}: create order", body, var),
         wait_final(f"{title}: wait for the final status", var, "rejected", reason, steps),
         get_balance(
             f"{title}: balance unchanged",
             """
-pm.test('balance is what it was before the order', function () {
-    pm.expect(account.balance).to.eql(Number(pm.collectionVariables.get('balanceBefore')));
+const before = Number(pm.collectionVariables.get('balanceBefore'));
+pm.test('balance is what it was before the order: ' + before, function () {
+    pm.expect(account.balance).to.eql(before);
 });
 """,
         ),
         get_available(
             f"{title}: stock unchanged",
             """
-pm.test('available units are what they were before the order', function () {
-    pm.expect(available).to.eql(Number(pm.collectionVariables.get('availableBefore')));
+const before = Number(pm.collectionVariables.get('availableBefore'));
+pm.test('available units are what they were before the order: ' + before, function () {
+    pm.expect(available).to.eql(before);
 });
 """,
         ),
@@ -321,6 +346,23 @@ pm.test('the rejected order holds no courier anywhere', function () {{
         ),
     ]
     return items
+
+
+def slot_is_full() -> dict[str, Any]:
+    return request(
+        "courier: the slot has no free courier",
+        "GET",
+        "/delivery/slots/{{slotSameHourIso}}",
+        status_test(200)
+        + """
+const slot = pm.response.json();
+pm.test('the successful order holds the slot\\'s only courier', function () {
+    pm.expect(Object.values(slot.bookings)).to.eql([Number(pm.collectionVariables.get('successOrderId'))]);
+    pm.expect(slot.free_couriers, 'more than one courier in the roster').to.eql([]);
+});
+""",
+        description="The precondition of this scenario: the delivery roster has one courier (the default).",
+    )
 
 
 # -- the story -----------------------------------------------------------------------------
@@ -413,7 +455,7 @@ if (taken.length && picks < 5) {{
     // Someone else booked one of this run's slots: pick another pair and look again.
     pm.collectionVariables.set('slotPicks', picks + 1);
 {PICK_SLOTS}
-    pm.execution.setNextRequest(pm.info.requestId);
+    (pm.execution || postman).setNextRequest(pm.info.requestId);
 }} else {{
     pm.test('nobody has booked this run\\'s slots', function () {{ pm.expect(taken).to.eql([]); }});
 }}
@@ -603,6 +645,7 @@ def collection() -> dict[str, Any]:
         ("slot", "", "This run's courier slot (generated, 1 to 5 years ahead)."),
         ("slotSameHour", "", "Half past the slot's hour: the same slot."),
         ("freeSlot", "", "The hour after the slot, never booked by this run."),
+        ("slotSameHourIso", "", "slotSameHour in ISO 8601, for a URL path."),
         ("idempotencyKey", "", ""),
         ("successOrderId", "", ""),
         ("moneyOrderId", "", ""),
@@ -673,6 +716,7 @@ def collection() -> dict[str, Any]:
                     "slot",
                     "no_courier_available",
                     {**compensated_but, "reserve_courier": "refused", "charge_payment": "not_started"},
+                    extra_before=(slot_is_full(),),
                 ),
             ),
             bad_requests(),

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
+import subprocess
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,3 +56,21 @@ def test_every_request_asserts_and_names_are_unique() -> None:
         assert "pm.test(" in tests and "status" in tests, item["name"]
         assert item["request"]["url"].startswith("{{baseUrl}}/"), item["name"]
         assert "setTimeout" not in tests, "never sleep blindly"
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node not found: cannot check the scripts' syntax")
+def test_every_script_is_valid_javascript(tmp_path: Path) -> None:
+    collection = json.loads((ROOT / "postman" / "order-saga.postman_collection.json").read_text())
+    scripts = {"collection": collection["event"]} | {
+        i["name"]: i["event"] for i in requests(collection["item"])
+    }
+    bad = []
+    for name, events in scripts.items():
+        for event in events:
+            source = tmp_path / "script.js"
+            # The sandbox runs each script as a function body.
+            source.write_text("(function () {\n" + "\n".join(event["script"]["exec"]) + "\n});\n")
+            check = subprocess.run(["node", "--check", str(source)], capture_output=True, text=True)
+            if check.returncode:
+                bad.append(f"{name} ({event['listen']}): {check.stderr.strip()}")
+    assert not bad, "\n\n".join(bad)
