@@ -6,6 +6,11 @@ schedule a workflow and wait for its completion, N workflows in all. Prints
 workflows/s and latency percentiles, then one line of JSON.
 
     .venv/bin/python localdapr/bench/bench_workflows.py -n 2000 -c 64 -w 1
+
+With --chaos it also kills a worker and then localdapr with SIGKILL mid-run (a
+new worker takes over, localdapr restarts on the same data) and checks that
+every workflow still completes with the right result; the CPU figures then only
+cover the processes alive at the end.
 """
 
 from __future__ import annotations
@@ -21,9 +26,12 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 WORKFLOW = "bench_three_steps"
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -83,7 +91,25 @@ def percentile(sorted_values: list[float], p: float) -> float:
     return sorted_values[k]
 
 
-def run_batch(client: object, count: int, concurrency: int, prefix: str) -> tuple[float, list[float]]:
+def retrying(call: Callable[[], T], created_ok: bool = False) -> T | None:
+    """Retry a call while the sidecar is down (chaos mode); ALREADY_EXISTS means our earlier
+    attempt did create the instance before the connection broke."""
+    import grpc
+
+    while True:
+        try:
+            return call()
+        except grpc.RpcError as exc:
+            if created_ok and exc.code() == grpc.StatusCode.ALREADY_EXISTS:
+                return None
+            if exc.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNKNOWN):
+                raise
+            time.sleep(0.2)
+
+
+def run_batch(
+    client: object, count: int, concurrency: int, prefix: str, chaos: bool = False
+) -> tuple[float, list[float]]:
     latencies: list[float] = []
     lock = threading.Lock()
     counter = iter(range(count))
@@ -96,9 +122,14 @@ def run_batch(client: object, count: int, concurrency: int, prefix: str) -> tupl
             if i is None:
                 return
             t0 = time.perf_counter()
+            iid = f"{prefix}-{i}"
             try:
-                iid = client.schedule_new_workflow(WORKFLOW, input=i, instance_id=f"{prefix}-{i}")  # type: ignore[attr-defined]
-                state = client.wait_for_workflow_completion(iid, timeout_in_seconds=120)  # type: ignore[attr-defined]
+                if chaos:
+                    retrying(lambda: client.schedule_new_workflow(WORKFLOW, input=i, instance_id=iid), True)  # type: ignore[attr-defined]  # noqa: B023
+                    state = retrying(lambda: client.wait_for_workflow_completion(iid, timeout_in_seconds=120))  # type: ignore[attr-defined]  # noqa: B023
+                else:
+                    client.schedule_new_workflow(WORKFLOW, input=i, instance_id=iid)  # type: ignore[attr-defined]
+                    state = client.wait_for_workflow_completion(iid, timeout_in_seconds=120)  # type: ignore[attr-defined]
                 assert state is not None and state.serialized_output == str(i + 3), state
             except BaseException as exc:
                 errors.append(exc)
@@ -125,6 +156,11 @@ def main() -> int:
     parser.add_argument("-n", "--workflows", type=int, default=2000)
     parser.add_argument("-c", "--concurrency", type=int, default=64, help="concurrent starters")
     parser.add_argument("-w", "--workers", type=int, default=1, help="worker processes")
+    parser.add_argument(
+        "--chaos",
+        action="store_true",
+        help="kill -9 a worker, then localdapr, during the run; every workflow must still complete",
+    )
     parser.add_argument("--worker", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -138,45 +174,68 @@ def main() -> int:
         f"    daprGRPCPort: {grpc_port}\n    daprHTTPPort: {http_port}\n"
     )
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    sidecar = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "localdapr",
-            "run",
-            "-f",
-            str(workdir / "dapr.yaml"),
-            "--data-dir",
-            str(workdir / "data"),
-        ],
-        stdout=open(workdir / "localdapr.log", "wb"),  # noqa: SIM115 - owned by the process
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
+
+    def start_sidecar() -> subprocess.Popen[bytes]:
+        cmd = [sys.executable, "-m", "localdapr", "run", "-f", str(workdir / "dapr.yaml")]
+        return subprocess.Popen(
+            [*cmd, "--data-dir", str(workdir / "data")],
+            stdout=open(workdir / "localdapr.log", "ab"),
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+
+    def start_worker() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, __file__, "--worker", str(grpc_port)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=open(workdir / "worker.log", "ab"),
+            env=env,
+        )
+
+    def ready(w: subprocess.Popen[bytes]) -> None:
+        assert w.stdout is not None and w.stdout.readline().strip() == b"ready", "worker did not start"
+
+    sidecar = start_sidecar()
     workers: list[subprocess.Popen[bytes]] = []
+
+    def chaos() -> None:
+        """kill -9 the first worker (a fresh one takes over), then localdapr (restarted)."""
+        nonlocal sidecar
+        time.sleep(1.0)
+        workers[0].kill()
+        print("chaos: killed worker 1 with SIGKILL", flush=True)
+        workers.append(start_worker())
+        ready(workers[-1])
+        time.sleep(1.0)
+        sidecar.kill()
+        sidecar.wait()
+        print("chaos: killed localdapr with SIGKILL", flush=True)
+        sidecar = start_sidecar()
+        wait_healthy(http_port)
+        print("chaos: localdapr restarted", flush=True)
+
     try:
         wait_healthy(http_port)
-        for _ in range(args.workers):
-            w = subprocess.Popen(
-                [sys.executable, __file__, "--worker", str(grpc_port)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=open(workdir / "worker.log", "ab"),  # noqa: SIM115
-                env=env,
-            )
-            workers.append(w)
+        workers.extend(start_worker() for _ in range(args.workers))
         for w in workers:
-            assert w.stdout is not None and w.stdout.readline().strip() == b"ready", "worker did not start"
+            ready(w)
 
         from dapr.ext.workflow import DaprWorkflowClient
 
         client = DaprWorkflowClient(host="127.0.0.1", port=str(grpc_port))
         run_batch(client, min(50, args.workflows), min(8, args.concurrency), "warmup")
-        cpu_before = [cpu_seconds(p.pid) for p in (sidecar, *workers)]
+        measured = [sidecar, *workers]  # chaos replaces some: their figures come out as None
+        cpu_before = [cpu_seconds(p.pid) for p in measured]
         client_before = sum(os.times()[:2])
-        elapsed, latencies = run_batch(client, args.workflows, args.concurrency, "run")
+        chaos_thread = threading.Thread(target=chaos) if args.chaos else None
+        if chaos_thread:
+            chaos_thread.start()
+        elapsed, latencies = run_batch(client, args.workflows, args.concurrency, "run", args.chaos)
+        if chaos_thread:
+            chaos_thread.join()
         client_cpu = round(sum(os.times()[:2]) - client_before, 2)
-        cpu_after = [cpu_seconds(p.pid) for p in (sidecar, *workers)]
+        cpu_after = [cpu_seconds(p.pid) if p.poll() is None else None for p in measured]
         cpu = [
             round(a - b, 2) if a is not None and b is not None else None
             for a, b in zip(cpu_after, cpu_before, strict=True)
@@ -195,6 +254,7 @@ def main() -> int:
             "sidecar_cpu_s": cpu[0],
             "worker_cpu_s": cpu[1:],
             "client_cpu_s": client_cpu,
+            "chaos": args.chaos,
         }
         print(
             f"{args.workflows} three-activity workflows, {args.concurrency} starters, "
