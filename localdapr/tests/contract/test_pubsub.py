@@ -235,8 +235,8 @@ def test_http_publish_to_unknown_pubsub_is_404(target: Target) -> None:
     assert resp.json()["message"] == "pubsub no-such-pubsub not found"
 
 
-def test_pubsub_scoped_to_another_app_is_not_found(target: Target) -> None:
-    """Component scopes: a pubsub the app may not use does not exist for it."""
+def test_publish_with_empty_pubsub_name_is_invalid_argument(target: Target) -> None:
+    """grpc.go validateAndGetPubsubAndTopic: an empty pubsub name is INVALID_ARGUMENT."""
     with DaprClient(address=target.main.grpc_address) as client, pytest.raises(DaprGrpcError) as info:
         client.publish_event("", "t", "x")
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
