@@ -452,3 +452,18 @@ def test_workflows_are_namespaced_per_app_id(client: wf.DaprWorkflowClient, targ
     finally:
         peer.close()
     client.terminate_workflow(iid)
+
+
+async def test_async_client(client: wf.DaprWorkflowClient, target: Target) -> None:
+    """python-sdk dapr.ext.workflow.aio.DaprWorkflowClient: the same RPCs over grpc.aio, as
+    an async app (FastAPI) would call them."""
+    from dapr.ext.workflow.aio import DaprWorkflowClient as AsyncClient
+
+    aclient = AsyncClient(host="127.0.0.1", port=str(target.main.grpc_port))
+    iid = await aclient.schedule_new_workflow("wfapi_wait_event", input="async", instance_id=new_id("aio"))
+    await aclient.raise_workflow_event(iid, "async", data={"n": 1})
+    state = await aclient.wait_for_workflow_completion(iid, timeout_in_seconds=10)
+    assert state is not None and state.serialized_output == '{"n": 1}'
+    assert await aclient.get_workflow_state(new_id("aio-missing")) is None
+    await aclient.purge_workflow(iid)
+    assert await aclient.get_workflow_state(iid) is None
