@@ -114,6 +114,12 @@ def wfapi_saga(ctx: wf.DaprWorkflowContext, key: str):  # type: ignore[no-untype
 
 
 @workflow
+def wfapi_gate_then_wait(ctx: wf.DaprWorkflowContext, key: str):  # type: ignore[no-untyped-def]
+    yield ctx.call_activity(wfapi_gate, input=key)  # held until the test has raised the event
+    return (yield ctx.wait_for_external_event("Approval"))
+
+
+@workflow
 def wfapi_wait_event(ctx: wf.DaprWorkflowContext, name: str):  # type: ignore[no-untyped-def]
     yield ctx.call_activity(wfapi_echo, input="first")  # the event may arrive meanwhile
     value = yield ctx.wait_for_external_event(name)  # no timeout: the 9999-12-31 timer
@@ -265,8 +271,10 @@ def test_event_raised_before_the_workflow_waits_is_buffered(client: wf.DaprWorkf
     """durabletask-go: RaiseEvent adds EventRaised to the inbox; the SDK buffers events nobody
     waits for yet, and event names are case-insensitive (worker.py casefold)."""
     iid = new_id("early")
-    client.schedule_new_workflow("wfapi_wait_event", input="Approval", instance_id=iid)
+    gates[iid] = threading.Event()
+    client.schedule_new_workflow("wfapi_gate_then_wait", input=iid, instance_id=iid)
     client.raise_workflow_event(iid, "APPROVAL", data={"by": "ops"})
+    gates[iid].set()  # only now does the workflow reach wait_for_external_event("Approval")
     state = client.wait_for_workflow_completion(iid, timeout_in_seconds=10)
     assert state is not None and state.runtime_status == wf.WorkflowStatus.COMPLETED
     assert state.serialized_output == '{"by": "ops"}'
