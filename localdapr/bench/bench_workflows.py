@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -161,6 +162,7 @@ def main() -> int:
         action="store_true",
         help="kill -9 a worker, then localdapr, during the run; every workflow must still complete",
     )
+    parser.add_argument("--keep", action="store_true", help="keep the data directory and logs")
     parser.add_argument("--worker", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -279,6 +281,10 @@ def main() -> int:
             sidecar.wait(15)
         except subprocess.TimeoutExpired:
             sidecar.kill()
+        if args.keep:
+            print(f"data and logs kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
