@@ -33,8 +33,8 @@ install: $(STAMP)
 run: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/localdapr run -f dapr.yaml
 
-test: $(STAMP) lint
-	$(BIN)/pytest
+test: $(STAMP) lint newman-deps
+	REQUIRE_NEWMAN=1 $(BIN)/pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
