@@ -31,6 +31,7 @@ $(STAMP): requirements.txt $(PYPROJECTS)
 install: $(STAMP)
 
 run: $(STAMP)
+	@echo "API docs, once ready: $(foreach p,orders billing stock delivery,http://localhost:8080/$(p)/docs )"
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/localdapr run -f dapr.yaml
 
 test: $(STAMP) lint newman-deps

@@ -249,6 +249,7 @@ class Runner:
             if ready in done:
                 ready.result()  # raises RunError on a startup timeout
                 print(self._ready_line(), flush=True)
+                print(self._routes_table(), flush=True)
                 done, _ = await asyncio.wait({exited, stop}, return_when=asyncio.FIRST_COMPLETED)
             if exited in done:
                 app_id, code = exited.result()
@@ -353,6 +354,19 @@ class Runner:
             parts.append(f"{p.spec.app_id}: {app}, dapr HTTP :{p.http_port}, gRPC :{p.grpc_port}")
         parts.append(f"data {self.data_dir}")
         return " | ".join(parts)
+
+    def _routes_table(self) -> str:
+        """The public URLs, one a line, for a person reading the console."""
+        if not self.gateway:
+            return "localdapr: no gateway (no routes file)"
+        by_port = {p.spec.app_port: p.spec.app_id for p in self.plans}
+        base = f"http://localhost:{self.gateway.port}"
+        lines = [f"localdapr: gateway {base} routes (Ctrl-C stops everything):"]
+        lines += [
+            f"  {base}{prefix:<12} -> {by_port.get(port, '?')}"
+            for prefix, port in self.gateway.routes.items()
+        ]
+        return "\n".join(lines)
 
     async def _shutdown(self) -> None:
         running = [p for p in self.plans if p.process and p.process.returncode is None]
