@@ -1,10 +1,10 @@
-"""End-to-end pub/sub throughput: publish through the SDK, count deliveries in the app.
+"""Concurrent publishers through the SDK: every message is delivered, none twice.
 
-Not a Dapr behaviour but a budget: the saga makes several pub/sub hops per
-order, so localdapr must not be the bottleneck. Publishers run in their own
-processes (the test process also serves the subscriber app, and one GIL for
-both would measure the harness, not the sidecar). The machine is shared, so
-the assertion is a generous floor; the measured rate is printed (`-s`).
+Publishers run in their own processes (the test process also serves the
+subscriber app, and one GIL for both would measure the harness). The test
+asserts only that nothing is lost or duplicated; it prints the rate it saw,
+so with more messages it doubles as a measurement (no timing is asserted:
+performance is the benchmarks' business, see localdapr/README.md):
 
     PUBSUB_BENCH_MESSAGES=8000 pytest localdapr/tests/contract/test_pubsub_throughput.py -s
 """
@@ -19,10 +19,9 @@ import time
 from .app import recorder
 from .conftest import Target
 
-MESSAGES = int(os.environ.get("PUBSUB_BENCH_MESSAGES", "4000"))
+MESSAGES = int(os.environ.get("PUBSUB_BENCH_MESSAGES", "2400"))
 PROCESSES = int(os.environ.get("PUBSUB_BENCH_PROCESSES", "2"))
 THREADS = int(os.environ.get("PUBSUB_BENCH_THREADS", "6"))
-FLOOR = float(os.environ.get("PUBSUB_BENCH_FLOOR", "300"))  # msg/s
 
 PUBLISHER = """
 import json, os, sys
@@ -42,8 +41,8 @@ with ThreadPoolExecutor(int(threads)) as pool:
 """
 
 
-def test_publish_to_delivery_throughput(target: Target) -> None:
-    """Deliveries run concurrently (bounded) and are woken by publish: N messages end to end."""
+def test_concurrent_publishers_lose_and_duplicate_nothing(target: Target) -> None:
+    """At-least-once delivery (docs: pubsub-overview) with no failures means exactly once here."""
     start_count = len(recorder.get("ps-bench"))
     per_process = MESSAGES // PROCESSES // THREADS * THREADS
     args = [str(target.main.grpc_port), str(target.main.http_port)]
@@ -65,4 +64,4 @@ def test_publish_to_delivery_throughput(target: Target) -> None:
         f"(publishers done after {published - started:.2f}s, including their start-up)"
     )
     assert delivered == total
-    assert rate >= FLOOR
+    assert len(set(map(str, recorder.get("ps-bench")[start_count:]))) == total
