@@ -1,1 +1,1 @@
-"""HTTP edge: public routes, subscriptions, error mapping."""
+"""HTTP edge: public routes and error mapping (the command subscription: dapr_helpers.service)."""
