@@ -8,6 +8,7 @@ start it again. Ports are free ones, so tests never collide with `make run`.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -38,10 +39,20 @@ class App:
     process: subprocess.Popen[bytes] | None = None
 
 
+DEADLETTERS_APP = "deadletters"
+
+
 @dataclass
 class Stack:
+    """`env` goes to every app, `app_env[app_id]` to one. `deadletters` adds the audit's
+    dead-letter subscriber (`bench.deadletters`) as a fifth app with its own sidecar;
+    `delivery_retries` shortens the pub/sub delivery retries (resiliency) for fault tests."""
+
     workdir: Path
     env: dict[str, str] = field(default_factory=dict)
+    app_env: dict[str, dict[str, str]] = field(default_factory=dict)
+    deadletters: bool = False
+    delivery_retries: int | None = None
     apps: dict[str, App] = field(default_factory=dict)
     gateway_port: int = field(default_factory=free_port)
     sidecars: subprocess.Popen[bytes] | None = None
@@ -52,6 +63,41 @@ class Stack:
             command = entry["command"]
             module = command[command.index("--factory") + 1]
             self.apps[entry["appID"]] = App(entry["appID"], module, free_port(), free_port(), free_port())
+        if self.deadletters:
+            self.apps[DEADLETTERS_APP] = App(
+                DEADLETTERS_APP, "bench.deadletters:create_app", free_port(), free_port(), free_port()
+            )
+            self.app_env.setdefault(DEADLETTERS_APP, {})["DEADLETTERS_FILE"] = str(
+                self.workdir / "deadletters.jsonl"
+            )
+
+    def app_url(self, app_id: str) -> str:
+        """An app reached directly, not through the gateway (internal routes, the audit app)."""
+        return f"http://127.0.0.1:{self.apps[app_id].app_port}"
+
+    def sidecar_url(self, app_id: str) -> str:
+        return f"http://127.0.0.1:{self.apps[app_id].http_port}"
+
+    def _components(self) -> Path:
+        """The repository's components, adjusted only as the options above ask."""
+        if not self.deadletters and self.delivery_retries is None:
+            return ROOT / "components"
+        target = self.workdir / "components"
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(ROOT / "components", target)
+        for path in target.glob("*.yaml"):
+            doc = yaml.safe_load(path.read_text())
+            if (
+                doc.get("kind") == "Component"
+                and doc["spec"]["type"].startswith("pubsub.")
+                and self.deadletters
+            ):
+                doc["scopes"] = [*doc.get("scopes", []), DEADLETTERS_APP]
+            if doc.get("kind") == "Resiliency" and self.delivery_retries is not None:
+                retry = doc["spec"]["policies"]["retries"]["deliveryRetry"]
+                retry.update(maxRetries=self.delivery_retries, maxInterval="200ms")
+            path.write_text(yaml.safe_dump(doc))
+        return target
 
     @property
     def url(self) -> str:
@@ -61,7 +107,7 @@ class Stack:
     def start_sidecars(self) -> None:
         run_file = {
             "version": 1,
-            "common": {"resourcesPath": str(ROOT / "components")},
+            "common": {"resourcesPath": str(self._components())},
             "apps": [
                 {
                     "appID": a.app_id,
@@ -107,6 +153,7 @@ class Stack:
         env = {
             **os.environ,
             **self.env,
+            **self.app_env.get(app_id, {}),
             "APP_ID": app.app_id,
             "APP_PORT": str(app.app_port),
             "DAPR_GRPC_PORT": str(app.grpc_port),

@@ -1,0 +1,324 @@
+"""The saga benchmark: concurrent clients create orders against the local stack.
+
+    .venv/bin/python -m bench.saga_bench --clients 32 --duration 30
+
+Starts localdapr and the four apps (the e2e `Stack`, free ports, plus the
+audit's dead-letter subscriber), sets up accounts and products, then runs
+`--clients` clients for `--duration` seconds. Each client creates an order
+(a realistic mix: mostly ones that complete, some with too little money, too
+many units, or a courier slot already taken), waits for its final status,
+and starts the next. Afterwards it audits everything (`tests/audit.py`) and
+writes `reports/bench/bench.json` and `bench.png`; the last line of its output
+is one JSON object with the headline figures. Exit status 1 if the audit fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.audit import Ledger, audit
+from tests.e2e.stack import DEADLETTERS_APP, ROOT, Stack
+
+# Kind of order -> (weight, expected status, expected reason).
+MIX: dict[str, tuple[int, str, str | None]] = {
+    "ok": (80, "completed", None),
+    "poor": (7, "rejected", "insufficient_funds"),
+    "short": (7, "rejected", "insufficient_stock"),
+    "no_courier": (6, "rejected", "no_courier_available"),
+}
+PRODUCTS = 8  # stock positions the successful orders spread over
+UNITS = 1_000_000
+PRICE = Decimal("2.50")
+
+
+@dataclass
+class Sample:
+    kind: str
+    order_id: int
+    started: float  # monotonic, at POST
+    created: float  # 201 received
+    final: float  # final status seen
+    status: str
+    reason: str | None
+    steps: list[dict[str, Any]]
+
+
+@dataclass
+class Fixture:
+    """What the clients order from; everything also goes into the ledger."""
+
+    rich: list[str] = field(default_factory=list)  # one account per client
+    poor: str = ""
+    products: list[int] = field(default_factory=list)
+    scarce: int = 0  # 1 unit: ordering 2 is always too many
+    taken_slots: list[datetime] = field(default_factory=list)  # booked by the warm-up orders
+
+
+class SlotClock:
+    """Hands out distinct future one-hour slots: the default roster has one courier."""
+
+    def __init__(self) -> None:
+        self.base = datetime.now(UTC).replace(minute=0, second=0, microsecond=0, tzinfo=None)
+        self.base += timedelta(days=30 + random.randrange(3650))
+        self.n = 0
+
+    def next(self) -> datetime:
+        self.n += 1
+        return self.base + timedelta(hours=self.n)
+
+
+def order_body(login: str, product: int, quantity: int, amount: Decimal, slot: datetime) -> dict[str, Any]:
+    return {
+        "login": login,
+        "e_mail": f"{login}@example.com",
+        "id_product": product,
+        "quantity": quantity,
+        "amount": str(amount),
+        "dtime": slot.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+
+
+async def setup(http: httpx.AsyncClient, clients: int, ledger: Ledger, slots: SlotClock) -> Fixture:
+    fx = Fixture()
+    tag = f"{random.randrange(16**6):06x}"
+
+    async def account(login: str, amount: Decimal) -> str:
+        r = await http.post("/billing/register", params={"login": login})
+        assert r.status_code in (200, 201), r.text
+        r = await http.post("/billing/refill", json={"login": login, "amount": str(amount)})
+        assert r.status_code == 200, r.text
+        ledger.account(login, amount)
+        return login
+
+    async def product(units: int) -> int:
+        r = await http.post("/stock/register", json={"description": f"bench-{tag}", "quantity": units})
+        assert r.status_code in (200, 201), r.text
+        pid = int(r.json()["id"])
+        ledger.product(pid, units)
+        return pid
+
+    fx.rich = list(
+        await asyncio.gather(*(account(f"bench-{tag}-{i}", Decimal(10**7)) for i in range(clients)))
+    )
+    fx.poor = await account(f"bench-{tag}-poor", Decimal(1))
+    fx.products = list(await asyncio.gather(*(product(UNITS) for _ in range(PRODUCTS))))
+    fx.scarce = await product(1)
+
+    # Warm-up: a few orders that complete and book the slots `no_courier` orders will ask for.
+    async def book() -> datetime:
+        slot = slots.next()
+        r = await http.post("/orders/", json=order_body(fx.rich[0], fx.products[0], 1, PRICE, slot))
+        assert r.status_code == 201, r.text
+        ledger.order(r.json()["id"])
+        final = (await http.get(f"/orders/{r.json()['id']}", params={"wait": 30})).json()
+        assert final["status"] == "completed", final
+        return slot
+
+    fx.taken_slots = list(await asyncio.gather(*(book() for _ in range(8))))
+    return fx
+
+
+async def client(
+    n: int, http: httpx.AsyncClient, fx: Fixture, slots: SlotClock, ledger: Ledger, deadline: float
+) -> list[Sample]:
+    rng = random.Random(n)
+    kinds, weights = list(MIX), [w for w, _, _ in MIX.values()]
+    samples: list[Sample] = []
+    while time.monotonic() < deadline:
+        kind = rng.choices(kinds, weights)[0]
+        login, product, quantity, slot = fx.rich[n], rng.choice(fx.products), 1, slots.next()
+        if kind == "poor":
+            login = fx.poor
+        elif kind == "short":
+            product, quantity = fx.scarce, 2
+        elif kind == "no_courier":
+            slot = rng.choice(fx.taken_slots)
+        started = time.monotonic()
+        r = await http.post("/orders/", json=order_body(login, product, quantity, PRICE, slot))
+        created = time.monotonic()
+        if r.status_code != 201:
+            raise RuntimeError(f"create failed: {r.status_code} {r.text}")
+        order_id = int(r.json()["id"])
+        ledger.order(order_id)
+        while True:
+            order = (await http.get(f"/orders/{order_id}", params={"wait": 30})).json()
+            if order["status"] in ("completed", "rejected"):
+                break
+        samples.append(
+            Sample(
+                kind,
+                order_id,
+                started,
+                created,
+                time.monotonic(),
+                order["status"],
+                order["reason"],
+                order["steps"],
+            )
+        )
+    return samples
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def step_times(samples: list[Sample]) -> dict[str, dict[str, float]]:
+    """Per step: requested -> answered, and (for compensated ones) compensation requested -> done."""
+    spans: dict[str, list[float]] = {}
+
+    def ms(a: str | None, b: str | None) -> float | None:
+        if not a or not b:
+            return None
+        return (datetime.fromisoformat(b) - datetime.fromisoformat(a)).total_seconds() * 1000
+
+    for s in samples:
+        for step in s.steps:
+            if (d := ms(step.get("requested_at"), step.get("answered_at"))) is not None:
+                spans.setdefault(step["name"], []).append(d)
+            if (d := ms(step.get("compensation_requested_at"), step.get("compensated_at"))) is not None:
+                spans.setdefault(f"{step['name']} (compensation)", []).append(d)
+    return {
+        name: {"n": len(v), "p50_ms": pct(v, 50), "p95_ms": pct(v, 95), "mean_ms": statistics.fmean(v)}
+        for name, v in sorted(spans.items())
+    }
+
+
+def chart(samples: list[Sample], t0: float, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    seconds = [int(s.final - t0) for s in samples]
+    span = max(seconds, default=0) + 1
+    per_second = [0] * span
+    for sec in seconds:
+        per_second[sec] += 1
+    left.plot(range(span), per_second, drawstyle="steps-post")
+    left.set(title="Completed sagas per second", xlabel="seconds since start", ylabel="sagas/s")
+    left.grid(alpha=0.3)
+    latencies = [(s.final - s.started) * 1000 for s in samples]
+    right.hist(latencies, bins=60)
+    for p, style in ((50, "--"), (95, "-."), (99, ":")):
+        right.axvline(pct(latencies, p), color="k", linestyle=style, label=f"p{p} {pct(latencies, p):.0f} ms")
+    right.set(title="Latency, create to final status", xlabel="ms", ylabel="orders")
+    right.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def write_outputs(out: Path, results: dict[str, Any], samples: list[Sample], t0: float) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench.json").write_text(json.dumps(results, indent=2))
+    (out / "samples.json").write_text(
+        json.dumps([[s.kind, s.order_id, s.started - t0, s.final - t0, s.status] for s in samples])
+    )
+    audit_state = "clean" if results["audit_ok"] else "FAILED"
+    title = (
+        f"{results['clients']} clients, {len(samples)} sagas in {results['duration_s']:.0f} s, "
+        f"audit {audit_state}"
+    )
+    chart(samples, t0, out / "bench.png", title)
+
+
+async def drive(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
+    ledger, slots = Ledger(), SlotClock()
+    limits = httpx.Limits(max_connections=args.clients + 8, max_keepalive_connections=args.clients + 8)
+    async with httpx.AsyncClient(base_url=stack.url, timeout=60, limits=limits) as http:
+        fx = await setup(http, args.clients, ledger, slots)
+        t0 = time.monotonic()
+        deadline = t0 + args.duration
+        runs = await asyncio.gather(
+            *(client(n, http, fx, slots, ledger, deadline) for n in range(args.clients))
+        )
+    samples = [s for run in runs for s in run]
+    elapsed = max(s.final for s in samples) - t0
+    report = await audit(stack.url, ledger, stack.app_url(DEADLETTERS_APP), settle_seconds=30)
+
+    latencies = [(s.final - s.started) * 1000 for s in samples]
+    unexpected = [
+        f"{s.kind} order {s.order_id}: {s.status} {s.reason}"
+        for s in samples
+        if (s.status, s.reason) != MIX[s.kind][1:]
+    ]
+    results: dict[str, Any] = {
+        "clients": args.clients,
+        "duration_s": round(elapsed, 2),
+        "sagas": len(samples),
+        "throughput_sagas_per_s": round(len(samples) / elapsed, 1),
+        "p50_ms": round(pct(latencies, 50), 1),
+        "p95_ms": round(pct(latencies, 95), 1),
+        "p99_ms": round(pct(latencies, 99), 1),
+        "max_ms": round(max(latencies), 1),
+        "create_p50_ms": round(pct([(s.created - s.started) * 1000 for s in samples], 50), 1),
+        "outcomes": {
+            f"{k}: {st}{' ' + r if r else ''}": sum(1 for s in samples if s.kind == k)
+            for k, (_, st, r) in MIX.items()
+        },
+        "unexpected_outcomes": unexpected[:20],
+        "steps": step_times(samples),
+        "audit_ok": report.ok,
+        "audit_problems": report.problems[:50],
+        "machine": {"cpus": __import__("os").cpu_count(), "python": sys.version.split()[0]},
+    }
+    print(report, file=sys.stderr)
+    await asyncio.to_thread(write_outputs, Path(args.out), results, samples, t0)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds of load")
+    parser.add_argument("--out", default=str(ROOT / "reports" / "bench"))
+    parser.add_argument("--keep", action="store_true", help="keep the stack's directory (logs, data)")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="saga-bench-"))
+    stack = Stack(workdir, deadletters=True)
+    try:
+        stack.start()
+        results = asyncio.run(drive(stack, args))
+    except BaseException:
+        print(stack.logs(), file=sys.stderr)
+        raise
+    finally:
+        stack.stop()
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            print(f"stack directory kept: {workdir}", file=sys.stderr)
+
+    summary = {k: results[k] for k in ("clients", "sagas", "duration_s", "throughput_sagas_per_s")}
+    summary |= {k: results[k] for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms", "audit_ok")}
+    print(json.dumps(results["steps"], indent=2), file=sys.stderr)
+    print(json.dumps(summary))
+    sys.exit(0 if results["audit_ok"] else 1)
+
+
+if __name__ == "__main__":
+    main()
