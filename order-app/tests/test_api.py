@@ -122,6 +122,8 @@ BAD_BODIES = [
     ({**ORDER, "amount": 0}, "invalid_amount", "amount"),
     ({**ORDER, "amount": "1.005"}, "invalid_amount", "amount"),
     ({**ORDER, "amount": "lots"}, "invalid_amount", "amount"),
+    # Found by fuzzing: quantizing this overflowed Decimal's context (a 500).
+    ({**ORDER, "amount": 1.65799178761907e70}, "invalid_amount", "amount"),
     ({**ORDER, "dtime": "2020-01-08 10:00:00"}, "dtime_in_past", "dtime"),
     ({**ORDER, "dtime": "soon"}, "invalid_dtime", "dtime"),
     ({**ORDER, "quntity": 0}, "invalid_quntity", "quntity"),

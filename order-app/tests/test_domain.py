@@ -42,13 +42,23 @@ def a_request(**changes: object) -> OrderRequest:
 
 
 @pytest.mark.parametrize(
-    ("raw", "expected"), [(1, "1.00"), ("12.5", "12.50"), (12.1, "12.10"), ("0.01", "0.01")]
+    ("raw", "expected"),
+    [
+        (1, "1.00"),
+        ("12.5", "12.50"),
+        (12.1, "12.10"),
+        ("0.01", "0.01"),
+        ("999999999999.99", "999999999999.99"),
+    ],
 )
 def test_accepts_positive_amounts_with_at_most_two_fraction_digits(raw, expected):
     assert parse_amount(raw) == Decimal(expected)
 
 
-@pytest.mark.parametrize("raw", [0, -1, "-0.01", "1.001", 0.125, "NaN", "Infinity", "ten", True, None, [1]])
+@pytest.mark.parametrize(
+    "raw",
+    [0, -1, "-0.01", "1.001", 0.125, "NaN", "Infinity", "ten", True, None, [1], 1.65799178761907e70, "1e13"],
+)
 def test_refuses_amounts_that_are_not_positive_cents(raw):
     with pytest.raises(InvalidAmount) as err:
         parse_amount(raw)

@@ -5,6 +5,9 @@ from decimal import Decimal, InvalidOperation
 from order_app.domain.errors import InvalidAmount
 
 CENT = Decimal("0.01")
+# Billing takes amounts of at most 14 digits (12 before the point): anything larger would
+# be a saga doomed to time out, and quantizing it can overflow Decimal's context.
+MAX_AMOUNT = Decimal("999999999999.99")
 
 
 def parse_amount(value: object) -> Decimal:
@@ -22,6 +25,8 @@ def parse_amount(value: object) -> Decimal:
         raise InvalidAmount("amount must be a finite number")
     if amount <= 0:
         raise InvalidAmount("amount must be greater than 0")
+    if amount > MAX_AMOUNT:
+        raise InvalidAmount(f"amount must be at most {MAX_AMOUNT}")
     if amount != amount.quantize(CENT):
         raise InvalidAmount("amount may have at most 2 fraction digits")
     return amount.quantize(CENT)
