@@ -46,6 +46,16 @@ def test_unknown_order_booking_is_404_and_bad_slot_is_422(client):
     assert client.get("/delivery/slots/not-a-time").status_code == 422
 
 
+def test_a_slot_is_named_by_an_iso_time_not_a_unix_timestamp(client):
+    # Found by fuzzing: `/delivery/slots/0` answered 200 with the slot of 1970-01-01.
+    for raw in ("0", "1700000000", "1e9"):
+        resp = client.get(f"/delivery/slots/{raw}")
+        assert resp.status_code == 422, (raw, resp.text)
+        assert [e["field"] for e in resp.json()["errors"]] == ["dtime"]
+    for raw in ("2030-01-08 10:30:00", "2030-01-08T10:30:00Z", "2030-01-08T12:30:00+02:00"):
+        assert client.get(f"/delivery/slots/{raw}").json()["slot_start"] == "2030-01-08T10:00:00Z"
+
+
 def test_openapi_health_and_subscription(client):
     assert client.get("/delivery/openapi.json").status_code == 200
     assert client.get("/healthz").json() == {"status": "ok"}

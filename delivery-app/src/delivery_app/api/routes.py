@@ -1,15 +1,30 @@
 """Public routes under `/delivery`."""
 
 from datetime import datetime
+from typing import Annotated
 
 from dapr_helpers.problems import Problem
 from fastapi import APIRouter, status
+from pydantic import BeforeValidator
 
 from delivery_app.api.deps import Couriers
 from delivery_app.api.schemas import BookingOut, CourierIn, CourierOut, OrderBookingOut, SlotOut
 from delivery_app.domain.slot import iso
 
 router = APIRouter(prefix="/delivery", tags=["delivery"])
+
+
+def _iso_8601(value: object) -> object:
+    """ISO 8601 text only, as orders read `dtime`: pydantic alone takes `0` for a Unix time."""
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:  # a 422 naming `dtime`
+            raise ValueError(f"{value!r} is not an ISO 8601 time such as 2030-01-08T10:00:00Z") from None
+    return value
+
+
+SlotTime = Annotated[datetime, BeforeValidator(_iso_8601)]
 
 
 @router.get("")
@@ -36,7 +51,7 @@ async def add_courier(couriers: Couriers, request: CourierIn) -> CourierOut:
 
 
 @router.get("/slots/{dtime}")
-async def get_slot(couriers: Couriers, dtime: datetime) -> SlotOut:
+async def get_slot(couriers: Couriers, dtime: SlotTime) -> SlotOut:
     """The slot holding `dtime` (ISO 8601; naive means UTC): its bookings and free couriers."""
     slot = await couriers.slot(dtime)
     roster = [c.id for c in await couriers.roster()]
