@@ -25,6 +25,7 @@ Determinism: time only from `ctx.current_utc_datetime`, all I/O in activities,
 timeouts from the workflow input, logs only when `not ctx.is_replaying`.
 """
 
+import contextlib
 import logging
 from collections.abc import Generator, Iterable
 from datetime import UTC, datetime, timedelta
@@ -33,7 +34,7 @@ from typing import Any
 from dapr.ext.workflow import DaprWorkflowContext, RetryPolicy, TaskFailedError, when_all, when_any
 
 from order_app.domain import OrderStatus, StepName, StepRecord, StepState, rejection
-from order_app.workflow.messages import STEPS, Outcome, Reply, SagaInput, SagaSnapshot
+from order_app.workflow.messages import STEPS, Command, Outcome, Reply, SagaInput, SagaSnapshot
 
 PUBLISH_COMMAND = "publish_command"
 RECORD_SAGA = "record_saga"
@@ -98,14 +99,40 @@ def request(ctx: DaprWorkflowContext, order: SagaInput, steps: Steps, names: Ite
     for name in names:
         steps[name] = steps[name].request(now(ctx))
     yield from record(ctx, order, steps)
+    failures = yield from publish_all(ctx, {name: order.command(name) for name in names})
     for name in names:
-        try:
-            yield ctx.call_activity(PUBLISH_COMMAND, input=order.command(name), retry_policy=PUBLISHING)
+        if (err := failures.get(name)) is None:
             _log(ctx, order, "%s requested", name)
-        except TaskFailedError as err:
+        else:
             # It may still have gone out before the failure: unanswered, so compensated.
             steps[name] = steps[name].time_out(now(ctx), f"command not sent: {err}")
             _log(ctx, order, "%s could not be requested: %s", name, err, level=logging.WARNING)
+
+
+def publish_all(
+    ctx: DaprWorkflowContext, commands: dict[StepName, Command]
+) -> Generator[Any, Any, dict[StepName, TaskFailedError]]:
+    """Publish the commands in parallel; returns the ones that could not be sent, with why.
+
+    `when_all` stops at the first failure, so any command still in flight then is
+    awaited on its own: every command ends sent or failed before the saga goes on.
+    """
+    tasks = {
+        name: ctx.call_activity(PUBLISH_COMMAND, input=command, retry_policy=PUBLISHING)
+        for name, command in commands.items()
+    }
+    with contextlib.suppress(TaskFailedError):
+        yield when_all(list(tasks.values()))
+    failures: dict[StepName, TaskFailedError] = {}
+    for name, task in tasks.items():
+        try:
+            if not task.is_complete:
+                yield task
+            elif task.is_failed:
+                raise task.get_exception()
+        except TaskFailedError as err:
+            failures[name] = err
+    return failures
 
 
 def await_replies(
@@ -149,13 +176,9 @@ def compensate(ctx: DaprWorkflowContext, order: SagaInput, steps: Steps) -> Yiel
         for name in acks:
             steps[name] = steps[name].compensation_sent(now(ctx))
         yield from record(ctx, order, steps)
-        for name in acks:
-            try:
-                yield ctx.call_activity(
-                    PUBLISH_COMMAND, input=order.compensation(name, attempt), retry_policy=PUBLISHING
-                )
-            except TaskFailedError as err:  # not sent this round; the next round re-sends it
-                _log(ctx, order, "%s compensation not sent: %s", name, err, level=logging.WARNING)
+        failures = yield from publish_all(ctx, {name: order.compensation(name, attempt) for name in acks})
+        for name, err in failures.items():  # not sent this round; the next round re-sends it
+            _log(ctx, order, "%s compensation not sent: %s", name, err, level=logging.WARNING)
 
         wait = order.timeouts.compensation_wait(attempt)
         races = {name: when_any([ack, ctx.create_timer(wait)]) for name, ack in acks.items()}
