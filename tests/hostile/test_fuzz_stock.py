@@ -1,0 +1,12 @@
+"""Property-based fuzzing of stock's public API (see fuzzing.py for the checks)."""
+
+import httpx
+
+from tests.e2e.stack import Stack
+
+from .fuzzing import fuzz
+
+
+def test_stock_api_survives_fuzzing(stack: Stack, http: httpx.Client) -> None:
+    failures = fuzz(stack, http, "stock")
+    assert not failures, "\n\n".join(failures)
