@@ -40,7 +40,7 @@ def create_app() -> FastAPI:
 
     @app.post("/dead/{topic}")
     def dead(topic: str, event: Annotated[dict[str, Any], Body()]) -> dict[str, str]:
-        event.setdefault("topic", topic)
+        event["deadletter_topic"] = topic  # `topic` may still name the original topic
         key = str(event.get("id") or len(seen))
         if key not in seen:
             seen[key] = event

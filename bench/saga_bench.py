@@ -17,9 +17,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -174,6 +176,51 @@ async def client(
     return samples
 
 
+def cpu_seconds(stack: Stack) -> dict[str, float]:
+    """CPU time (user + system) each stack process has used so far; Linux only, else empty."""
+    procs = {"localdapr": stack.sidecars} | {a.app_id: a.process for a in stack.apps.values()}
+    out: dict[str, float] = {}
+    for name, proc in procs.items():
+        try:
+            fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()  # type: ignore[union-attr]
+            out[name] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, AttributeError, ValueError):
+            pass
+    return out
+
+
+def start_profilers(stack: Stack, seconds: float, out: Path) -> list[subprocess.Popen[bytes]]:
+    """py-spy on localdapr and each app for the load window (`--profile`): raw collapsed stacks,
+    summarised by `python -m bench.profile_summary`. Samples only the thread holding the GIL, so
+    the stacks are where each process spends its Python CPU."""
+    out.mkdir(parents=True, exist_ok=True)
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    procs = {"localdapr": stack.sidecars} | {a.app_id: a.process for a in stack.apps.values()}
+    return [
+        subprocess.Popen(
+            [
+                spy,
+                "record",
+                "--gil",
+                "-r",
+                "200",
+                "-d",
+                str(int(seconds)),
+                "-f",
+                "raw",
+                "-o",
+                str(out / f"{name}.txt"),
+                "--pid",
+                str(proc.pid),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name, proc in procs.items()
+        if proc is not None and name != DEADLETTERS_APP
+    ]
+
+
 def pct(values: list[float], p: float) -> float:
     if not values:
         return 0.0
@@ -248,11 +295,16 @@ async def drive(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
     limits = httpx.Limits(max_connections=args.clients + 8, max_keepalive_connections=args.clients + 8)
     async with httpx.AsyncClient(base_url=stack.url, timeout=60, limits=limits) as http:
         fx = await setup(http, args.clients, ledger, slots)
+        profilers = start_profilers(stack, args.duration, Path(args.profile)) if args.profile else []
+        cpu_before = cpu_seconds(stack)
         t0 = time.monotonic()
         deadline = t0 + args.duration
         runs = await asyncio.gather(
             *(client(n, http, fx, slots, ledger, deadline) for n in range(args.clients))
         )
+        cpu_after, t1 = cpu_seconds(stack), time.monotonic()
+        for profiler in profilers:
+            await asyncio.to_thread(profiler.wait)
     samples = [s for run in runs for s in run]
     elapsed = max(s.final for s in samples) - t0
     report = await audit(stack.url, ledger, stack.app_url(DEADLETTERS_APP), settle_seconds=30)
@@ -279,9 +331,12 @@ async def drive(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
         },
         "unexpected_outcomes": unexpected[:20],
         "steps": step_times(samples),
+        "cpu_share_during_load": {  # 1.0 = one core busy all the time
+            name: round((cpu_after[name] - cpu_before.get(name, 0)) / (t1 - t0), 2) for name in cpu_after
+        },
         "audit_ok": report.ok,
         "audit_problems": report.problems[:50],
-        "machine": {"cpus": __import__("os").cpu_count(), "python": sys.version.split()[0]},
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
     }
     print(report, file=sys.stderr)
     await asyncio.to_thread(write_outputs, Path(args.out), results, samples, t0)
@@ -295,6 +350,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of load")
     parser.add_argument("--out", default=str(ROOT / "reports" / "bench"))
+    parser.add_argument("--profile", metavar="DIR", help="py-spy every process during the load, into DIR")
     parser.add_argument("--keep", action="store_true", help="keep the stack's directory (logs, data)")
     args = parser.parse_args()
 

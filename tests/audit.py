@@ -32,7 +32,7 @@ FINAL = ("completed", "rejected")
 
 @dataclass(frozen=True)
 class ExpectedDeadLetter:
-    """A dead letter the driver caused on purpose: its topic and a subset of its `data`."""
+    """A dead letter the driver caused on purpose: its dead-letter topic and a subset of its `data`."""
 
     topic: str
     data: Mapping[str, Any]
@@ -41,7 +41,7 @@ class ExpectedDeadLetter:
     def matches(self, event: Mapping[str, Any]) -> bool:
         data = event.get("data")
         return (
-            event.get("topic") == self.topic
+            event.get("deadletter_topic") == self.topic
             and isinstance(data, Mapping)
             and all(data.get(k) == v for k, v in self.data.items())
         )
@@ -55,6 +55,8 @@ class Ledger:
     units_added: dict[int, int] = field(default_factory=dict)
     orders: set[int] = field(default_factory=set)
     dead_letters: list[ExpectedDeadLetter] = field(default_factory=list)
+    # CloudEvent ids of dead letters that were there before this run (another run explains them).
+    earlier_dead_letters: set[str] = field(default_factory=set)
 
     def account(self, login: str, refilled: Decimal | int = 0) -> None:
         self.refills[login] = self.refills.get(login, Decimal(0)) + Decimal(refilled)
@@ -107,15 +109,14 @@ async def audit(
             return list(await asyncio.gather(*(fn(i) for i in items)))
 
         # Orders first: everything else depends on how each ended.
-        async def order(order_id: int) -> tuple[int, dict[str, Any] | None]:
-            r = await get(f"/orders/{order_id}", wait=settle_seconds) if settle_seconds else None
-            r = r or await get(f"/orders/{order_id}")
-            return order_id, r.json() if r.status_code == 200 else None
+        async def order(order_id: int) -> tuple[int, httpx.Response]:
+            return order_id, await get(f"/orders/{order_id}", wait=settle_seconds)
 
         orders: dict[int, dict[str, Any]] = {}
-        for order_id, body in await each(sorted(ledger.orders), order):
+        for order_id, r in await each(sorted(ledger.orders), order):
+            body = r.json() if r.status_code == 200 else None
             if body is None:
-                problems.append(f"order {order_id}: not found")
+                problems.append(f"order {order_id}: unreadable ({r.status_code} {r.text[:200]})")
             elif body["status"] not in FINAL:
                 problems.append(f"order {order_id}: still {body['status']}")
             else:
@@ -131,10 +132,16 @@ async def audit(
     dead: list[dict[str, Any]] = []
     if deadletters_url is not None:
         async with httpx.AsyncClient(timeout=10) as http:
-            dead = (await http.get(f"{deadletters_url}/dead-letters")).json()
+            dead = [
+                e
+                for e in (await http.get(f"{deadletters_url}/dead-letters")).json()
+                if e.get("id") not in ledger.earlier_dead_letters
+            ]
         for event in dead:
             if not any(e.matches(event) for e in ledger.dead_letters):
-                problems.append(f"unexplained dead letter on {event.get('topic')}: {event.get('data')!r}")
+                problems.append(
+                    f"unexplained dead letter on {event.get('deadletter_topic')}: {event.get('data')!r}"
+                )
         for expected in ledger.dead_letters:
             if not any(expected.matches(e) for e in dead):
                 problems.append(f"expected dead letter missing ({expected.why}): {expected.topic}")

@@ -45,14 +45,12 @@ DEADLETTERS_APP = "deadletters"
 @dataclass
 class Stack:
     """`env` goes to every app, `app_env[app_id]` to one. `deadletters` adds the audit's
-    dead-letter subscriber (`bench.deadletters`) as a fifth app with its own sidecar;
-    `delivery_retries` shortens the pub/sub delivery retries (resiliency) for fault tests."""
+    dead-letter subscriber (`bench.deadletters`) as a fifth app with its own sidecar."""
 
     workdir: Path
     env: dict[str, str] = field(default_factory=dict)
     app_env: dict[str, dict[str, str]] = field(default_factory=dict)
     deadletters: bool = False
-    delivery_retries: int | None = None
     apps: dict[str, App] = field(default_factory=dict)
     gateway_port: int = field(default_factory=free_port)
     sidecars: subprocess.Popen[bytes] | None = None
@@ -79,24 +77,17 @@ class Stack:
         return f"http://127.0.0.1:{self.apps[app_id].http_port}"
 
     def _components(self) -> Path:
-        """The repository's components, adjusted only as the options above ask."""
-        if not self.deadletters and self.delivery_retries is None:
+        """The repository's components; with `deadletters`, its app may use the pub/sub too."""
+        if not self.deadletters:
             return ROOT / "components"
         target = self.workdir / "components"
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(ROOT / "components", target)
         for path in target.glob("*.yaml"):
             doc = yaml.safe_load(path.read_text())
-            if (
-                doc.get("kind") == "Component"
-                and doc["spec"]["type"].startswith("pubsub.")
-                and self.deadletters
-            ):
+            if doc.get("kind") == "Component" and doc["spec"]["type"].startswith("pubsub."):
                 doc["scopes"] = [*doc.get("scopes", []), DEADLETTERS_APP]
-            if doc.get("kind") == "Resiliency" and self.delivery_retries is not None:
-                retry = doc["spec"]["policies"]["retries"]["deliveryRetry"]
-                retry.update(maxRetries=self.delivery_retries, maxInterval="200ms")
-            path.write_text(yaml.safe_dump(doc))
+                path.write_text(yaml.safe_dump(doc))
         return target
 
     @property

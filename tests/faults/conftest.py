@@ -1,0 +1,107 @@
+"""A stack of its own for fault tests: processes get killed here, so it is not the e2e one.
+
+It runs the audit's dead-letter subscriber and the e2e stack's short step
+timeouts; delivery retries are the repository's own (components/resiliency.yaml).
+Each test keeps a `Ledger` of what it did and ends with the audit (`tests/audit.py`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from ..audit import AuditReport, Ledger, audit_sync
+from ..e2e.conftest import STACK_ENV, Api, future_slot
+from ..e2e.stack import DEADLETTERS_APP, Stack
+
+
+class Driver(Api):
+    """The public API, keeping the ledger the audit checks against."""
+
+    def __init__(self, stack: Stack) -> None:
+        super().__init__(stack.url)
+        self.stack = stack
+        self.ledger = Ledger()
+        self.ledger.earlier_dead_letters = {e["id"] for e in self.dead_letters()}
+
+    def new_account(self, balance: Decimal | int = 0) -> str:
+        login = super().new_account(balance)
+        self.ledger.account(login, balance)
+        return login
+
+    def new_product(self, quantity: int) -> int:
+        product = super().new_product(quantity)
+        self.ledger.product(product, quantity)
+        return product
+
+    def place(self, login: str, product: int, quantity: int, amount: Decimal | int) -> int:
+        r = self.create_order(login, product, quantity, amount, future_slot())
+        assert r.status_code == 201, r.text
+        self.ledger.order(r.json()["id"])
+        return int(r.json()["id"])
+
+    def place_many(self, orders: list[tuple[str, int, int, Decimal | int]]) -> list[int]:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            return list(pool.map(lambda args: self.place(*args), orders))
+
+    def place_mix(self, n: int) -> list[int]:
+        """n orders at once: mostly ones that complete, some short of money or of units."""
+        rich, poor = self.new_account(10_000), self.new_account(1)
+        plenty, scarce = self.new_product(1_000), self.new_product(1)
+        kinds = [(rich, plenty, 1, 5), (poor, plenty, 1, 5), (rich, scarce, 2, 5), (rich, plenty, 2, 5)]
+        return self.place_many([kinds[i % len(kinds)] for i in range(n)])
+
+    def statuses(self, ids: list[int]) -> dict[int, str]:
+        return {i: self.http.get(f"/orders/{i}").json()["status"] for i in ids}
+
+    def wait_all_final(self, ids: list[int], timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        for order_id in ids:
+            left = max(1, int(deadline - time.monotonic()))
+            while (
+                self.http.get(f"/orders/{order_id}", params={"wait": min(left, 30)}).json()["status"]
+                == "pending"
+            ):
+                assert time.monotonic() < deadline, f"order {order_id} still pending after {timeout}s"
+                left = max(1, int(deadline - time.monotonic()))
+
+    def audit(self, settle_seconds: int = 30) -> AuditReport:
+        return audit_sync(
+            self.stack.url, self.ledger, self.stack.app_url(DEADLETTERS_APP), settle_seconds=settle_seconds
+        )
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        return self.http.get(f"{self.stack.app_url(DEADLETTERS_APP)}/dead-letters").json()
+
+
+@pytest.fixture(scope="session")
+def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    s = Stack(tmp_path_factory.mktemp("faults"), env=STACK_ENV, deadletters=True)
+    try:
+        s.start()
+    except Exception:
+        print(s.logs())
+        s.stop()
+        raise
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def driver(fault_stack: Stack) -> Iterator[Driver]:
+    d = Driver(fault_stack)
+    yield d
+    d.http.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and "fault_stack" in getattr(item, "funcargs", {}):
+        report.sections.append(("stack logs", item.funcargs["fault_stack"].logs()))
