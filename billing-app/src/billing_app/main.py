@@ -1,5 +1,6 @@
 """The app factory: `uvicorn --factory billing_app.main:create_app`. Nothing connects at import."""
 
+from dapr_helpers.app_token import require_app_token
 from dapr_helpers.pubsub import Publisher
 from dapr_helpers.service import service_app, subscribe_commands, with_dapr
 from fastapi import FastAPI
@@ -15,7 +16,9 @@ from billing_app.service.commands import CommandService
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The real app: Dapr state and pub/sub through a sidecar it connects to on first use."""
-    return with_dapr("billing", settings or Settings(), build_app)
+    app = with_dapr("billing", settings or Settings(), build_app)
+    require_app_token(app, router.prefix)  # with APP_API_TOKEN set, internal routes answer only the sidecar
+    return app
 
 
 def build_app(settings: Settings, store: Store, publisher: Publisher) -> FastAPI:

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from dapr.ext.fastapi import DaprApp
+from dapr_helpers.app_token import require_app_token
 from dapr_helpers.client import LazyDaprClient
 from dapr_helpers.logging import configure_logging
 from dapr_helpers.state import StateStore
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None, service: OrderService | None = 
     problems.install(app)
     app.include_router(router)
     subscribe_replies(DaprApp(app), settings)
+    require_app_token(app, router.prefix)  # with APP_API_TOKEN set, internal routes answer only the sidecar
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:

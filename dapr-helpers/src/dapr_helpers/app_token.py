@@ -1,0 +1,53 @@
+"""The app side of Dapr's app API token: only the sidecar may call the internal routes.
+
+With `APP_API_TOKEN` set, the sidecar sends it as `dapr-api-token` on every call
+into the app (pub/sub deliveries, `/dapr/subscribe`, invocations), and Dapr
+recommends the app check it. The check covers every route outside the public
+prefix, so a new internal route is guarded without being listed. The public API
+stays open: it is what the ingress serves. `/healthz` stays open too, for the
+kubelet's probes, which carry no token.
+"""
+
+import hmac
+import os
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from dapr_helpers.problems import problem_response
+
+APP_TOKEN_HEADER = "dapr-api-token"
+OPEN_PATHS = ("/healthz",)
+
+
+def is_open(path: str, public_prefix: str, open_paths: tuple[str, ...] = OPEN_PATHS) -> bool:
+    prefix = public_prefix.rstrip("/")
+    return path == prefix or path.startswith(prefix + "/") or path in open_paths
+
+
+class AppTokenMiddleware:
+    """Refuses (401) a call to an internal route whose `dapr-api-token` is not `token`."""
+
+    def __init__(self, app: ASGIApp, token: str, public_prefix: str) -> None:
+        if not token:
+            raise ValueError("an empty app token would let every caller in")
+        self.app = app
+        self.token = token.encode()
+        self.public_prefix = public_prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not is_open(scope["path"], self.public_prefix):
+            sent = next((v for k, v in scope["headers"] if k == APP_TOKEN_HEADER.encode()), b"")
+            if not hmac.compare_digest(sent, self.token):  # constant time: no timing oracle
+                response = problem_response(
+                    401, "unauthorized", f"internal route: a valid {APP_TOKEN_HEADER} header is required"
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def require_app_token(app: ASGIApp, public_prefix: str, token: str | None = None) -> None:
+    """Guard `app`'s internal routes with `token`, by default `APP_API_TOKEN`; unset: no check."""
+    token = token if token is not None else os.environ.get("APP_API_TOKEN", "")
+    if token:
+        app.add_middleware(AppTokenMiddleware, token=token, public_prefix=public_prefix)  # type: ignore[attr-defined]
