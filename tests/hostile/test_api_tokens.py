@@ -1,0 +1,134 @@
+"""With Dapr's API tokens configured, only the holder of a token gets in.
+
+`DAPR_API_TOKEN` guards each sidecar's HTTP and gRPC APIs (the apps' SDKs send
+it from the environment); `APP_API_TOKEN` is what a sidecar sends into its app,
+and the apps refuse a call to an internal route without it. The saga still
+completes end to end, since every legitimate caller holds its token.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import grpc
+import httpx
+import pytest
+from dapr.proto.runtime.v1 import dapr_pb2_grpc, metadata_pb2
+
+from tests.e2e.stack import Stack
+
+from .conftest import STACK_ENV, start_stack
+from .routes import AppRoute, internal_routes
+
+DAPR_TOKEN = f"dapr-{uuid.uuid4().hex}"
+APP_TOKEN = f"app-{uuid.uuid4().hex}"
+TOKENS = {"DAPR_API_TOKEN": DAPR_TOKEN, "APP_API_TOKEN": APP_TOKEN}
+
+
+@contextmanager
+def environ(**values: str) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+class TokenStack(Stack):
+    """The stack with both tokens: the apps get them in `env`, the sidecars from the
+    runner's environment (localdapr reads them there, as daprd reads its own)."""
+
+    def start_sidecars(self) -> None:
+        with environ(**TOKENS):  # inherited by the runner process only
+            super().start_sidecars()
+
+
+@pytest.fixture(scope="module")
+def token_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    workdir: Path = tmp_path_factory.mktemp("tokens")
+    s = start_stack(TokenStack(workdir, env={**STACK_ENV, **TOKENS}))
+    yield s
+    s.stop()
+
+
+@pytest.mark.parametrize("path", ["/v1.0/metadata", "/v1.0/state/order-store/anything"])
+def test_a_sidecar_http_api_refuses_a_call_without_the_token(token_stack: Stack, path: str) -> None:
+    url = f"{token_stack.sidecar_url('order')}{path}"
+    for headers in ({}, {"dapr-api-token": "wrong"}):
+        r = httpx.get(url, headers=headers)
+        assert r.status_code == 401, r.text
+        assert r.json()["errorCode"] == "ERR_UNAUTHORIZED"
+    assert httpx.get(url, headers={"dapr-api-token": DAPR_TOKEN}).status_code in (200, 204)
+
+
+def test_a_sidecar_grpc_api_refuses_a_call_without_the_token(token_stack: Stack) -> None:
+    with grpc.insecure_channel(f"127.0.0.1:{token_stack.apps['billing'].grpc_port}") as channel:
+        stub = dapr_pb2_grpc.DaprStub(channel)
+        for metadata in ((), (("dapr-api-token", "wrong"),)):
+            with pytest.raises(grpc.RpcError) as err:
+                stub.GetMetadata(metadata_pb2.GetMetadataRequest(), metadata=metadata, timeout=10)
+            assert err.value.code() is grpc.StatusCode.UNAUTHENTICATED
+        answer = stub.GetMetadata(
+            metadata_pb2.GetMetadataRequest(), metadata=(("dapr-api-token", DAPR_TOKEN),), timeout=10
+        )
+        assert answer.id == "billing"
+
+
+def test_the_sidecar_health_endpoint_needs_no_token(token_stack: Stack) -> None:
+    # As in daprd: probes carry no token.
+    assert httpx.get(f"{token_stack.sidecar_url('order')}/v1.0/healthz").status_code == 204
+
+
+@pytest.mark.parametrize("route", [r for r in internal_routes() if r.path != "/healthz"], ids=str)
+def test_an_apps_internal_route_refuses_a_direct_call_without_the_app_token(
+    token_stack: Stack, route: AppRoute
+) -> None:
+    url, method = f"{token_stack.app_url(route.app_id)}{route.path}", route.method
+    for headers in ({}, {"dapr-api-token": "wrong"}, {"dapr-api-token": DAPR_TOKEN}):
+        r = httpx.request(method, url, headers=headers, json={})
+        assert r.status_code == 401, (headers, r.text)
+    assert httpx.request(method, url, headers={"dapr-api-token": APP_TOKEN}, json={}).status_code == 200
+
+
+def test_app_health_and_public_api_stay_open_without_a_token(token_stack: Stack) -> None:
+    assert httpx.get(f"{token_stack.app_url('stock')}/healthz").status_code == 200
+    assert httpx.get(f"{token_stack.app_url('stock')}/stock").status_code == 200
+    assert httpx.get(f"{token_stack.url}/delivery/couriers").status_code == 200
+
+
+def test_the_saga_completes_end_to_end_with_tokens(token_stack: Stack) -> None:
+    # Every hop needs a token: the SDK calls into the sidecars (state, pub/sub,
+    # invocation, the workflow stream), and the sidecars' deliveries into the apps.
+    with httpx.Client(base_url=token_stack.url, timeout=40) as http:
+        login = f"tok-{uuid.uuid4().hex[:8]}"
+        assert http.post("/billing/register", params={"login": login}).status_code == 201
+        assert http.post("/billing/refill", json={"login": login, "amount": 100}).status_code == 200
+        r = http.post("/stock/register", json={"description": "token-apple", "quantity": 5})
+        assert r.status_code == 201, r.text
+        product = r.json()["id"]
+        slot = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=30)
+        order = {
+            "login": login,
+            "e_mail": f"{login}@example.com",
+            "id_product": product,
+            "quntity": 2,
+            "amount": "30.00",
+            "dtime": slot.strftime("%Y-%m-%d %H:%M:%S"),
+        }
+        r = http.post("/orders/", json=order)
+        assert r.status_code == 201, r.text
+        final = http.get(f"/orders/{r.json()['id']}", params={"wait": 30}).json()
+        assert final["status"] == "completed", final
+        assert http.get(f"/billing/account/{login}").json()["balance"] == 70
+        assert http.get(f"/stock/{product}").json()["quantity"] == 3
+        assert [b["id_order"] for b in http.get("/delivery").json() if b["id_order"] == final["id"]]
