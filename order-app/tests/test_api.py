@@ -307,6 +307,12 @@ def test_a_reply_is_redelivered_later_when_the_workflow_engine_is_away(api):
     assert api.http.post(route, json=cloud_event(REPLY)).json() == {"status": "RETRY"}
 
 
+def test_the_public_api_document_shows_only_public_routes(api):
+    # /dapr/subscribe and the reply handler were listed, though no ingress routes them.
+    paths = api.http.get("/orders/openapi.json").json()["paths"]
+    assert paths and all(p.startswith("/orders") for p in paths), sorted(paths)
+
+
 def test_health_is_served_outside_the_public_prefix(api):
     assert api.http.get("/healthz").json()["status"] == "ok"
     assert api.http.get("/orders/docs").status_code == 200

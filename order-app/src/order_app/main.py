@@ -15,6 +15,7 @@ from dapr_helpers.logging import configure_logging
 from dapr_helpers.state import StateStore
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 
 from order_app.adapters.directory import DaprDirectory
 from order_app.adapters.idempotency import IdempotencyKeys
@@ -73,6 +74,9 @@ def create_app(settings: Settings | None = None, service: OrderService | None = 
     problems.install(app)
     app.include_router(router)
     subscribe_replies(DaprApp(app), settings)
+    for route in app.routes:  # the sidecar's routes stay out of the public API document
+        if isinstance(route, APIRoute) and not route.path.startswith(router.prefix):
+            route.include_in_schema = False
     require_app_token(app, router.prefix)  # with APP_API_TOKEN set, internal routes answer only the sidecar
 
     @app.get("/healthz", include_in_schema=False)
