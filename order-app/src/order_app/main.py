@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None, service: OrderService | None = 
             orders=OrderRepository(store),
             keys=IdempotencyKeys(store),
             directory=DaprDirectory(
-                client, settings.billing_app_id, settings.stock_app_id, settings.invoke_timeout_seconds
+                settings.billing_app_id, settings.stock_app_id, settings.invoke_timeout_seconds
             ),
             sagas=DaprSagaGateway(),
             settings=settings,
@@ -59,6 +59,8 @@ def create_app(settings: Settings | None = None, service: OrderService | None = 
         finally:
             if worker is not None:
                 await worker.stop()
+            if isinstance(service.directory, DaprDirectory):
+                await service.directory.close()
             await client.close()
 
     app = FastAPI(
