@@ -110,7 +110,13 @@ async def audit(
 
         # Orders first: everything else depends on how each ended.
         async def order(order_id: int) -> tuple[int, httpx.Response]:
-            return order_id, await get(f"/orders/{order_id}", wait=settle_seconds)
+            # A 5xx is unavailability, not inconsistency: asked again while the settle time lasts.
+            deadline = asyncio.get_running_loop().time() + settle_seconds
+            while True:
+                r = await get(f"/orders/{order_id}", wait=settle_seconds)
+                if r.status_code < 500 or asyncio.get_running_loop().time() >= deadline:
+                    return order_id, r
+                await asyncio.sleep(0.2)
 
         orders: dict[int, dict[str, Any]] = {}
         for order_id, r in await each(sorted(ledger.orders), order):
