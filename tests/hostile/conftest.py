@@ -12,9 +12,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.e2e.stack import Stack
-
 from .fuzzing import seed
+from .siblings import Stack
 
 # Short saga timeouts keep a fuzzed order that times out quick; settings, not code.
 STACK_ENV = {

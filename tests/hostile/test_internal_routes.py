@@ -15,10 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.stack import Stack
-from tests.k8s.helmtool import chart_dirs, load_values, render, values_files
-
 from .routes import AppRoute, internal_routes, is_public, public_prefixes, public_routes
+from .siblings import Stack, helmtool
 
 INTERNAL = internal_routes()
 GATEWAY_404 = "404 page not found\n"
@@ -31,8 +29,8 @@ SIDECAR_PATHS = [
     "/v1.0/invoke/billing/method/billing/account/x",
     "/v1.0-beta1/workflows/dapr/order-1",
 ]
-CHART = next(c for c in chart_dirs() if c.name == "order-saga")
-VALUES_CASES = {"default": []} | {f.stem: [f] for f in values_files(CHART)}
+CHART = next(c for c in helmtool.chart_dirs() if c.name == "order-saga")
+VALUES_CASES = {"default": []} | {f.stem: [f] for f in helmtool.values_files(CHART)}
 
 
 def test_every_app_has_internal_routes_to_check() -> None:
@@ -100,7 +98,7 @@ def test_public_routes_still_reach_their_app(route: AppRoute, stack: Stack) -> N
 
 
 def _ingress_paths(values: dict[str, Any]) -> list[dict[str, Any]]:
-    ingresses = [m.obj for m in render(CHART, values) if m.kind == "Ingress"]
+    ingresses = [m.obj for m in helmtool.render(CHART, values) if m.kind == "Ingress"]
     assert len(ingresses) == 1
     spec = ingresses[0]["spec"]
     assert "defaultBackend" not in spec  # nothing unrouted falls through to an app
@@ -109,13 +107,13 @@ def _ingress_paths(values: dict[str, Any]) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("case", sorted(VALUES_CASES))
 def test_ingress_routes_only_the_public_prefixes(case: str) -> None:
-    paths = _ingress_paths(load_values(VALUES_CASES[case]))
+    paths = _ingress_paths(helmtool.load_values(VALUES_CASES[case]))
     assert sorted(p["path"] for p in paths) == sorted(public_prefixes().values())
     assert {p["pathType"] for p in paths} == {"Prefix"}
 
 
 @pytest.mark.parametrize("case", sorted(VALUES_CASES))
 def test_no_internal_route_is_under_a_prefix_the_ingress_routes(case: str) -> None:
-    routed = [p["path"] for p in _ingress_paths(load_values(VALUES_CASES[case]))]
+    routed = [p["path"] for p in _ingress_paths(helmtool.load_values(VALUES_CASES[case]))]
     exposed = [f"{r} (under {prefix})" for r in INTERNAL for prefix in routed if is_public(r.path, prefix)]
     assert exposed == []
