@@ -7,7 +7,7 @@ audit's dead-letter subscriber), sets up accounts and products, then runs
 `--clients` clients for `--duration` seconds. Each client creates an order
 (a realistic mix: mostly ones that complete, some with too little money, too
 many units, or a courier slot already taken), waits for its final status,
-and starts the next. Afterwards it audits everything (`tests/audit.py`) and
+and starts the next. Afterwards it audits everything (`tests/faults/audit.py`) and
 writes `reports/bench/bench.json` and `bench.png`; the last line of its output
 is one JSON object with the headline figures. Exit status 1 if the audit fails.
 """
@@ -33,8 +33,8 @@ from typing import Any
 
 import httpx
 
-from tests.audit import Ledger, audit
 from tests.e2e.stack import DEADLETTERS_APP, ROOT, Stack
+from tests.faults.audit import Ledger, audit
 
 # Kind of order -> (weight, expected status, expected reason).
 MIX: dict[str, tuple[int, str, str | None]] = {
@@ -353,6 +353,10 @@ def main() -> None:
     parser.add_argument("--profile", metavar="DIR", help="py-spy every process during the load, into DIR")
     parser.add_argument("--keep", action="store_true", help="keep the stack's directory (logs, data)")
     args = parser.parse_args()
+    try:  # checked first: a run should not end without its chart
+        import matplotlib  # noqa: F401
+    except ImportError:
+        sys.exit("matplotlib is needed for the chart: .venv/bin/pip install matplotlib")
 
     workdir = Path(tempfile.mkdtemp(prefix="saga-bench-"))
     stack = Stack(workdir, deadletters=True)

@@ -2,7 +2,7 @@
 
 It runs the audit's dead-letter subscriber and the e2e stack's short step
 timeouts; delivery retries are the repository's own (components/resiliency.yaml).
-Each test keeps a `Ledger` of what it did and ends with the audit (`tests/audit.py`).
+Each test keeps a `Ledger` of what it did and ends with the audit (`tests/faults/audit.py`).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from ..audit import AuditReport, Ledger, audit_sync
 from ..e2e.conftest import STACK_ENV, Api, future_slot
 from ..e2e.stack import DEADLETTERS_APP, Stack
+from .audit import AuditReport, Ledger, audit_sync
 
 
 class Driver(Api):
