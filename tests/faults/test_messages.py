@@ -57,7 +57,7 @@ def test_courier_service_down_past_the_step_timeout_then_back(driver: Driver) ->
 def test_billing_down_past_the_charge_timeout_then_back(driver: Driver) -> None:
     # Billing must answer the account check, so it goes down once the orders are placed.
     login, product = driver.new_account(1_000), driver.new_product(100)
-    ids = driver.place_many([(login, product, 1, 10)] * 6)
+    ids = driver.place_many([(login, product, 1, 10)] * 12)
     driver.stack.kill_app("billing")
     try:
         until(
