@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from localdapr.gateway import Gateway, match_route
+from localdapr.gateway import Gateway, match_route, normalize_path
 
 from .fixtures.runs import LocalDaprRun, echo_command, free_port, write_run_file
 
@@ -136,3 +136,20 @@ async def test_unreachable_app_is_502() -> None:
         assert r.status_code == 502
     finally:
         await gateway.stop()
+
+
+@pytest.mark.parametrize(
+    ("raw", "normalised"),
+    [
+        ("/orders", "/orders"),
+        ("/orders/", "/orders/"),
+        ("/orders/7/.", "/orders/7/"),
+        ("/stock/../events/pubsub/x", "/events/pubsub/x"),
+        ("/a/b/..", "/a/"),
+        ("/..", "/"),
+        ("/x/../../healthz", "/healthz"),
+    ],
+)
+def test_dot_segments_are_resolved_before_matching(raw: str, normalised: str) -> None:
+    """An ingress matches the normalised path (RFC 3986 §5.2.4), so `..` cannot climb out of a prefix."""
+    assert normalize_path(raw) == normalised

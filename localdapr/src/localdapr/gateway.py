@@ -11,9 +11,11 @@ handlers, health) stay unreachable. Bodies stream in both directions.
 from __future__ import annotations
 
 import logging
+from urllib.parse import quote
 
 import aiohttp
 from aiohttp import web
+from yarl import URL
 
 log = logging.getLogger("localdapr.gateway")
 
@@ -29,6 +31,31 @@ _HOP = {
     "transfer-encoding",
     "upgrade",
 }
+
+
+# Characters a path segment may hold unescaped (RFC 3986 pchar), besides unreserved ones.
+_PATH_SAFE = "/:@!$&'()*+,;=~"
+
+
+def normalize_path(path: str) -> str:
+    """Resolve `.` and `..` segments (RFC 3986 §5.2.4) of a decoded path.
+
+    An ingress normalises the path before it matches a location, and so must
+    this gateway: `/stock/%2e%2e/events/...` is `/events/...`, an internal
+    route, not something under `/stock`.
+    """
+    segments = path.split("/")[1:]
+    out: list[str] = []
+    for i, segment in enumerate(segments):
+        last = i == len(segments) - 1
+        if segment in (".", ".."):
+            if segment == ".." and out:
+                out.pop()
+            if last:
+                out.append("")  # "/a/b/.." is the folder "/a/"
+        else:
+            out.append(segment)
+    return "/" + "/".join(out)
 
 
 def match_route(routes: dict[str, int], path: str) -> int | None:
@@ -63,7 +90,8 @@ class Gateway:
             await self._session.close()
 
     async def _proxy(self, request: web.Request) -> web.StreamResponse:
-        port = match_route(self.routes, request.path)
+        path = normalize_path(request.path)
+        port = match_route(self.routes, path)
         if port is None:
             return web.Response(status=404, text="404 page not found\n")
         assert self._session is not None
@@ -77,7 +105,10 @@ class Gateway:
             ("X-Forwarded-Proto", request.scheme),
             ("X-Real-IP", peer),
         ]
-        url = f"http://127.0.0.1:{port}{request.raw_path}"
+        # Forward exactly the path that was matched, already encoded, so nothing
+        # downstream can resolve it into another route.
+        query = f"?{request.query_string}" if request.query_string else ""
+        url = URL(f"http://127.0.0.1:{port}{quote(path, safe=_PATH_SAFE)}{query}", encoded=True)
         body = request.content if request.body_exists else None
         try:
             upstream = await self._session.request(
@@ -89,7 +120,7 @@ class Gateway:
                 skip_auto_headers=("User-Agent",),
             )
         except aiohttp.ClientError as exc:
-            log.warning("gateway: %s %s -> :%d failed: %s", request.method, request.path, port, exc)
+            log.warning("gateway: %s %s -> :%d failed: %s", request.method, path, port, exc)
             return web.Response(status=502, text="502 Bad Gateway\n")
         async with upstream:
             response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
