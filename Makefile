@@ -9,13 +9,15 @@ STAMP := $(VENV)/.installed
 PACKAGES := localdapr dapr-helpers order-app billing-app stock-app delivery-app
 PYPROJECTS := $(wildcard $(addsuffix /pyproject.toml,$(PACKAGES)))
 
-include mk/images.mk mk/k8s.mk mk/newman.mk
+include mk/images.mk mk/k8s.mk mk/newman.mk mk/bench.mk
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make run      set up and run all four apps under localdapr (gateway http://localhost:8080)"
 	@echo "make test     set up and run every check: lint, unit, contract, end to end, chart, Newman"
 	@echo "make install  only the virtual environment with the pinned dependencies"
+	@echo "make bench    the saga benchmark and its audit (reports/bench/)"
+	@echo "make test-faults  only the fault tests (make test runs them too)"
 	@echo "make images   the four app images (needs Docker); see charts/README.md"
 	@echo "make reset    forget localdapr's local data (state, messages, workflows)"
 
