@@ -107,7 +107,8 @@ class Gateway:
         ]
         # Forward exactly the path that was matched, already encoded, so nothing
         # downstream can resolve it into another route.
-        query = f"?{request.query_string}" if request.query_string else ""
+        raw_query = request.rel_url.raw_query_string  # still percent-encoded, as the client sent it
+        query = f"?{raw_query}" if raw_query else ""
         url = URL(f"http://127.0.0.1:{port}{quote(path, safe=_PATH_SAFE)}{query}", encoded=True)
         body = request.content if request.body_exists else None
         try:
