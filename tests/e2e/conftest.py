@@ -11,14 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .stack import Stack
-
-# Short step timeouts keep the timeout scenarios quick; they are settings, not code.
-STACK_ENV = {
-    "STEP_TIMEOUT_SECONDS": "3",
-    "COMPENSATION_TIMEOUT_SECONDS": "2",
-    "COMPENSATION_MAX_BACKOFF_SECONDS": "4",
-}
+from .stack import STACK_ENV, Stack
 
 
 class Api:
@@ -95,12 +88,7 @@ def future_slot(days: int | None = None) -> datetime:
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     s = Stack(tmp_path_factory.mktemp("stack"), env=STACK_ENV)
-    try:
-        s.start()
-    except Exception:
-        print(s.logs())
-        s.stop()
-        raise
+    s.start()
     yield s
     s.stop()
 

@@ -40,6 +40,12 @@ class App:
 
 
 DEADLETTERS_APP = "deadletters"
+# Short saga timeouts keep the timeout scenarios quick; they are settings, not code.
+STACK_ENV = {
+    "STEP_TIMEOUT_SECONDS": "3",
+    "COMPENSATION_TIMEOUT_SECONDS": "2",
+    "COMPENSATION_MAX_BACKOFF_SECONDS": "4",
+}
 
 
 @dataclass
@@ -178,9 +184,15 @@ class Stack:
         process.wait(10)
 
     def start(self) -> None:
-        self.start_sidecars()
-        for app_id in self.apps:
-            self.start_app(app_id)
+        """Start everything; if anything fails to come up, show every log and stop what started."""
+        try:
+            self.start_sidecars()
+            for app_id in self.apps:
+                self.start_app(app_id)
+        except Exception:
+            print(self.logs())
+            self.stop()
+            raise
 
     def stop(self) -> None:
         procs = [a.process for a in self.apps.values() if a.process] + [self.sidecars]

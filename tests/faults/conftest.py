@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from ..e2e.conftest import STACK_ENV, Api, future_slot
-from ..e2e.stack import DEADLETTERS_APP, Stack
+from ..e2e.conftest import Api, future_slot
+from ..e2e.stack import DEADLETTERS_APP, STACK_ENV, Stack
 from .audit import AuditReport, Ledger, audit_sync
 
 
@@ -85,12 +85,7 @@ class Driver(Api):
 @pytest.fixture(scope="session")
 def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     s = Stack(tmp_path_factory.mktemp("faults"), env=STACK_ENV, deadletters=True)
-    try:
-        s.start()
-    except Exception:
-        print(s.logs())
-        s.stop()
-        raise
+    s.start()
     yield s
     s.stop()
 

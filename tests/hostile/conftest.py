@@ -13,29 +13,13 @@ import httpx
 import pytest
 
 from .fuzzing import seed
-from .siblings import Stack
-
-# Short saga timeouts keep a fuzzed order that times out quick; settings, not code.
-STACK_ENV = {
-    "STEP_TIMEOUT_SECONDS": "3",
-    "COMPENSATION_TIMEOUT_SECONDS": "2",
-    "COMPENSATION_MAX_BACKOFF_SECONDS": "4",
-}
-
-
-def start_stack(stack: Stack) -> Stack:
-    try:
-        stack.start()
-    except Exception:
-        print(stack.logs())
-        stack.stop()
-        raise
-    return stack
+from .siblings import STACK_ENV, Stack
 
 
 @pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    s = start_stack(Stack(tmp_path_factory.mktemp("hostile"), env=STACK_ENV))
+    s = Stack(tmp_path_factory.mktemp("hostile"), env=STACK_ENV)
+    s.start()
     yield s
     s.stop()
 

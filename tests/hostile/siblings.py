@@ -30,3 +30,4 @@ def _load(relpath: str) -> ModuleType:
 stack = _load("e2e/stack.py")
 helmtool = _load("k8s/helmtool.py")
 Stack = stack.Stack
+STACK_ENV = stack.STACK_ENV

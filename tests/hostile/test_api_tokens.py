@@ -20,9 +20,8 @@ import httpx
 import pytest
 from dapr.proto.runtime.v1 import dapr_pb2_grpc, metadata_pb2
 
-from .conftest import STACK_ENV, start_stack
 from .routes import AppRoute, internal_routes
-from .siblings import Stack
+from .siblings import STACK_ENV, Stack
 
 DAPR_TOKEN = f"dapr-{uuid.uuid4().hex}"
 APP_TOKEN = f"app-{uuid.uuid4().hex}"
@@ -55,7 +54,8 @@ class TokenStack(Stack):
 @pytest.fixture(scope="module")
 def token_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     workdir: Path = tmp_path_factory.mktemp("tokens")
-    s = start_stack(TokenStack(workdir, env={**STACK_ENV, **TOKENS}))
+    s = TokenStack(workdir, env={**STACK_ENV, **TOKENS})
+    s.start()
     yield s
     s.stop()
 

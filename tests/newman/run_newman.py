@@ -71,9 +71,6 @@ def run(extra: Sequence[str] = (), *, capture: bool = False) -> tuple[int, str]:
             if result.returncode != 0:
                 output += "\n" + stack.logs()
             return result.returncode, output
-        except Exception:
-            print(stack.logs(), file=sys.stderr)
-            raise
         finally:
             stack.stop()
 
