@@ -168,6 +168,7 @@ class Stack:
                 "127.0.0.1",
                 "--port",
                 str(app.app_port),
+                *("--loop", "uvloop", "--http", "httptools"),
                 "--no-access-log",
             ],
             env=env,

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
+import uvloop
 import yaml
 
 from .config import AppSpec, ConfigError, Configuration, load_gateway_routes, load_resources, load_run_file
@@ -336,9 +337,8 @@ class Runner:
             await _wait_app(p.spec.app_port, path)
 
         try:
-            await asyncio.wait_for(
-                asyncio.gather(*(one(p) for p in self.plans)), self.options.startup_timeout
-            )
+            async with asyncio.timeout(self.options.startup_timeout):
+                await asyncio.gather(*(one(p) for p in self.plans))
         except TimeoutError:
             slow = [p.spec.app_id for p in self.plans if p.process and p.spec.app_port]
             raise RunError(
@@ -437,7 +437,9 @@ def run(options: RunOptions) -> int:
     """Run until stopped; errors become one line on stderr and a non-zero exit code."""
     setup_logging()
     try:
-        return asyncio.run(Runner(options).run())
+        # uvloop: every sidecar call crosses this one loop, and it is twice as fast as asyncio's.
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as loop:
+            return loop.run(Runner(options).run())
     except ConfigError as exc:
         print(f"localdapr: {exc}", file=sys.stderr, flush=True)
         return 2
