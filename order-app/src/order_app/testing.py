@@ -36,15 +36,18 @@ class FakeSagas:
         self.started.append(saga)
 
     async def exists(self, order_id: int) -> bool:
+        if self.engine_down:
+            raise ConnectionError("no sidecar")
         return any(s.order_id == order_id for s in self.started)
 
     async def wait(self, order_id: int, timeout_seconds: int) -> None:
         return None
 
-    async def is_running(self, order_id: int) -> bool:
+    async def raise_event(self, order_id: int, name: str, data: Any) -> None:
+        """As the engine does: refused when unreachable or unknown, dropped once finished."""
         if self.engine_down:
             raise ConnectionError("no sidecar")
-        return await self.exists(order_id) and order_id not in self.finished
-
-    async def raise_event(self, order_id: int, name: str, data: Any) -> None:
-        self.events.append((order_id, name, data))
+        if not await self.exists(order_id):
+            raise LookupError(f"no such instance: order-{order_id}")
+        if order_id not in self.finished:
+            self.events.append((order_id, name, data))

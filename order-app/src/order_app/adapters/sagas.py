@@ -4,7 +4,6 @@ import contextlib
 import logging
 from typing import Any, Protocol
 
-from dapr.ext.workflow import WorkflowStatus
 from dapr.ext.workflow.aio import DaprWorkflowClient
 from dapr.ext.workflow.logger import LoggerOptions
 
@@ -13,14 +12,11 @@ from order_app.workflow.saga import order_saga
 
 log = logging.getLogger(__name__)
 
-FINISHED = {WorkflowStatus.COMPLETED, WorkflowStatus.FAILED, WorkflowStatus.TERMINATED}
-
 
 class SagaGateway(Protocol):
     async def start(self, saga: SagaInput) -> None: ...
     async def exists(self, order_id: int) -> bool: ...
     async def wait(self, order_id: int, timeout_seconds: int) -> None: ...
-    async def is_running(self, order_id: int) -> bool: ...
     async def raise_event(self, order_id: int, name: str, data: Any) -> None: ...
 
 
@@ -51,10 +47,6 @@ class DaprSagaGateway:
             await self.client.wait_for_workflow_completion(
                 instance_id(order_id), fetch_payloads=False, timeout_in_seconds=timeout_seconds
             )
-
-    async def is_running(self, order_id: int) -> bool:
-        state = await self.client.get_workflow_state(instance_id(order_id), fetch_payloads=False)
-        return state is not None and state.runtime_status not in FINISHED
 
     async def raise_event(self, order_id: int, name: str, data: Any) -> None:
         await self.client.raise_workflow_event(instance_id(order_id), name, data=data)

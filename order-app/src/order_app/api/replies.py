@@ -13,6 +13,7 @@ from dapr_helpers.pubsub import DaprReply, event_data
 from fastapi import Body
 from pydantic import ValidationError
 
+from order_app.adapters.sagas import SagaGateway
 from order_app.api.deps import SagasDep
 from order_app.config import Settings
 from order_app.workflow.messages import Reply, event_name
@@ -36,12 +37,22 @@ def subscribe_replies(dapr_app: DaprApp, settings: Settings) -> None:
         name = event_name(reply.participant, reply.action)
         with bind_order(reply.order_id):
             try:
-                if not await sagas.is_running(reply.order_id):
-                    log.info("reply %s for a finished or unknown saga acknowledged", name)
-                    return DaprReply.success()
+                # A finished saga accepts the event and never reads it (as Dapr does):
+                # no status check first, which would cost a round trip on every reply.
                 await sagas.raise_event(reply.order_id, name, reply.model_dump(mode="json"))
-            except Exception as err:  # the workflow engine is unreachable: try again later
+            except Exception as err:
+                if await _unknown(sagas, reply.order_id):
+                    log.warning("reply %s for an unknown saga acknowledged and ignored", name)
+                    return DaprReply.success()
                 log.warning("reply %s not delivered to the saga yet: %s", name, err)
-                return DaprReply.retry()
+                return DaprReply.retry()  # the workflow engine is unreachable: try again later
             log.info("reply %s (ok=%s) raised on the saga", name, reply.ok)
             return DaprReply.success()
+
+
+async def _unknown(sagas: SagaGateway, order_id: int) -> bool:
+    """True only when the engine says there is no such saga; False when it cannot say."""
+    try:
+        return not await sagas.exists(order_id)
+    except Exception:
+        return False
