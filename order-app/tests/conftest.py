@@ -17,7 +17,7 @@ import pytest
 from dapr.ext.workflow._durabletask import task as dt
 from dapr.ext.workflow._durabletask.internal.helpers import new_failure_details
 from order_app.workflow.messages import SagaInput, SagaTimeouts
-from order_app.workflow.saga import PUBLISH_COMMAND, RECORD_SAGA, order_saga
+from order_app.workflow.saga import RECORD_AND_SEND, order_saga
 
 START = datetime(2030, 1, 1, 9, 0)  # naive, as the SDK hands out current_utc_datetime
 STEP_TIMEOUT = timedelta(seconds=30)
@@ -127,18 +127,17 @@ class SagaRun:
         return self.result is not None
 
     def commands(self) -> list[tuple[str, str]]:
-        """(topic, action) of every published command, in order."""
-        return [
-            (call.input["topic"], call.input["body"]["action"])
-            for call in self.ctx.activities
-            if call.name == PUBLISH_COMMAND
-        ]
+        """(topic, action) of every command sent, in order."""
+        return [(c["topic"], c["body"]["action"]) for c in self._sent()]
 
     def command_bodies(self) -> list[dict[str, Any]]:
-        return [call.input["body"] for call in self.ctx.activities if call.name == PUBLISH_COMMAND]
+        return [c["body"] for c in self._sent()]
 
     def snapshots(self) -> list[dict[str, Any]]:
-        return [call.input for call in self.ctx.activities if call.name == RECORD_SAGA]
+        return [call.input for call in self.ctx.activities if call.name == RECORD_AND_SEND]
+
+    def _sent(self) -> list[dict[str, Any]]:
+        return [command for snapshot in self.snapshots() for command in snapshot["commands"]]
 
     def step_states(self) -> dict[str, str]:
         return {step["name"]: step["state"] for step in self.snapshots()[-1]["steps"]}

@@ -1,7 +1,8 @@
-"""The saga's activities against in-memory fakes of the store and the publisher."""
+"""The saga's activity against in-memory fakes of the store and the publisher."""
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from dapr.ext.workflow._durabletask.task import NonRetryableError
@@ -25,16 +26,50 @@ async def setup():
     return SagaActivities(publisher, orders), orders, publisher
 
 
-def snapshot(outcome: Outcome | None = None, order_id: int = 7) -> dict:
+def snapshot(outcome: Outcome | None = None, order_id: int = 7, commands: tuple[Command, ...] = ()) -> dict:
     steps = (StepRecord(name=StepName.RESERVE_STOCK).request(NOW),)
-    return SagaSnapshot(order_id=order_id, at=NOW, steps=steps, outcome=outcome).model_dump(mode="json")
+    return SagaSnapshot(
+        order_id=order_id, at=NOW, steps=steps, outcome=outcome, commands=commands
+    ).model_dump(mode="json")
 
 
-async def test_publishes_a_command_body_to_its_topic(setup):
+class OrderWatchingPublisher(RecordingPublisher):
+    """Notes the order's status as each command goes out."""
+
+    def __init__(self, orders: OrderRepository) -> None:
+        super().__init__()
+        self.orders = orders
+        self.seen: list[str] = []
+
+    async def publish(self, topic: str, data: Any) -> None:
+        self.seen.append((await self.orders.get(7)).steps[0].state)
+        await super().publish(topic, data)
+
+
+async def test_saves_the_steps_then_publishes_each_command_body_to_its_topic(setup):
+    _, orders, _ = setup
+    publisher = OrderWatchingPublisher(orders)
+    activities = SagaActivities(publisher, orders)
+    stock = {"order_id": 7, "action": "reserve", "attempt": 1, "product_id": 1, "quantity": 1}
+    courier = {"order_id": 7, "action": "reserve", "attempt": 1, "slot_start": "2030-01-08T10:00:00+00:00"}
+    commands = (Command(topic="stock-commands", body=stock), Command(topic="delivery-commands", body=courier))
+
+    await activities.record_and_send(None, snapshot(commands=commands))
+
+    assert sorted(publisher.published) == sorted([("stock-commands", stock), ("delivery-commands", courier)])
+    assert publisher.seen == ["requested", "requested"]  # no reply can beat the record
+
+
+async def test_a_failed_publish_fails_the_activity_so_it_is_retried(setup):
     activities, _, publisher = setup
-    body = {"order_id": 7, "action": "reserve", "attempt": 1, "product_id": 1, "quantity": 1}
+    publisher.failures = 1
+    body = {"order_id": 7, "action": "release", "attempt": 1}
 
-    await activities.publish_command(None, Command(topic="stock-commands", body=body).model_dump())
+    with pytest.raises(ConnectionError):
+        await activities.record_and_send(
+            None, snapshot(commands=(Command(topic="stock-commands", body=body),))
+        )
+    await activities.record_and_send(None, snapshot(commands=(Command(topic="stock-commands", body=body),)))
 
     assert publisher.published == [("stock-commands", body)]
 
@@ -42,12 +77,12 @@ async def test_publishes_a_command_body_to_its_topic(setup):
 async def test_records_progress_then_the_outcome_on_the_order(setup):
     activities, orders, _ = setup
 
-    await activities.record_saga(None, snapshot())
+    await activities.record_and_send(None, snapshot())
     assert (await orders.get(7)).steps[0].state == "requested"
 
     rejected = Outcome(status=OrderStatus.REJECTED, reason=RejectionReason.STEP_TIMEOUT, message="late")
-    await activities.record_saga(None, snapshot(rejected))
-    await activities.record_saga(None, snapshot(rejected))  # run twice: harmless
+    await activities.record_and_send(None, snapshot(rejected))
+    await activities.record_and_send(None, snapshot(rejected))  # run twice: harmless
 
     order = await orders.get(7)
     assert (order.status, order.reason, order.message) == ("rejected", "step_timeout", "late")
@@ -57,22 +92,22 @@ async def test_recording_for_a_missing_order_is_not_retried(setup):
     activities, _, _ = setup
 
     with pytest.raises(NonRetryableError):
-        await activities.record_saga(None, snapshot(order_id=99))
+        await activities.record_and_send(None, snapshot(order_id=99))
 
 
 async def test_a_second_different_outcome_is_not_retried(setup):
     activities, _, _ = setup
-    await activities.record_saga(None, snapshot(Outcome(status=OrderStatus.COMPLETED, message="ok")))
+    await activities.record_and_send(None, snapshot(Outcome(status=OrderStatus.COMPLETED, message="ok")))
 
     late = Outcome(status=OrderStatus.REJECTED, reason=RejectionReason.STEP_TIMEOUT, message="late")
     with pytest.raises(NonRetryableError):
-        await activities.record_saga(None, snapshot(late))
+        await activities.record_and_send(None, snapshot(late))
 
 
 async def test_a_write_conflict_is_retried_inside_the_activity(setup):
     activities, orders, _ = setup
     orders.store.forced_conflicts = 2
 
-    await activities.record_saga(None, snapshot())
+    await activities.record_and_send(None, snapshot())
 
     assert (await orders.get(7)).steps[0].state == "requested"

@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from order_app.workflow.messages import SagaTimeouts
-from order_app.workflow.saga import PUBLISH_COMMAND, PUBLISHING, RECORD_SAGA, RECORDING
+from order_app.workflow.saga import RECORD_AND_SEND, RECORDING, SENDING
 
 RESERVE_BOTH = [("stock-commands", "reserve"), ("delivery-commands", "reserve")]
 SECOND = timedelta(seconds=1)
@@ -32,10 +32,13 @@ def test_reserves_stock_and_courier_in_parallel_before_any_reply(start_saga):
     }
 
 
-def test_records_the_steps_as_requested_before_publishing_anything(start_saga):
+def test_one_activity_records_both_steps_as_requested_and_sends_both_commands(start_saga):
     run = start_saga()
 
-    assert [call.name for call in run.ctx.activities][:3] == [RECORD_SAGA, PUBLISH_COMMAND, PUBLISH_COMMAND]
+    [call] = run.ctx.activities
+    assert call.name == RECORD_AND_SEND
+    assert [step["state"] for step in call.input["steps"]] == ["requested", "requested", "not_started"]
+    assert [command["topic"] for command in call.input["commands"]] == ["stock-commands", "delivery-commands"]
 
 
 def test_charges_only_after_both_reservations_succeed(start_saga):
@@ -221,12 +224,12 @@ def test_a_duplicate_acknowledgement_is_harmless(start_saga):
     assert run.result["status"] == "rejected"
 
 
-def test_a_command_that_cannot_be_published_counts_as_a_timeout(start_saga):
-    run = start_saga(failing={PUBLISH_COMMAND: 1})  # the stock reserve never left
-    run.reply("delivery", "reserve")
+def test_commands_that_cannot_be_sent_count_as_timeouts(start_saga):
+    run = start_saga(failing={RECORD_AND_SEND: 1})  # retries ran out: neither reserve surely left
 
-    # It may have gone out before the failure, so it is released like the courier.
+    # Either may have gone out before the failure, so both are released.
     assert run.commands()[2:] == [("stock-commands", "release"), ("delivery-commands", "release")]
+    assert run.step_states()["reserve_stock"] == "compensating"
     run.reply("stock", "release")
     run.reply("delivery", "release")
     assert run.result["reason"] == "step_timeout"
@@ -235,7 +238,7 @@ def test_a_command_that_cannot_be_published_counts_as_a_timeout(start_saga):
 def test_a_compensation_that_cannot_be_published_is_sent_next_round(start_saga):
     run = start_saga()
     run.reply("stock", "reserve")
-    run.ctx.failing[PUBLISH_COMMAND] = 1
+    run.ctx.failing[RECORD_AND_SEND] = 1
     run.reply("delivery", "reserve", ok=False, reason="no_courier_available")
     run.elapse(COMPENSATION_FIRST)
 
@@ -248,8 +251,8 @@ def test_activities_retry_transient_failures_with_a_bounded_interval(start_saga)
     run = start_saga()
 
     for call in run.ctx.activities:
-        assert call.retry_policy in (PUBLISHING, RECORDING)
-    for policy in (PUBLISHING, RECORDING):
+        assert call.retry_policy in (SENDING, RECORDING)
+    for policy in (SENDING, RECORDING):
         assert policy.max_retry_interval is not None  # python-sdk#836
         assert policy.max_number_of_attempts > 1
 

@@ -21,7 +21,7 @@ from order_app.config import Settings
 from order_app.domain import Order, OrderRequest
 from order_app.service import OrderService
 from order_app.workflow.runtime import build_runtime
-from order_app.workflow.saga import PUBLISH_COMMAND, RECORD_SAGA
+from order_app.workflow.saga import RECORD_AND_SEND
 
 START = datetime(2030, 1, 1, 9, 0)
 ORIGINS = ("createTimer", "externalEvent", "activityRetry", "childWorkflowRetry")
@@ -65,7 +65,8 @@ class Backend:
         self._turn(fired)
 
     def published(self) -> list[tuple[str, str]]:
-        return [(i["topic"], i["body"]["action"]) for name, i in self.activities if name == PUBLISH_COMMAND]
+        sent = [c for name, i in self.activities if name == RECORD_AND_SEND for c in i["commands"]]
+        return [(c["topic"], c["body"]["action"]) for c in sent]
 
     def _turn(self, events: list[pb.HistoryEvent]) -> None:
         new = [ph.new_workflow_started_event(self.now), *events]
@@ -128,7 +129,7 @@ def test_the_registered_saga_completes_on_the_sdk_executor():
 
     assert backend.status == pb.ORCHESTRATION_STATUS_COMPLETED
     assert backend.output["status"] == "completed"
-    final = [i for name, i in backend.activities if name == RECORD_SAGA][-1]
+    final = [i for name, i in backend.activities if name == RECORD_AND_SEND][-1]
     assert final["outcome"]["status"] == "completed"
     assert final["steps"][0]["answered_at"].endswith("Z")  # aware UTC, not the SDK's naive time
 

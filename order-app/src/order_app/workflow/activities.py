@@ -1,10 +1,11 @@
-"""The saga's activities: the only places where it touches the world.
+"""The saga's activity: the only place where it touches the world.
 
-Each takes one typed input. Activities run at least once, so both are safe to
-repeat: a re-published command is a duplicate participants answer the same
-way, and a snapshot overwrites the record with the same content.
+It runs at least once, so it is safe to repeat: the snapshot overwrites the
+record with the same content, and a command sent again is a duplicate that
+participants answer the same way.
 """
 
+import asyncio
 import logging
 from typing import Any
 
@@ -27,13 +28,12 @@ class SagaActivities:
         self.publisher = publisher
         self.orders = orders
 
-    async def publish_command(self, ctx: WorkflowActivityContext, command: Any) -> None:
-        command = Command.model_validate(command)
-        with bind_order(command.body["order_id"]):
-            await self.publisher.publish(command.topic, command.body)
-            log.info("published %s to %s", command.body["action"], command.topic)
+    async def record_and_send(self, ctx: WorkflowActivityContext, snapshot: Any) -> None:
+        """Save the snapshot to the order record, then publish its commands in parallel.
 
-    async def record_saga(self, ctx: WorkflowActivityContext, snapshot: Any) -> None:
+        Saved first, so the record shows a step requested before any reply to it
+        can arrive. If any publish fails the whole activity is retried.
+        """
         snapshot = SagaSnapshot.model_validate(snapshot)
         with bind_order(snapshot.order_id):
             try:
@@ -42,6 +42,11 @@ class SagaActivities:
                 # A business failure: retrying cannot fix it, so the saga hears at once.
                 raise NonRetryableError(str(err)) from err
             log.info("order %s recorded: %s", order.id, order.status)
+            await asyncio.gather(*(self._publish(command) for command in snapshot.commands))
+
+    async def _publish(self, command: Command) -> None:
+        await self.publisher.publish(command.topic, command.body)
+        log.info("published %s to %s", command.body["action"], command.topic)
 
 
 def apply(order: Order, snapshot: SagaSnapshot) -> Order:

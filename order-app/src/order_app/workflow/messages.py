@@ -113,9 +113,11 @@ class Outcome(BaseModel):
 
 
 class SagaSnapshot(BaseModel):
-    """What the saga knows at one moment, written to the order record by an activity."""
+    """What the saga knows at one moment, written to the order record by an activity,
+    with the commands it sends once that is saved."""
 
     order_id: int
     at: datetime
     steps: tuple[StepRecord, ...]
     outcome: Outcome | None = None
+    commands: tuple[Command, ...] = ()

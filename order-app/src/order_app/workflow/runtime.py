@@ -23,15 +23,15 @@ from order_app.adapters.orders import OrderRepository
 from order_app.config import Settings
 from order_app.workflow.activities import SagaActivities
 from order_app.workflow.messages import SagaInput
-from order_app.workflow.saga import PUBLISH_COMMAND, RECORD_SAGA, order_saga
+from order_app.workflow.saga import RECORD_AND_SEND, order_saga
 
 log = logging.getLogger(__name__)
 
 
 def build_runtime(settings: Settings) -> WorkflowRuntime:
-    """A runtime with the saga and its activities registered; it connects on `start()`.
+    """A runtime with the saga and its activity registered; it connects on `start()`.
 
-    Activities run on the worker's own event loop, so they get their own Dapr
+    The activity runs on the worker's own event loop, so it gets its own Dapr
     client. Each registration is a fresh function: the SDK marks registered
     functions, and a replacement runtime must register again.
     """
@@ -52,8 +52,7 @@ def build_runtime(settings: Settings) -> WorkflowRuntime:
         return run
 
     runtime.register_workflow(saga, name=order_saga.__name__)
-    runtime.register_activity(activity(activities.publish_command), name=PUBLISH_COMMAND)
-    runtime.register_activity(activity(activities.record_saga), name=RECORD_SAGA)
+    runtime.register_activity(activity(activities.record_and_send), name=RECORD_AND_SEND)
     return runtime
 
 

@@ -6,26 +6,28 @@
     3. completed, or compensate every step that was started (release stock,
        release courier, refund) until each is acknowledged, then rejected
 
-Commands leave through the `publish_command` activity; replies come back as
-external events named `{participant}.{action}` (raised by the `order-replies`
-subscription). Dapr has no activity timeout and cannot recall a published
-command, so a step that timed out is compensated like one that succeeded;
-participants keep tombstones, so a late command meets its compensation.
+The saga touches the world through one activity, `record_and_send`: it saves a
+full snapshot of the steps (at the end, with the outcome) to the order record,
+then publishes the commands that snapshot requested. One activity per phase
+rather than one per write keeps a successful saga to three activities and
+about seven workflow turns. A full snapshot makes the write idempotent, so an
+activity that runs twice is harmless (the commands it sends again are
+duplicates, answered the same way), and the API reads orders from one place
+without asking the workflow engine.
+
+Replies come back as external events named `{participant}.{action}` (raised by
+the `order-replies` subscription). Dapr has no activity timeout and cannot
+recall a published command, so a step that timed out is compensated like one
+that succeeded; participants keep tombstones, so a late command meets its
+compensation.
 
 Compensations cannot fail for good: each is re-sent, with a growing but bounded
 wait (`SagaTimeouts.compensation_wait`), until its acknowledgement arrives.
-
-The order record lives in the order store, written only by the
-`record_saga` activity: the saga holds the steps in memory (rebuilt on
-replay) and saves a full snapshot at each phase. A full snapshot makes the
-write idempotent, so an activity that runs twice is harmless, and the API
-reads orders from one place without asking the workflow engine.
 
 Determinism: time only from `ctx.current_utc_datetime`, all I/O in activities,
 timeouts from the workflow input, logs only when `not ctx.is_replaying`.
 """
 
-import contextlib
 import logging
 from collections.abc import Generator, Iterable
 from datetime import UTC, datetime, timedelta
@@ -36,13 +38,13 @@ from dapr.ext.workflow import DaprWorkflowContext, RetryPolicy, TaskFailedError,
 from order_app.domain import OrderStatus, StepName, StepRecord, StepState, rejection
 from order_app.workflow.messages import STEPS, Command, Outcome, Reply, SagaInput, SagaSnapshot
 
-PUBLISH_COMMAND = "publish_command"
-RECORD_SAGA = "record_saga"
+RECORD_AND_SEND = "record_and_send"
 
 # Transient failures (sidecar or broker briefly away) are retried; business
-# failures are raised as NonRetryableError by the activities and never are.
+# failures are raised as NonRetryableError by the activity and never are.
 # `max_retry_interval` is set on purpose: without it some SDKs never retry (python-sdk#836).
-PUBLISHING = RetryPolicy(
+# Sending gives up sooner: its steps then count as timed out, and are compensated.
+SENDING = RetryPolicy(
     first_retry_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     max_retry_interval=timedelta(seconds=30),
@@ -94,45 +96,18 @@ def order_saga(ctx: DaprWorkflowContext, order: SagaInput) -> Generator[Any, Any
 
 
 def request(ctx: DaprWorkflowContext, order: SagaInput, steps: Steps, names: Iterable[StepName]) -> Yields:
-    """Record the steps as requested, then publish their commands."""
+    """Record the steps as requested and send their commands, in one activity."""
     names = list(names)
     for name in names:
         steps[name] = steps[name].request(now(ctx))
-    yield from record(ctx, order, steps)
-    failures = yield from publish_all(ctx, {name: order.command(name) for name in names})
+    err = yield from record_and_send(ctx, order, steps, [order.command(name) for name in names])
     for name in names:
-        if (err := failures.get(name)) is None:
+        if err is None:
             _log(ctx, order, "%s requested", name)
         else:
             # It may still have gone out before the failure: unanswered, so compensated.
             steps[name] = steps[name].time_out(now(ctx), f"command not sent: {err}")
             _log(ctx, order, "%s could not be requested: %s", name, err, level=logging.WARNING)
-
-
-def publish_all(
-    ctx: DaprWorkflowContext, commands: dict[StepName, Command]
-) -> Generator[Any, Any, dict[StepName, TaskFailedError]]:
-    """Publish the commands in parallel; returns the ones that could not be sent, with why.
-
-    `when_all` stops at the first failure, so any command still in flight then is
-    awaited on its own: every command ends sent or failed before the saga goes on.
-    """
-    tasks = {
-        name: ctx.call_activity(PUBLISH_COMMAND, input=command, retry_policy=PUBLISHING)
-        for name, command in commands.items()
-    }
-    with contextlib.suppress(TaskFailedError):
-        yield when_all(list(tasks.values()))
-    failures: dict[StepName, TaskFailedError] = {}
-    for name, task in tasks.items():
-        try:
-            if not task.is_complete:
-                yield task
-            elif task.is_failed:
-                raise task.get_exception()
-        except TaskFailedError as err:
-            failures[name] = err
-    return failures
 
 
 def await_replies(
@@ -175,10 +150,10 @@ def compensate(ctx: DaprWorkflowContext, order: SagaInput, steps: Steps) -> Yiel
     while acks:
         for name in acks:
             steps[name] = steps[name].compensation_sent(now(ctx))
-        yield from record(ctx, order, steps)
-        failures = yield from publish_all(ctx, {name: order.compensation(name, attempt) for name in acks})
-        for name, err in failures.items():  # not sent this round; the next round re-sends it
-            _log(ctx, order, "%s compensation not sent: %s", name, err, level=logging.WARNING)
+        commands = [order.compensation(name, attempt) for name in acks]
+        if err := (yield from record_and_send(ctx, order, steps, commands)):
+            # Not sent this round; the next round sends them again.
+            _log(ctx, order, "compensations not sent: %s", err, level=logging.WARNING)
 
         wait = order.timeouts.compensation_wait(attempt)
         races = {name: when_any([ack, ctx.create_timer(wait)]) for name, ack in acks.items()}
@@ -197,14 +172,26 @@ def compensate(ctx: DaprWorkflowContext, order: SagaInput, steps: Steps) -> Yiel
         attempt += 1
 
 
-def record(
-    ctx: DaprWorkflowContext, order: SagaInput, steps: Steps, outcome: Outcome | None = None
-) -> Yields:
-    """Save the saga's progress (and its outcome, once known) to the order record."""
+def record_and_send(
+    ctx: DaprWorkflowContext, order: SagaInput, steps: Steps, commands: list[Command]
+) -> Generator[Any, Any, TaskFailedError | None]:
+    """Save the steps, then publish the commands; returns why that failed, if it did."""
+    snapshot = SagaSnapshot(
+        order_id=order.order_id, at=now(ctx), steps=tuple(steps.values()), commands=tuple(commands)
+    )
+    try:
+        yield ctx.call_activity(RECORD_AND_SEND, input=snapshot, retry_policy=SENDING)
+    except TaskFailedError as err:
+        return err
+    return None
+
+
+def record(ctx: DaprWorkflowContext, order: SagaInput, steps: Steps, outcome: Outcome) -> Yields:
+    """Save the outcome with the final steps (nothing to send); this one must not give up."""
     snapshot = SagaSnapshot(
         order_id=order.order_id, at=now(ctx), steps=tuple(steps.values()), outcome=outcome
     )
-    yield ctx.call_activity(RECORD_SAGA, input=snapshot, retry_policy=RECORDING)
+    yield ctx.call_activity(RECORD_AND_SEND, input=snapshot, retry_policy=RECORDING)
 
 
 def now(ctx: DaprWorkflowContext) -> datetime:
