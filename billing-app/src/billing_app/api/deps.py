@@ -5,7 +5,7 @@ from fastapi import Depends, Request
 from billing_app.service.accounts import AccountService
 
 
-def _accounts(request: Request) -> AccountService:
+async def _accounts(request: Request) -> AccountService:
     return request.app.state.accounts
 
 

@@ -5,7 +5,7 @@ from fastapi import Depends, Request
 from delivery_app.service.couriers import CourierService
 
 
-def _couriers(request: Request) -> CourierService:
+async def _couriers(request: Request) -> CourierService:
     return request.app.state.couriers
 
 

@@ -1,4 +1,8 @@
-"""What the routes need, taken from `app.state` (set by `create_app`), as Annotated aliases."""
+"""What the routes need, taken from `app.state` (set by `create_app`), as Annotated aliases.
+
+The providers are `async def` on purpose: FastAPI runs a plain `def` dependency
+in its thread pool, a thread hop per dependency per request.
+"""
 
 from typing import Annotated
 
@@ -10,19 +14,19 @@ from order_app.config import Settings
 from order_app.service import OrderService
 
 
-def _service(request: Request) -> OrderService:
+async def _service(request: Request) -> OrderService:
     return request.app.state.service
 
 
-def _orders(request: Request) -> OrderRepository:
+async def _orders(request: Request) -> OrderRepository:
     return request.app.state.service.orders
 
 
-def _sagas(request: Request) -> SagaGateway:
+async def _sagas(request: Request) -> SagaGateway:
     return request.app.state.service.sagas
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     return request.app.state.service.settings
 
 

@@ -5,7 +5,7 @@ from fastapi import Depends, Request
 from stock_app.service.products import ProductService
 
 
-def _products(request: Request) -> ProductService:
+async def _products(request: Request) -> ProductService:
     return request.app.state.products
 
 
