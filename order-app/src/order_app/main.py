@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
-from order_app.adapters.directory import DaprDirectory
+from order_app.adapters.directory import DaprDirectory, RememberingDirectory
 from order_app.adapters.idempotency import IdempotencyKeys
 from order_app.adapters.orders import OrderRepository
 from order_app.adapters.sagas import DaprSagaGateway
@@ -35,14 +35,16 @@ def create_app(settings: Settings | None = None, service: OrderService | None = 
     configure_logging(settings.app_id, settings.log_level)
     tag_sdk_logs()
     client = LazyDaprClient()
+    invoker: DaprDirectory | None = None
     if service is None:
         store = StateStore(client, settings.state_store)
+        invoker = DaprDirectory(
+            settings.billing_app_id, settings.stock_app_id, settings.invoke_timeout_seconds
+        )
         service = OrderService(
             orders=OrderRepository(store),
             keys=IdempotencyKeys(store),
-            directory=DaprDirectory(
-                settings.billing_app_id, settings.stock_app_id, settings.invoke_timeout_seconds
-            ),
+            directory=RememberingDirectory(invoker),
             sagas=DaprSagaGateway(),
             settings=settings,
         )
@@ -59,8 +61,8 @@ def create_app(settings: Settings | None = None, service: OrderService | None = 
         finally:
             if worker is not None:
                 await worker.stop()
-            if isinstance(service.directory, DaprDirectory):
-                await service.directory.close()
+            if invoker is not None:
+                await invoker.close()
             await client.close()
 
     app = FastAPI(

@@ -4,6 +4,7 @@ A refused request changes nothing: every check runs before the first write,
 and if the saga cannot be started the record is removed again.
 """
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -75,9 +76,12 @@ class OrderService:
 
     async def _check(self, request: OrderRequest) -> None:
         ensure_future(request.dtime, self.clock())
-        if not await self.directory.account_exists(request.login):
+        account, product = await asyncio.gather(  # two services: ask both at once
+            self.directory.account_exists(request.login), self.directory.product_exists(request.product_id)
+        )
+        if not account:
             raise UnknownAccount(request.login)
-        if not await self.directory.product_exists(request.product_id):
+        if not product:
             raise UnknownProduct(request.product_id)
 
     async def _store(self, order: Order, idempotency_key: str | None) -> None:

@@ -7,6 +7,8 @@ every call, and two of them sit on the path of every order created.
 
 import asyncio
 import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import aiohttp
@@ -67,4 +69,37 @@ class DaprDirectory:
             return False
         if not 200 <= status < 300:
             raise DirectoryUnavailable(f"{app_id} answered {status}")
+        return True
+
+
+class RememberingDirectory:
+    """Remembers what exists, so each account and product is asked about once.
+
+    Sound because existence only ever grows here: billing and stock have no
+    delete. An unknown answer is never remembered (the account may be opened a
+    moment later), and the memory is bounded, oldest forgotten first. This
+    saves two service invocations on nearly every order; the saga's own steps
+    still check everything that matters (funds, units) at the source.
+    """
+
+    def __init__(self, inner: Directory, size: int = 10_000) -> None:
+        self.inner = inner
+        self.size = size
+        self._known: OrderedDict[tuple[str, str | int], None] = OrderedDict()
+
+    async def account_exists(self, login: str) -> bool:
+        return await self._exists(("account", login), lambda: self.inner.account_exists(login))
+
+    async def product_exists(self, product_id: int) -> bool:
+        return await self._exists(("product", product_id), lambda: self.inner.product_exists(product_id))
+
+    async def _exists(self, key: tuple[str, str | int], ask: Callable[[], Awaitable[bool]]) -> bool:
+        if key in self._known:
+            self._known.move_to_end(key)
+            return True
+        if not await ask():
+            return False
+        self._known[key] = None
+        if len(self._known) > self.size:
+            self._known.popitem(last=False)
         return True
