@@ -31,7 +31,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import httpx
+import aiohttp
 
 from tests.e2e.stack import DEADLETTERS_APP, ROOT, Stack
 from tests.faults.audit import Ledger, audit
@@ -95,22 +95,31 @@ def order_body(login: str, product: int, quantity: int, amount: Decimal, slot: d
     }
 
 
-async def setup(http: httpx.AsyncClient, clients: int, ledger: Ledger, slots: SlotClock) -> Fixture:
+async def call(http: aiohttp.ClientSession, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+    """One request; its status and JSON body (aiohttp: the load generator must stay light)."""
+    async with http.request(method, path, **kwargs) as r:
+        return r.status, await r.json(content_type=None)
+
+
+async def setup(http: aiohttp.ClientSession, clients: int, ledger: Ledger, slots: SlotClock) -> Fixture:
     fx = Fixture()
     tag = f"{random.randrange(16**6):06x}"
 
     async def account(login: str, amount: Decimal) -> str:
-        r = await http.post("/billing/register", params={"login": login})
-        assert r.status_code in (200, 201), r.text
-        r = await http.post("/billing/refill", json={"login": login, "amount": str(amount)})
-        assert r.status_code == 200, r.text
+        status, body = await call(http, "POST", "/billing/register", params={"login": login})
+        assert status in (200, 201), body
+        refill = {"login": login, "amount": str(amount)}
+        status, body = await call(http, "POST", "/billing/refill", json=refill)
+        assert status == 200, body
         ledger.account(login, amount)
         return login
 
     async def product(units: int) -> int:
-        r = await http.post("/stock/register", json={"description": f"bench-{tag}", "quantity": units})
-        assert r.status_code in (200, 201), r.text
-        pid = int(r.json()["id"])
+        status, body = await call(
+            http, "POST", "/stock/register", json={"description": f"bench-{tag}", "quantity": units}
+        )
+        assert status in (200, 201), body
+        pid = int(body["id"])
         ledger.product(pid, units)
         return pid
 
@@ -124,10 +133,12 @@ async def setup(http: httpx.AsyncClient, clients: int, ledger: Ledger, slots: Sl
     # Warm-up: a few orders that complete and book the slots `no_courier` orders will ask for.
     async def book() -> datetime:
         slot = slots.next()
-        r = await http.post("/orders/", json=order_body(fx.rich[0], fx.products[0], 1, PRICE, slot))
-        assert r.status_code == 201, r.text
-        ledger.order(r.json()["id"])
-        final = (await http.get(f"/orders/{r.json()['id']}", params={"wait": 30})).json()
+        status, body = await call(
+            http, "POST", "/orders/", json=order_body(fx.rich[0], fx.products[0], 1, PRICE, slot)
+        )
+        assert status == 201, body
+        ledger.order(body["id"])
+        _, final = await call(http, "GET", f"/orders/{body['id']}", params={"wait": 30})
         assert final["status"] == "completed", final
         return slot
 
@@ -136,7 +147,7 @@ async def setup(http: httpx.AsyncClient, clients: int, ledger: Ledger, slots: Sl
 
 
 async def client(
-    n: int, http: httpx.AsyncClient, fx: Fixture, slots: SlotClock, ledger: Ledger, deadline: float
+    n: int, http: aiohttp.ClientSession, fx: Fixture, slots: SlotClock, ledger: Ledger, deadline: float
 ) -> list[Sample]:
     rng = random.Random(n)
     kinds, weights = list(MIX), [w for w, _, _ in MIX.values()]
@@ -151,14 +162,16 @@ async def client(
         elif kind == "no_courier":
             slot = rng.choice(fx.taken_slots)
         started = time.monotonic()
-        r = await http.post("/orders/", json=order_body(login, product, quantity, PRICE, slot))
+        status, body = await call(
+            http, "POST", "/orders/", json=order_body(login, product, quantity, PRICE, slot)
+        )
         created = time.monotonic()
-        if r.status_code != 201:
-            raise RuntimeError(f"create failed: {r.status_code} {r.text}")
-        order_id = int(r.json()["id"])
+        if status != 201:
+            raise RuntimeError(f"create failed: {status} {body}")
+        order_id = int(body["id"])
         ledger.order(order_id)
         while True:
-            order = (await http.get(f"/orders/{order_id}", params={"wait": 30})).json()
+            _, order = await call(http, "GET", f"/orders/{order_id}", params={"wait": 30})
             if order["status"] in ("completed", "rejected"):
                 break
         samples.append(
@@ -186,6 +199,8 @@ def cpu_seconds(stack: Stack) -> dict[str, float]:
             out[name] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         except (OSError, AttributeError, ValueError):
             pass
+    own = os.times()
+    out["bench client"] = own.user + own.system  # the load generator shares the machine
     return out
 
 
@@ -292,8 +307,9 @@ def write_outputs(out: Path, results: dict[str, Any], samples: list[Sample], t0:
 
 async def drive(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
     ledger, slots = Ledger(), SlotClock()
-    limits = httpx.Limits(max_connections=args.clients + 8, max_keepalive_connections=args.clients + 8)
-    async with httpx.AsyncClient(base_url=stack.url, timeout=60, limits=limits) as http:
+    connector = aiohttp.TCPConnector(limit=args.clients + 8)
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(stack.url, connector=connector, timeout=timeout) as http:
         fx = await setup(http, args.clients, ledger, slots)
         profilers = start_profilers(stack, args.duration, Path(args.profile)) if args.profile else []
         cpu_before = cpu_seconds(stack)
