@@ -5,9 +5,9 @@ import logging
 from typing import Any, Protocol
 
 from dapr.ext.workflow.aio import DaprWorkflowClient
-from dapr.ext.workflow.logger import LoggerOptions
 
 from order_app.workflow.messages import SagaInput, instance_id
+from order_app.workflow.runtime import sdk_logger_options
 from order_app.workflow.saga import order_saga
 
 log = logging.getLogger(__name__)
@@ -29,8 +29,7 @@ class DaprSagaGateway:
     @property
     def client(self) -> DaprWorkflowClient:
         if self._client is None:
-            # Its logs go to the root's JSON handler only (the SDK would add a plain one).
-            self._client = DaprWorkflowClient(logger_options=LoggerOptions(log_handler=logging.NullHandler()))
+            self._client = DaprWorkflowClient(logger_options=sdk_logger_options())
         return self._client
 
     async def start(self, saga: SagaInput) -> None:

@@ -46,7 +46,7 @@ def subscribe_replies(dapr_app: DaprApp, settings: Settings) -> None:
                     return DaprReply.success()
                 log.warning("reply %s not delivered to the saga yet: %s", name, err)
                 return DaprReply.retry()  # the workflow engine is unreachable: try again later
-            log.info("reply %s (ok=%s) raised on the saga", name, reply.ok)
+            log.debug("reply %s (ok=%s) raised on the saga", name, reply.ok)
             return DaprReply.success()
 
 

@@ -41,12 +41,12 @@ class SagaActivities:
             except (OrderNotFound, InvalidTransition) as err:
                 # A business failure: retrying cannot fix it, so the saga hears at once.
                 raise NonRetryableError(str(err)) from err
-            log.info("order %s recorded: %s", order.id, order.status)
+            log.debug("order %s recorded: %s", order.id, order.status)
             await asyncio.gather(*(self._publish(command) for command in snapshot.commands))
 
     async def _publish(self, command: Command) -> None:
         await self.publisher.publish(command.topic, command.body)
-        log.info("published %s to %s", command.body["action"], command.topic)
+        log.debug("published %s to %s", command.body["action"], command.topic)
 
 
 def apply(order: Order, snapshot: SagaSnapshot) -> Order:

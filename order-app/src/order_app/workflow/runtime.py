@@ -39,8 +39,7 @@ def build_runtime(settings: Settings) -> WorkflowRuntime:
     store = StateStore(client, settings.state_store)
     activities = SagaActivities(DaprPublisher(client, settings.pubsub_name), OrderRepository(store))
 
-    # The SDK's loggers propagate to the root's JSON handler; a NullHandler stops their own.
-    runtime = WorkflowRuntime(logger_options=LoggerOptions(log_handler=logging.NullHandler()))
+    runtime = WorkflowRuntime(logger_options=sdk_logger_options())
 
     def saga(ctx: DaprWorkflowContext, saga_input: Any) -> Any:
         return order_saga(ctx, SagaInput.model_validate(saga_input))
@@ -54,6 +53,17 @@ def build_runtime(settings: Settings) -> WorkflowRuntime:
     runtime.register_workflow(saga, name=order_saga.__name__)
     runtime.register_activity(activity(activities.record_and_send), name=RECORD_AND_SEND)
     return runtime
+
+
+def sdk_logger_options() -> LoggerOptions:
+    """The SDK's loggers propagate to the root's JSON handler; a NullHandler stops their own.
+
+    At INFO the SDK logs every workflow turn and every event (about 17 lines a
+    saga, more than the app's own); it speaks at WARNING unless LOG_LEVEL is DEBUG.
+    """
+    debug = logging.getLogger().isEnabledFor(logging.DEBUG)
+    level = logging.DEBUG if debug else logging.WARNING
+    return LoggerOptions(log_level=level, log_handler=logging.NullHandler())  # type: ignore[arg-type]
 
 
 class InstanceOrderId(logging.Filter):
