@@ -217,8 +217,9 @@ def start_profilers(stack: Stack, seconds: float, out: Path) -> list[subprocess.
                 spy,
                 "record",
                 "--gil",
+                "--nonblocking",  # never pauses the process, so the profile barely slows the run
                 "-r",
-                "200",
+                "100",
                 "-d",
                 str(int(seconds)),
                 "-f",

@@ -131,3 +131,18 @@ async def test_get_or_create_returns_the_existing_value_or_stores_the_empty_one(
     assert (value, etag is not None) == ({"n": 0}, True)
     await store.transact([Upsert("k", {"n": 1}, etag)])
     assert (await store.get_or_create_json("k", {"n": 0}))[0] == {"n": 1}
+
+
+async def test_read_many_reads_in_one_call_and_creates_only_the_missing_records_it_is_given():
+    from dapr_helpers.testing import InMemoryStateStore
+
+    store = InMemoryStateStore()
+    await store.create_json("slot", {"taken": 1})
+    await store.transact([Upsert("slot", {"taken": 2}, (await store.get_json("slot"))[1])])
+
+    found = await store.read_many(["booking", "slot", "other"], create={"booking": {"new": True}, "slot": {}})
+
+    assert found["slot"] == ({"taken": 2}, (await store.get_json("slot"))[1])  # existing: not reset
+    assert found["booking"][0] == {"new": True} and found["booking"][1] is not None
+    assert found["other"] == (None, None)  # not in `create`: just read
+    assert "other" not in store.data

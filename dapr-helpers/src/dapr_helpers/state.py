@@ -4,7 +4,7 @@ import asyncio
 import json
 import random
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -116,6 +116,25 @@ class StateStore:
         if value is None or etag is None:
             raise ConcurrencyConflict(f"{key} vanished right after it was created")
         return value, etag
+
+    async def read_many(
+        self, keys: Sequence[str], create: Mapping[str, Any] | None = None
+    ) -> dict[str, tuple[Any | None, str | None]]:
+        """Several keys in one bulk read, each with its ETag (None, None when missing).
+
+        A key of `create` that is missing is first stored with that value and read
+        again, as `get_or_create_json` does, so it comes back with an ETag: one
+        round trip for what a command needs, three when it creates a record.
+        """
+        found = await self.bulk_get_json(keys)
+        missing = [key for key in create or {} if found[key][1] is None]
+        if missing:
+            assert create is not None
+            await asyncio.gather(*(self.create_json(key, create[key]) for key in missing))
+            found |= await self.bulk_get_json(missing)
+            if vanished := [key for key in missing if found[key][1] is None]:
+                raise ConcurrencyConflict(f"{', '.join(vanished)} vanished right after creation")
+        return found
 
     async def transact(self, ops: Sequence[Operation]) -> None:
         """All ops or none. An op with an ETag fails the whole transaction if the key changed.

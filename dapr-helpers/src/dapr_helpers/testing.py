@@ -54,6 +54,7 @@ class InMemoryStateStore:
 
     # The same read-or-create as the real store, over the fake's get/create.
     get_or_create_json = StateStore.get_or_create_json
+    read_many = StateStore.read_many
 
     async def transact(self, ops: Sequence[Operation]) -> None:
         await asyncio.sleep(0)

@@ -1,5 +1,6 @@
 """Billing state on the Dapr state API: each read returns the ETag its write must carry."""
 
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from dapr_helpers.state import Operation, Upsert
@@ -22,6 +23,9 @@ class Store(Protocol):
     async def get_json(self, key: str) -> tuple[Any | None, str | None]: ...
     async def create_json(self, key: str, value: Any) -> bool: ...
     async def get_or_create_json(self, key: str, empty: Any) -> tuple[Any, str]: ...
+    async def read_many(
+        self, keys: Sequence[str], create: Mapping[str, Any] | None = None
+    ) -> dict[str, tuple[Any | None, str | None]]: ...
     async def transact(self, ops: list[Operation]) -> None: ...
 
 
@@ -35,6 +39,18 @@ class BillingRepository:
 
     async def create_account(self, account: Account) -> bool:
         return await self.store.create_json(account_key(account.login), account_to_json(account))
+
+    async def payment_and_account(
+        self, order_id: int, login: str
+    ) -> tuple[tuple[OrderPayment, str], tuple[Account | None, str | None]]:
+        """What a charge needs, in one read: the payment record (created empty if new)
+        and the account it would debit (None if there is no such account)."""
+        key, akey = payment_key(order_id), account_key(login)
+        found = await self.store.read_many([key, akey], create={key: payment_to_json(OrderPayment(order_id))})
+        (data, etag), (adata, aetag) = found[key], found[akey]
+        assert etag is not None  # read_many created it
+        account = (None, None) if adata is None else (account_from_json(adata), aetag)
+        return (payment_from_json(data), etag), account
 
     async def payment(self, order_id: int) -> tuple[OrderPayment, str]:
         """The order's payment record, created empty first so that every write carries an ETag."""

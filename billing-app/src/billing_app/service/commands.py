@@ -34,10 +34,11 @@ class CommandService:
         return reply
 
     async def _charge(self, command: ChargeCommand) -> Outcome:
-        payment, payment_etag = await self.repo.payment(command.order_id)
+        (payment, payment_etag), (account, account_etag) = await self.repo.payment_and_account(
+            command.order_id, command.login
+        )
         if (done := payment.outcome_of("charge")) is not None:
             return done
-        account, account_etag = await self.repo.account(command.login)
         outcome = payment.charge(account, command.login, command.amount, utc_now())
         ops = [self.repo.save_payment(payment, payment_etag)]
         if outcome.ok and account is not None:

@@ -1,6 +1,7 @@
 """Delivery state on the Dapr state API: each read returns the ETag its write must carry."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -29,7 +30,20 @@ class Store(Protocol):
     async def get_json(self, key: str) -> tuple[Any | None, str | None]: ...
     async def bulk_get_json(self, keys: Sequence[str]) -> dict[str, tuple[Any | None, str | None]]: ...
     async def get_or_create_json(self, key: str, empty: Any) -> tuple[Any, str]: ...
+    async def read_many(
+        self, keys: Sequence[str], create: Mapping[str, Any] | None = None
+    ) -> dict[str, tuple[Any | None, str | None]]: ...
     async def transact(self, ops: Sequence[Operation]) -> None: ...
+
+
+@dataclass(frozen=True)
+class ReserveReads:
+    """What a reserve reads, in one round trip, each with the ETag its write must carry."""
+
+    booking: tuple[OrderBooking, str]
+    slot: tuple[Slot, str]
+    slot_index: tuple[list[str], str]
+    added_couriers: list[Courier]
 
 
 class DeliveryRepository:
@@ -68,6 +82,26 @@ class DeliveryRepository:
             booking_key(order_id), booking_to_json(OrderBooking(order_id))
         )
         return booking_from_json(data), etag
+
+    async def for_reserve(self, order_id: int, start: datetime) -> ReserveReads:
+        """The booking, the slot, the slot index and the added couriers; each created empty if new."""
+        empty = {
+            booking_key(order_id): booking_to_json(OrderBooking(order_id)),
+            slot_key(start): slot_to_json(Slot(start)),
+            SLOTS_KEY: {"slots": []},
+            COURIERS_KEY: couriers_to_json([]),
+        }
+        found = await self.store.read_many(list(empty), create=empty)
+        (booking, booking_etag), (slot, slot_etag), (index, index_etag), (couriers, _) = (
+            found[key] for key in empty
+        )
+        assert booking_etag and slot_etag and index_etag  # read_many created what was missing
+        return ReserveReads(
+            booking=(booking_from_json(booking), booking_etag),
+            slot=(slot_from_json(slot), slot_etag),
+            slot_index=(index["slots"], index_etag),
+            added_couriers=couriers_from_json(couriers),
+        )
 
     async def find_booking(self, order_id: int) -> OrderBooking | None:
         data, _ = await self.store.get_json(booking_key(order_id))

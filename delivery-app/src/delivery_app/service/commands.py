@@ -40,16 +40,17 @@ class CommandService:
         return reply
 
     async def _reserve(self, command: ReserveCommand) -> Outcome:
-        booking, booking_etag = await self.repo.booking(command.order_id)
+        reads = await self.repo.for_reserve(command.order_id, slot_start(command.slot_start))
+        booking, booking_etag = reads.booking
         if (done := booking.outcome_of("reserve")) is not None:
             return done
-        slot, slot_etag = await self.repo.slot(slot_start(command.slot_start))
-        roster = [c.id for c in await self.couriers.roster()]
+        slot, slot_etag = reads.slot
+        roster = [c.id for c in self.couriers.roster_with(reads.added_couriers)]
         outcome = booking.reserve(slot, roster)
         ops: list[Upsert] = [self.repo.save_booking(booking, booking_etag)]
         if outcome.ok:
             ops.append(self.repo.save_slot(slot, slot_etag))
-            listed, index_etag = await self.repo.slot_index()
+            listed, index_etag = reads.slot_index
             if iso(slot.start) not in listed:
                 ops.append(self.repo.save_slot_index([*listed, iso(slot.start)], index_etag))
         await self.repo.commit(*ops)

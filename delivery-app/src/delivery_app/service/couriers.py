@@ -17,6 +17,10 @@ class CourierService:
 
     async def roster(self) -> list[Courier]:
         added, _ = await self.repo.added_couriers()
+        return self.roster_with(added)
+
+    def roster_with(self, added: list[Courier]) -> list[Courier]:
+        """The configured couriers, then the ones added through the API."""
         return self.defaults + added
 
     async def add(self, name: str) -> Courier:

@@ -1,6 +1,6 @@
 """Stock state on the Dapr state API: each read returns the ETag its write must carry."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from dapr_helpers.state import Operation, Upsert
@@ -24,6 +24,9 @@ class Store(Protocol):
     async def get_json(self, key: str) -> tuple[Any | None, str | None]: ...
     async def bulk_get_json(self, keys: Sequence[str]) -> dict[str, tuple[Any | None, str | None]]: ...
     async def get_or_create_json(self, key: str, empty: Any) -> tuple[Any, str]: ...
+    async def read_many(
+        self, keys: Sequence[str], create: Mapping[str, Any] | None = None
+    ) -> dict[str, tuple[Any | None, str | None]]: ...
     async def transact(self, ops: Sequence[Operation]) -> None: ...
 
 
@@ -55,6 +58,19 @@ class StockRepository:
         empty = reservation_to_json(OrderReservation(order_id))
         data, etag = await self.store.get_or_create_json(reservation_key(order_id), empty)
         return reservation_from_json(data), etag
+
+    async def reservation_and_product(
+        self, order_id: int, product_id: int
+    ) -> tuple[tuple[OrderReservation, str], tuple[Product | None, str | None]]:
+        """What a reserve needs, in one read: the reservation (created empty if new)
+        and the product it would take from (None if there is no such product)."""
+        key, pkey = reservation_key(order_id), product_key(product_id)
+        empty = reservation_to_json(OrderReservation(order_id))
+        found = await self.store.read_many([key, pkey], create={key: empty})
+        (data, etag), (pdata, petag) = found[key], found[pkey]
+        assert etag is not None  # read_many created it
+        product = (None, None) if pdata is None else (product_from_json(pdata), petag)
+        return (reservation_from_json(data), etag), product
 
     async def find_reservation(self, order_id: int) -> OrderReservation | None:
         data, _ = await self.store.get_json(reservation_key(order_id))

@@ -33,10 +33,11 @@ class CommandService:
         return reply
 
     async def _reserve(self, command: ReserveCommand) -> Outcome:
-        reservation, reservation_etag = await self.repo.reservation(command.order_id)
+        (reservation, reservation_etag), (product, product_etag) = await self.repo.reservation_and_product(
+            command.order_id, command.product_id
+        )
         if (done := reservation.outcome_of("reserve")) is not None:
             return done
-        product, product_etag = await self.repo.product(command.product_id)
         outcome = reservation.reserve(product, command.product_id, command.quantity)
         ops = [self.repo.save_reservation(reservation, reservation_etag)]
         if outcome.ok and product is not None:
