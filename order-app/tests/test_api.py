@@ -227,6 +227,12 @@ def test_waiting_returns_the_final_status_at_once_when_the_saga_is_done(api):
     assert api.http.get("/orders/1", params={"wait": 30}).json()["status"] == "completed"
 
 
+def test_waiting_on_an_order_that_does_not_exist_is_a_404_at_once(api):
+    api.sagas.engine_down = True  # not even the engine is needed to say so
+
+    assert_problem(api.http.get("/orders/5", params={"wait": 30}), 404, "not_found")
+
+
 def test_last_is_the_most_recent_order(api):
     assert_problem(api.http.get("/orders/last"), 404, "not_found")
     api.post()

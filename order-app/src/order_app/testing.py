@@ -41,7 +41,8 @@ class FakeSagas:
         return any(s.order_id == order_id for s in self.started)
 
     async def wait(self, order_id: int, timeout_seconds: int) -> None:
-        return None
+        if self.engine_down:
+            raise ConnectionError("no sidecar")
 
     async def raise_event(self, order_id: int, name: str, data: Any) -> None:
         """As the engine does: refused when unreachable or unknown, dropped once finished."""

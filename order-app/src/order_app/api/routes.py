@@ -63,11 +63,12 @@ async def get_order(
     settings: SettingsDep,
     wait: Annotated[int, Query(ge=0, description="seconds to wait for a final status (capped)")] = 0,
 ) -> OrderOut:
-    order = await orders.get(order_id)
+    if wait:
+        order = await _wait_final(order_id, orders, sagas, min(wait, settings.max_wait_seconds))
+    else:
+        order = await orders.get(order_id)
     if order is None:
         raise HTTPException(404, f"order {order_id} does not exist")
-    if wait and not order.is_final:
-        order = await _wait_final(order, orders, sagas, min(wait, settings.max_wait_seconds))
     return OrderOut.of(order)
 
 
@@ -88,17 +89,22 @@ async def list_orders(
     return OrderPage(items=[OrderOut.of(o) for o in page], total=len(ids), limit=limit, offset=offset)
 
 
-async def _wait_final(order: Order, orders: OrdersDep, sagas: SagasDep, seconds: int) -> Order:
-    """Wait on the workflow itself; if the engine cannot be asked, poll the record, bounded."""
+async def _wait_final(order_id: int, orders: OrdersDep, sagas: SagasDep, seconds: int) -> Order | None:
+    """Wait on the workflow itself, then read the record; None if there is no such order.
+
+    The wait comes first (it returns at once for a finished or unknown saga), so
+    waiting on a pending order costs one read, not two. If the engine cannot be
+    asked, the record is polled, bounded.
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     try:
         async with asyncio.timeout(seconds):
-            await sagas.wait(order.id, seconds)
+            await sagas.wait(order_id, seconds)
     except Exception as err:  # TimeoutError, or no sidecar: fall back to polling
-        log.debug("waiting on saga %s: %r", order.id, err)
+        log.debug("waiting on saga %s: %r", order_id, err)
     while True:
-        current = await orders.get(order.id) or order
-        if current.is_final or loop.time() >= deadline:
-            return current
+        order = await orders.get(order_id)
+        if order is None or order.is_final or loop.time() >= deadline:
+            return order
         await asyncio.sleep(min(0.25, max(deadline - loop.time(), 0)))
