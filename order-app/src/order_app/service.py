@@ -63,13 +63,19 @@ class OrderService:
             return await self._replay(claim, request), False
         await self._check(request)
 
-        order = Order.create(await self.orders.next_id(), request, self.clock())
         if idempotency_key:
+            # The key is claimed for the new id before anything is stored, so a
+            # concurrent retry with the same key finds the claim, not a second order.
+            order = Order.create(await self.orders.next_id(), request, self.clock())
             claim = Claim(fingerprint=request.fingerprint(), order_id=order.id)
             if winner := await self.keys.claim(idempotency_key, claim):  # a concurrent retry won
                 return await self._replay(winner, request), False
-        with bind_order(order.id):
             await self._store(order, idempotency_key)
+        else:
+            order = await self.orders.add_new(
+                request.login, lambda order_id: Order.create(order_id, request, self.clock())
+            )
+        with bind_order(order.id):
             await self._start_saga(order, idempotency_key)
             log.info("order %s created; saga started", order.id)
         return order, True

@@ -7,7 +7,7 @@ Every read-modify-write carries the ETag it read and is retried on conflict.
 """
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from dapr_helpers.state import Delete, Operation, Upsert, retry_on_conflict
@@ -22,6 +22,9 @@ class JsonStore(Protocol):
     async def bulk_get_json(self, keys: list[str]) -> dict[str, tuple[Any | None, str | None]]: ...
     async def create_json(self, key: str, value: Any) -> bool: ...
     async def transact(self, ops: list[Operation]) -> None: ...
+    async def read_many(
+        self, keys: Sequence[str], create: Mapping[str, Any] | None = None
+    ) -> dict[str, tuple[Any | None, str | None]]: ...
 
 
 def order_key(order_id: int) -> str:
@@ -51,6 +54,29 @@ class OrderRepository:
             return last + 1
 
         return await retry_on_conflict(increment)
+
+    async def add_new(self, login: str, build: Callable[[int], Order]) -> Order:
+        """Number, store and index a new order in one read and one transaction.
+
+        `build` makes the order from its id. The counter and the login's index
+        are written with the ETags read, so concurrent orders never share an id.
+        """
+        key = login_key(login)
+
+        async def add() -> Order:
+            found = await self.store.read_many([COUNTER, key], create={COUNTER: 0, key: []})
+            (last, counter_etag), (ids, index_etag) = found[COUNTER], found[key]
+            order = build(last + 1)
+            await self.store.transact(
+                [
+                    Upsert(COUNTER, order.id, etag=counter_etag),
+                    Upsert(order_key(order.id), _dump(order)),
+                    Upsert(key, [*ids, order.id], etag=index_etag),
+                ]
+            )
+            return order
+
+        return await retry_on_conflict(add)
 
     async def last_id(self) -> int:
         last, _ = await self.store.get_json(COUNTER)
