@@ -75,14 +75,26 @@ class FakeWorkflowContext:
         self.timers.append(timer)
         return timer.task
 
-    def wait_for_external_event(self, name: str) -> dt.Task:
+    def wait_for_external_event(self, name: str, *, timeout: timedelta | None = None) -> dt.Task:
+        """As the SDK does: a buffered event completes the wait at once; a timeout adds a
+        timer, and a wait that times out is dropped so a late event stays buffered."""
         event = dt.CompletableTask()
-        name = name.casefold()
-        if self.buffered.get(name):
-            event.complete(self.buffered[name].pop(0))
+        key = name.casefold()
+        if self.buffered.get(key):
+            event.complete(self.buffered[key].pop(0))
         else:
-            self.waiting.setdefault(name, []).append(event)
-        return event
+            self.waiting.setdefault(key, []).append(event)
+        if timeout is None or event.is_complete:
+            return event
+
+        def forget() -> None:
+            if event in self.waiting.get(key, []):
+                self.waiting[key].remove(event)
+
+        timer = self.create_timer(timeout)
+        return dt.ExternalEventWithTimeoutTask(
+            event, timer, event_name=name, timeout=timeout, on_timeout=forget
+        )  # type: ignore[arg-type]
 
     def raise_event(self, name: str, data: Any) -> None:
         """As the worker does: the oldest waiter gets it, else it is buffered."""

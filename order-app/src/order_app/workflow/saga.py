@@ -1,7 +1,7 @@
 """The order saga, orchestrated by a Dapr Workflow (instance id `order-{order_id}`).
 
     1. reserve stock  ┐ in parallel: both commands go out, then both replies are
-       reserve courier┘ awaited, each raced against its own durable timer
+       reserve courier┘ awaited, each with its own timeout (a durable timer)
     2. charge payment   the pivot, only once stock and courier are both secured
     3. completed, or compensate every step that was started (release stock,
        release courier, refund) until each is acknowledged, then rejected
@@ -33,7 +33,7 @@ from collections.abc import Generator, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from dapr.ext.workflow import DaprWorkflowContext, RetryPolicy, TaskFailedError, when_all, when_any
+from dapr.ext.workflow import DaprWorkflowContext, RetryPolicy, TaskFailedError
 
 from order_app.domain import OrderStatus, StepName, StepRecord, StepState, rejection
 from order_app.workflow.messages import STEPS, Command, Outcome, Reply, SagaInput, SagaSnapshot
@@ -113,61 +113,61 @@ def request(ctx: DaprWorkflowContext, order: SagaInput, steps: Steps, names: Ite
 def await_replies(
     ctx: DaprWorkflowContext, order: SagaInput, steps: Steps, names: Iterable[StepName]
 ) -> Yields:
-    """Wait for each requested step's reply, or its durable timer, whichever comes first."""
+    """Wait for each requested step's reply, or its step timeout, whichever comes first.
+
+    Every wait and its durable timer start now, so taking them in turn lasts
+    no longer than the slowest.
+    """
     replies = {
-        name: ctx.wait_for_external_event(STEPS[name].reply_event)
+        name: ctx.wait_for_external_event(STEPS[name].reply_event, timeout=order.timeouts.step)
         for name in names
         if steps[name].state is StepState.REQUESTED
     }
-    # Each wait gets its own timer (a task belongs to one pending when_any); all start now.
-    timers = {name: ctx.create_timer(order.timeouts.step) for name in replies}
-    races = {name: when_any([reply, timers[name]]) for name, reply in replies.items()}
-    yield when_all(list(races.values()))
-
-    for name, race in races.items():
-        at = now(ctx)
-        if race.get_result() is not replies[name]:
-            steps[name] = steps[name].time_out(at, f"{STEPS[name].participant} did not reply in time")
-        elif (reply := Reply.model_validate(replies[name].get_result())).ok:
-            steps[name] = steps[name].succeed(at)
+    for name, reply_task in replies.items():
+        try:
+            reply = Reply.model_validate((yield reply_task))
+        except TimeoutError:
+            steps[name] = steps[name].time_out(now(ctx), f"{STEPS[name].participant} did not reply in time")
         else:
-            steps[name] = steps[name].refuse(at, reply.reason or "step_failed", reply.message)
+            if reply.ok:
+                steps[name] = steps[name].succeed(now(ctx))
+            else:
+                steps[name] = steps[name].refuse(now(ctx), reply.reason or "step_failed", reply.message)
         _log(ctx, order, "%s %s", name, steps[name].state)
 
 
 def compensate(ctx: DaprWorkflowContext, order: SagaInput, steps: Steps) -> Yields:
     """Undo every step that may have taken effect; re-send each until it is acknowledged.
 
-    One wait per compensation lives across re-sends: a timed-out waiter that
-    was replaced would swallow the late acknowledgement meant for its successor.
+    A wait that times out is dropped by the SDK, so an acknowledgement that
+    comes late is kept for the next round's wait, which takes it at once.
     """
-    acks = {
-        name: ctx.wait_for_external_event(STEPS[name].compensation_event)
-        for name, step in steps.items()
-        if step.needs_compensation
-    }
+    pending = [name for name, step in steps.items() if step.needs_compensation]
     attempt = 1
-    while acks:
-        for name in acks:
+    while pending:
+        for name in pending:
             steps[name] = steps[name].compensation_sent(now(ctx))
-        commands = [order.compensation(name, attempt) for name in acks]
+        commands = [order.compensation(name, attempt) for name in pending]
         if err := (yield from record_and_send(ctx, order, steps, commands)):
             # Not sent this round; the next round sends them again.
             _log(ctx, order, "compensations not sent: %s", err, level=logging.WARNING)
 
         wait = order.timeouts.compensation_wait(attempt)
-        races = {name: when_any([ack, ctx.create_timer(wait)]) for name, ack in acks.items()}
-        yield when_all(list(races.values()))
-
-        for name, race in races.items():
-            if race.get_result() is not acks[name]:
+        acks = {
+            name: ctx.wait_for_external_event(STEPS[name].compensation_event, timeout=wait)
+            for name in pending
+        }
+        for name, ack in acks.items():
+            try:
+                reply = Reply.model_validate((yield ack))
+            except TimeoutError:
                 _log(ctx, order, "%s compensation unacknowledged after %s; re-sending", name, wait)
-            elif Reply.model_validate(acks[name].get_result()).ok:
+                continue
+            if reply.ok:
                 steps[name] = steps[name].compensate(now(ctx))
-                del acks[name]
+                pending.remove(name)
                 _log(ctx, order, "%s compensated", name)
             else:  # the contract says compensations always succeed: keep asking
-                acks[name] = ctx.wait_for_external_event(STEPS[name].compensation_event)
                 _log(ctx, order, "%s compensation refused; re-sending", name, level=logging.ERROR)
         attempt += 1
 
