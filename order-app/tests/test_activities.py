@@ -111,3 +111,17 @@ async def test_a_write_conflict_is_retried_inside_the_activity(setup):
     await activities.record_and_send(None, snapshot())
 
     assert (await orders.get(7)).steps[0].state == "requested"
+
+
+async def test_a_missing_record_stops_forward_commands_but_never_compensations(setup):
+    activities, _, publisher = setup
+    reserve = Command(topic="stock-commands", body={"order_id": 99, "action": "reserve", "attempt": 1})
+    release = Command(
+        topic="stock-commands", body={"order_id": 99, "action": "release", "attempt": 1}, undoes=True
+    )
+
+    with pytest.raises(NonRetryableError):
+        await activities.record_and_send(None, snapshot(order_id=99, commands=(reserve,)))
+    await activities.record_and_send(None, snapshot(order_id=99, commands=(release,)))
+
+    assert publisher.published == [("stock-commands", release.body)]

@@ -38,10 +38,15 @@ class SagaActivities:
         with bind_order(snapshot.order_id):
             try:
                 order = await self.orders.update(snapshot.order_id, lambda o: apply(o, snapshot))
+                log.debug("order %s recorded: %s", order.id, order.status)
             except (OrderNotFound, InvalidTransition) as err:
-                # A business failure: retrying cannot fix it, so the saga hears at once.
-                raise NonRetryableError(str(err)) from err
-            log.debug("order %s recorded: %s", order.id, order.status)
+                # A business failure: retrying cannot fix it. Compensations still go
+                # out (they undo effects that exist); anything else stops here.
+                if not snapshot.commands or not all(command.undoes for command in snapshot.commands):
+                    raise NonRetryableError(str(err)) from err
+                log.error(
+                    "order %s not recorded (%s); sending its compensations anyway", snapshot.order_id, err
+                )
             await asyncio.gather(*(self._publish(command) for command in snapshot.commands))
 
     async def _publish(self, command: Command) -> None:

@@ -66,6 +66,7 @@ class Command(BaseModel):
 
     topic: str
     body: dict[str, Any]
+    undoes: bool = False  # a compensation: it must go out even if the order record is gone
 
 
 class SagaTimeouts(BaseModel):
@@ -103,7 +104,7 @@ class SagaInput(BaseModel):
     def compensation(self, step: StepName, attempt: int) -> Command:
         spec = STEPS[step]
         body = {"order_id": self.order_id, "action": spec.compensation, "attempt": attempt}
-        return Command(topic=spec.topic, body=body)
+        return Command(topic=spec.topic, body=body, undoes=True)
 
 
 class Outcome(BaseModel):
