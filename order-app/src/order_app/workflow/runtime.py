@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import uvloop
 from dapr.ext.workflow import DaprWorkflowContext, WorkflowActivityContext, WorkflowRuntime
 from dapr.ext.workflow.logger import LoggerOptions
 from dapr_helpers.client import LazyDaprClient
@@ -35,6 +36,9 @@ def build_runtime(settings: Settings) -> WorkflowRuntime:
     client. Each registration is a fresh function: the SDK marks registered
     functions, and a replacement runtime must register again.
     """
+    # The SDK runs activities on a loop of its own, made by asyncio.new_event_loop()
+    # in its worker thread; with uvloop's policy that loop is uvloop, like uvicorn's.
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     client = LazyDaprClient()
     store = StateStore(client, settings.state_store)
     activities = SagaActivities(DaprPublisher(client, settings.pubsub_name), OrderRepository(store))
