@@ -23,9 +23,14 @@ class Timers:
         if fire_at >= NEVER_FIRE_AFTER:
             return
         loop = asyncio.get_running_loop()
-        self._handles[row] = loop.call_later(max(0.0, fire_at - time.time()), self._fire, row, fire)
+        self._handles[row] = loop.call_later(max(0.0, fire_at - time.time()), self._fire, row, fire_at, fire)
 
-    def _fire(self, row: int, fire: Callable[[int], None]) -> None:
+    def _fire(self, row: int, fire_at: float, fire: Callable[[int], None]) -> None:
+        if (early := fire_at - time.time()) > 0:
+            # uvloop's timers have millisecond resolution and may wake a little early;
+            # a timer never fires before its time.
+            self._handles[row] = asyncio.get_running_loop().call_later(early, self._fire, row, fire_at, fire)
+            return
         self._handles.pop(row, None)
         fire(row)
 
