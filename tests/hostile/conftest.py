@@ -12,8 +12,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.e2e.stack import STACK_ENV, Stack
+
 from .fuzzing import seed
-from .siblings import STACK_ENV, Stack
 
 
 @pytest.fixture(scope="package")

@@ -24,7 +24,7 @@ from schemathesis import Case, CheckContext, GenerationMode, Response
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import negative_data_rejection, response_schema_conformance
 
-from .siblings import Stack
+from tests.e2e.stack import Stack
 
 PREFIXES = {"order": "/orders", "billing": "/billing", "stock": "/stock", "delivery": "/delivery"}
 # Seeded so the documented examples (`Edmond90`, product 1) reach existing records, not just 404s.

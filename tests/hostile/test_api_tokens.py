@@ -20,8 +20,9 @@ import httpx
 import pytest
 from dapr.proto.runtime.v1 import dapr_pb2_grpc, metadata_pb2
 
+from tests.e2e.stack import STACK_ENV, Stack
+
 from .routes import AppRoute, internal_routes
-from .siblings import STACK_ENV, Stack
 
 DAPR_TOKEN = f"dapr-{uuid.uuid4().hex}"
 APP_TOKEN = f"app-{uuid.uuid4().hex}"

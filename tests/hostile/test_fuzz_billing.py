@@ -2,8 +2,9 @@
 
 import httpx
 
+from tests.e2e.stack import Stack
+
 from .fuzzing import fuzz
-from .siblings import Stack
 
 
 def test_billing_api_survives_fuzzing(stack: Stack, http: httpx.Client) -> None:

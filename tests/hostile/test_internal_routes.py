@@ -15,8 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.e2e.stack import Stack
+from tests.k8s import helmtool
+
 from .routes import AppRoute, internal_routes, is_public, public_prefixes, public_routes
-from .siblings import Stack, helmtool
 
 INTERNAL = internal_routes()
 GATEWAY_404 = "404 page not found\n"

@@ -7,10 +7,10 @@ resources in `resources/`, and can kill and restart it.
 `DAPR_TARGET=daprd`: start the same two apps yourself with the Dapr CLI, e.g.
 
     dapr run --app-id contract --app-port 6101 --dapr-grpc-port 50101 \
-      --dapr-http-port 3601 --resources-path localdapr/tests/contract/resources &
+      --dapr-http-port 3601 --resources-path localdapr/localdapr_tests/contract/resources &
     dapr run --app-id contract-peer --app-port 6102 --dapr-grpc-port 50102 \
-      --dapr-http-port 3602 --resources-path localdapr/tests/contract/resources &
-    DAPR_TARGET=daprd pytest localdapr/tests/contract
+      --dapr-http-port 3602 --resources-path localdapr/localdapr_tests/contract/resources &
+    DAPR_TARGET=daprd pytest localdapr/localdapr_tests/contract
 
 (ports overridable with CONTRACT_{APP,GRPC,HTTP}_PORT{,_PEER}); tests that need
 to kill the sidecar are skipped there.

@@ -6,7 +6,7 @@ asserts only that nothing is lost or duplicated; it prints the rate it saw,
 so with more messages it doubles as a measurement (no timing is asserted:
 performance is the benchmarks' business, see localdapr/README.md):
 
-    PUBSUB_BENCH_MESSAGES=8000 pytest localdapr/tests/contract/test_pubsub_throughput.py -s
+    PUBSUB_BENCH_MESSAGES=8000 pytest localdapr/localdapr_tests/contract/test_pubsub_throughput.py -s
 """
 
 from __future__ import annotations
