@@ -146,3 +146,18 @@ async def test_read_many_reads_in_one_call_and_creates_only_the_missing_records_
     assert found["booking"][0] == {"new": True} and found["booking"][1] is not None
     assert found["other"] == (None, None)  # not in `create`: just read
     assert "other" not in store.data
+
+
+async def test_read_many_stores_probably_new_records_first_and_never_overwrites_existing_ones():
+    from dapr_helpers.testing import InMemoryStateStore
+
+    store = InMemoryStateStore()
+    await store.create_json("old-order", {"reserved": 2})
+
+    found = await store.read_many(
+        ["new-order", "old-order", "product"], new={"new-order": {"n": 0}, "old-order": {"n": 0}}
+    )
+
+    assert found["new-order"][0] == {"n": 0} and found["new-order"][1] is not None
+    assert found["old-order"][0] == {"reserved": 2}  # it existed: the first-write did nothing
+    assert found["product"] == (None, None)

@@ -118,22 +118,31 @@ class StateStore:
         return value, etag
 
     async def read_many(
-        self, keys: Sequence[str], create: Mapping[str, Any] | None = None
+        self,
+        keys: Sequence[str],
+        *,
+        create: Mapping[str, Any] | None = None,
+        new: Mapping[str, Any] | None = None,
     ) -> dict[str, tuple[Any | None, str | None]]:
         """Several keys in one bulk read, each with its ETag (None, None when missing).
 
-        A key of `create` that is missing is first stored with that value and read
-        again, as `get_or_create_json` does, so it comes back with an ETag: one
-        round trip for what a command needs, three when it creates a record.
+        Records that must exist before they are changed, so every write carries
+        an ETag (as `get_or_create_json` ensures for one):
+        - `new`: probably new (an order's record when its first command comes), so
+          stored first, a first-write that is a no-op when they exist, then read;
+        - `create`: probably there (a shared record), so read first and stored
+          only if missing, then read again.
+        One round trip when nothing is missing.
         """
+        new, create = new or {}, create or {}
+        if new:
+            await asyncio.gather(*(self.create_json(key, value) for key, value in new.items()))
         found = await self.bulk_get_json(keys)
-        missing = [key for key in create or {} if found[key][1] is None]
-        if missing:
-            assert create is not None
+        if missing := [key for key in create if found[key][1] is None]:
             await asyncio.gather(*(self.create_json(key, create[key]) for key in missing))
             found |= await self.bulk_get_json(missing)
-            if vanished := [key for key in missing if found[key][1] is None]:
-                raise ConcurrencyConflict(f"{', '.join(vanished)} vanished right after creation")
+        if vanished := [key for key in [*new, *create] if found[key][1] is None]:
+            raise ConcurrencyConflict(f"{', '.join(vanished)} vanished right after creation")
         return found
 
     async def transact(self, ops: Sequence[Operation]) -> None:

@@ -1,9 +1,9 @@
 """Billing state on the Dapr state API: each read returns the ETag its write must carry."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from dapr_helpers.state import ConcurrencyConflict, Operation, Upsert
+from dapr_helpers.state import Operation, Upsert
 
 from billing_app.adapters.records import (
     account_from_json,
@@ -24,6 +24,13 @@ class Store(Protocol):
     async def bulk_get_json(self, keys: Sequence[str]) -> dict[str, tuple[Any | None, str | None]]: ...
     async def create_json(self, key: str, value: Any) -> bool: ...
     async def get_or_create_json(self, key: str, empty: Any) -> tuple[Any, str]: ...
+    async def read_many(
+        self,
+        keys: Sequence[str],
+        *,
+        create: Mapping[str, Any] | None = None,
+        new: Mapping[str, Any] | None = None,
+    ) -> dict[str, tuple[Any | None, str | None]]: ...
     async def transact(self, ops: list[Operation]) -> None: ...
 
 
@@ -44,13 +51,10 @@ class BillingRepository:
         """What a charge needs, in one read: the payment record (created empty if new)
         and the account it would debit (None if there is no such account)."""
         key, akey = payment_key(order_id), account_key(login)
-        # Usually a new order: create its record first (first-write: a no-op if it
-        # exists) and read both in one call, rather than read, create, read again.
-        await self.store.create_json(key, payment_to_json(OrderPayment(order_id)))
-        found = await self.store.bulk_get_json([key, akey])
+        empty = payment_to_json(OrderPayment(order_id))
+        found = await self.store.read_many([key, akey], new={key: empty})
         (data, etag), (adata, aetag) = found[key], found[akey]
-        if data is None or etag is None:
-            raise ConcurrencyConflict(f"{key} vanished right after it was created")
+        assert etag is not None  # read_many made sure it exists
         account = (None, None) if adata is None else (account_from_json(adata), aetag)
         return (payment_from_json(data), etag), account
 

@@ -31,7 +31,11 @@ class Store(Protocol):
     async def bulk_get_json(self, keys: Sequence[str]) -> dict[str, tuple[Any | None, str | None]]: ...
     async def get_or_create_json(self, key: str, empty: Any) -> tuple[Any, str]: ...
     async def read_many(
-        self, keys: Sequence[str], create: Mapping[str, Any] | None = None
+        self,
+        keys: Sequence[str],
+        *,
+        create: Mapping[str, Any] | None = None,
+        new: Mapping[str, Any] | None = None,
     ) -> dict[str, tuple[Any | None, str | None]]: ...
     async def transact(self, ops: Sequence[Operation]) -> None: ...
 
@@ -85,17 +89,18 @@ class DeliveryRepository:
 
     async def for_reserve(self, order_id: int, start: datetime) -> ReserveReads:
         """The booking, the slot, the slot index and the added couriers; each created empty if new."""
-        empty = {
-            booking_key(order_id): booking_to_json(OrderBooking(order_id)),
+        new = {booking_key(order_id): booking_to_json(OrderBooking(order_id))}  # a new order's
+        shared = {
             slot_key(start): slot_to_json(Slot(start)),
             SLOTS_KEY: {"slots": []},
             COURIERS_KEY: couriers_to_json([]),
         }
-        found = await self.store.read_many(list(empty), create=empty)
+        keys = [*new, *shared]
+        found = await self.store.read_many(keys, new=new, create=shared)
         (booking, booking_etag), (slot, slot_etag), (index, index_etag), (couriers, _) = (
-            found[key] for key in empty
+            found[k] for k in keys
         )
-        assert booking_etag and slot_etag and index_etag  # read_many created what was missing
+        assert booking_etag and slot_etag and index_etag  # read_many made sure they exist
         return ReserveReads(
             booking=(booking_from_json(booking), booking_etag),
             slot=(slot_from_json(slot), slot_etag),

@@ -23,7 +23,11 @@ class JsonStore(Protocol):
     async def create_json(self, key: str, value: Any) -> bool: ...
     async def transact(self, ops: list[Operation]) -> None: ...
     async def read_many(
-        self, keys: Sequence[str], create: Mapping[str, Any] | None = None
+        self,
+        keys: Sequence[str],
+        *,
+        create: Mapping[str, Any] | None = None,
+        new: Mapping[str, Any] | None = None,
     ) -> dict[str, tuple[Any | None, str | None]]: ...
 
 

@@ -1,9 +1,9 @@
 """Stock state on the Dapr state API: each read returns the ETag its write must carry."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from dapr_helpers.state import ConcurrencyConflict, Operation, Upsert
+from dapr_helpers.state import Operation, Upsert
 
 from stock_app.adapters.records import (
     SEQUENCE_KEY,
@@ -25,6 +25,13 @@ class Store(Protocol):
     async def bulk_get_json(self, keys: Sequence[str]) -> dict[str, tuple[Any | None, str | None]]: ...
     async def get_or_create_json(self, key: str, empty: Any) -> tuple[Any, str]: ...
     async def create_json(self, key: str, value: Any) -> bool: ...
+    async def read_many(
+        self,
+        keys: Sequence[str],
+        *,
+        create: Mapping[str, Any] | None = None,
+        new: Mapping[str, Any] | None = None,
+    ) -> dict[str, tuple[Any | None, str | None]]: ...
     async def transact(self, ops: Sequence[Operation]) -> None: ...
 
 
@@ -63,13 +70,10 @@ class StockRepository:
         """What a reserve needs, in one read: the reservation (created empty if new)
         and the product it would take from (None if there is no such product)."""
         key, pkey = reservation_key(order_id), product_key(product_id)
-        # Usually a new order: create its record first (first-write: a no-op if it
-        # exists) and read both in one call, rather than read, create, read again.
-        await self.store.create_json(key, reservation_to_json(OrderReservation(order_id)))
-        found = await self.store.bulk_get_json([key, pkey])
+        empty = reservation_to_json(OrderReservation(order_id))
+        found = await self.store.read_many([key, pkey], new={key: empty})
         (data, etag), (pdata, petag) = found[key], found[pkey]
-        if data is None or etag is None:
-            raise ConcurrencyConflict(f"{key} vanished right after it was created")
+        assert etag is not None  # read_many made sure it exists
         product = (None, None) if pdata is None else (product_from_json(pdata), petag)
         return (reservation_from_json(data), etag), product
 
