@@ -6,7 +6,7 @@ import random
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import grpc
 from dapr.clients.exceptions import DaprGrpcError, DaprInternalError
@@ -62,6 +62,24 @@ def _decode(data: bytes) -> Any | None:
 
 def _encode(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
+
+
+class JsonStore(Protocol):
+    """What the services' repositories use of `StateStore`, so a test can hand
+    them `dapr_helpers.testing.InMemoryStateStore` instead."""
+
+    async def get_json(self, key: str) -> tuple[Any | None, str | None]: ...
+    async def bulk_get_json(self, keys: Sequence[str]) -> dict[str, tuple[Any | None, str | None]]: ...
+    async def create_json(self, key: str, value: Any) -> bool: ...
+    async def get_or_create_json(self, key: str, empty: Any) -> tuple[Any, str]: ...
+    async def read_many(
+        self,
+        keys: Sequence[str],
+        *,
+        create: Mapping[str, Any] | None = None,
+        new: Mapping[str, Any] | None = None,
+    ) -> dict[str, tuple[Any | None, str | None]]: ...
+    async def transact(self, ops: Sequence[Operation]) -> None: ...
 
 
 class StateStore:

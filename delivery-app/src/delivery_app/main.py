@@ -3,9 +3,10 @@
 from dapr_helpers.app_token import require_app_token
 from dapr_helpers.pubsub import Publisher
 from dapr_helpers.service import service_app, subscribe_commands, with_dapr
+from dapr_helpers.state import JsonStore
 from fastapi import FastAPI
 
-from delivery_app.adapters.repository import DeliveryRepository, Store
+from delivery_app.adapters.repository import DeliveryRepository
 from delivery_app.api.errors import install_delivery_errors
 from delivery_app.api.routes import router
 from delivery_app.config import Settings
@@ -21,7 +22,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def build_app(settings: Settings, store: Store, publisher: Publisher) -> FastAPI:
+def build_app(settings: Settings, store: JsonStore, publisher: Publisher) -> FastAPI:
     """The app around any store and publisher (tests pass in-memory fakes)."""
     app = service_app("delivery", "Couriers, one-hour slots and the saga's reserve/release steps.")
     repo = DeliveryRepository(store)

@@ -3,9 +3,10 @@
 from dapr_helpers.app_token import require_app_token
 from dapr_helpers.pubsub import Publisher
 from dapr_helpers.service import service_app, subscribe_commands, with_dapr
+from dapr_helpers.state import JsonStore
 from fastapi import FastAPI
 
-from stock_app.adapters.repository import StockRepository, Store
+from stock_app.adapters.repository import StockRepository
 from stock_app.api.errors import install_stock_errors
 from stock_app.api.routes import router
 from stock_app.config import Settings
@@ -21,7 +22,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def build_app(settings: Settings, store: Store, publisher: Publisher) -> FastAPI:
+def build_app(settings: Settings, store: JsonStore, publisher: Publisher) -> FastAPI:
     """The app around any store and publisher (tests pass in-memory fakes)."""
     app = service_app("stock", "Products, available units and the saga's reserve/release steps.")
     repo = StockRepository(store)

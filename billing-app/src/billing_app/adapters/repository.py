@@ -1,9 +1,6 @@
 """Billing state on the Dapr state API: each read returns the ETag its write must carry."""
 
-from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
-
-from dapr_helpers.state import Operation, Upsert
+from dapr_helpers.state import JsonStore, Upsert
 
 from billing_app.adapters.records import (
     account_from_json,
@@ -17,25 +14,8 @@ from billing_app.domain.account import Account
 from billing_app.domain.payment import OrderPayment
 
 
-class Store(Protocol):
-    """What billing needs of `dapr_helpers.state.StateStore` (and its in-memory fake)."""
-
-    async def get_json(self, key: str) -> tuple[Any | None, str | None]: ...
-    async def bulk_get_json(self, keys: Sequence[str]) -> dict[str, tuple[Any | None, str | None]]: ...
-    async def create_json(self, key: str, value: Any) -> bool: ...
-    async def get_or_create_json(self, key: str, empty: Any) -> tuple[Any, str]: ...
-    async def read_many(
-        self,
-        keys: Sequence[str],
-        *,
-        create: Mapping[str, Any] | None = None,
-        new: Mapping[str, Any] | None = None,
-    ) -> dict[str, tuple[Any | None, str | None]]: ...
-    async def transact(self, ops: list[Operation]) -> None: ...
-
-
 class BillingRepository:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: JsonStore) -> None:
         self.store = store
 
     async def account(self, login: str) -> tuple[Account | None, str | None]:

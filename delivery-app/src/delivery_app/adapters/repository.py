@@ -1,11 +1,9 @@
 """Delivery state on the Dapr state API: each read returns the ETag its write must carry."""
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
 
-from dapr_helpers.state import Operation, Upsert
+from dapr_helpers.state import JsonStore, Upsert
 
 from delivery_app.adapters.records import (
     COURIERS_KEY,
@@ -24,22 +22,6 @@ from delivery_app.domain.courier import Courier
 from delivery_app.domain.slot import Slot
 
 
-class Store(Protocol):
-    """What delivery needs of `dapr_helpers.state.StateStore` (and its in-memory fake)."""
-
-    async def get_json(self, key: str) -> tuple[Any | None, str | None]: ...
-    async def bulk_get_json(self, keys: Sequence[str]) -> dict[str, tuple[Any | None, str | None]]: ...
-    async def get_or_create_json(self, key: str, empty: Any) -> tuple[Any, str]: ...
-    async def read_many(
-        self,
-        keys: Sequence[str],
-        *,
-        create: Mapping[str, Any] | None = None,
-        new: Mapping[str, Any] | None = None,
-    ) -> dict[str, tuple[Any | None, str | None]]: ...
-    async def transact(self, ops: Sequence[Operation]) -> None: ...
-
-
 @dataclass(frozen=True)
 class ReserveReads:
     """What a reserve reads, in one round trip, each with the ETag its write must carry."""
@@ -51,7 +33,7 @@ class ReserveReads:
 
 
 class DeliveryRepository:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: JsonStore) -> None:
         self.store = store
 
     async def added_couriers(self) -> tuple[list[Courier], str]:

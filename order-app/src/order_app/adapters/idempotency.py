@@ -1,9 +1,9 @@
 """Idempotency keys: the first request with a key claims it; a retry finds the claim."""
 
-from dapr_helpers.state import Delete
+from dapr_helpers.state import Delete, JsonStore
 from pydantic import BaseModel
 
-from order_app.adapters.orders import JsonStore, idempotency_key
+from order_app.adapters.orders import idempotency_key
 
 
 class Claim(BaseModel):

@@ -7,28 +7,14 @@ Every read-modify-write carries the ETag it read and is retried on conflict.
 """
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any
 
-from dapr_helpers.state import Delete, Operation, Upsert, retry_on_conflict
+from dapr_helpers.state import Delete, JsonStore, Operation, Upsert, retry_on_conflict
 
 from order_app.domain import Order, OrderNotFound
 
 COUNTER = "order-counter"
-
-
-class JsonStore(Protocol):
-    async def get_json(self, key: str) -> tuple[Any | None, str | None]: ...
-    async def bulk_get_json(self, keys: list[str]) -> dict[str, tuple[Any | None, str | None]]: ...
-    async def create_json(self, key: str, value: Any) -> bool: ...
-    async def transact(self, ops: list[Operation]) -> None: ...
-    async def read_many(
-        self,
-        keys: Sequence[str],
-        *,
-        create: Mapping[str, Any] | None = None,
-        new: Mapping[str, Any] | None = None,
-    ) -> dict[str, tuple[Any | None, str | None]]: ...
 
 
 def order_key(order_id: int) -> str:

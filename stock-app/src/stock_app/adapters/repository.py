@@ -1,9 +1,6 @@
 """Stock state on the Dapr state API: each read returns the ETag its write must carry."""
 
-from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
-
-from dapr_helpers.state import Operation, Upsert
+from dapr_helpers.state import JsonStore, Upsert
 
 from stock_app.adapters.records import (
     SEQUENCE_KEY,
@@ -18,25 +15,8 @@ from stock_app.domain.product import Product
 from stock_app.domain.reservation import OrderReservation
 
 
-class Store(Protocol):
-    """What stock needs of `dapr_helpers.state.StateStore` (and its in-memory fake)."""
-
-    async def get_json(self, key: str) -> tuple[Any | None, str | None]: ...
-    async def bulk_get_json(self, keys: Sequence[str]) -> dict[str, tuple[Any | None, str | None]]: ...
-    async def get_or_create_json(self, key: str, empty: Any) -> tuple[Any, str]: ...
-    async def create_json(self, key: str, value: Any) -> bool: ...
-    async def read_many(
-        self,
-        keys: Sequence[str],
-        *,
-        create: Mapping[str, Any] | None = None,
-        new: Mapping[str, Any] | None = None,
-    ) -> dict[str, tuple[Any | None, str | None]]: ...
-    async def transact(self, ops: Sequence[Operation]) -> None: ...
-
-
 class StockRepository:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: JsonStore) -> None:
         self.store = store
 
     async def sequence(self) -> tuple[int, str]:
