@@ -50,6 +50,7 @@ class FakeWorkflowContext:
     instance_id: str = "order-7"
     is_replaying: bool = False
     custom_status: str | None = None
+    continued: tuple[Any, bool] | None = None  # (new input, save_events) once continued as new
     activities: list[ActivityCall] = field(default_factory=list)
     timers: list[Timer] = field(default_factory=list)
     waiting: dict[str, list[dt.CompletableTask]] = field(default_factory=dict)
@@ -106,6 +107,9 @@ class FakeWorkflowContext:
 
     def set_custom_status(self, status: str) -> None:
         self.custom_status = status
+
+    def continue_as_new(self, new_input: Any, *, save_events: bool = False) -> None:
+        self.continued = (json.loads(new_input.model_dump_json()), save_events)
 
 
 class SagaRun:

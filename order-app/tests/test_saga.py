@@ -2,8 +2,10 @@
 
 from datetime import timedelta
 
-from order_app.workflow.messages import SagaTimeouts
+from order_app.workflow.messages import SagaInput, SagaTimeouts
 from order_app.workflow.saga import RECORD_AND_SEND, RECORDING, SENDING
+
+from .conftest import SagaRun
 
 RESERVE_BOTH = [("stock-commands", "reserve"), ("delivery-commands", "reserve")]
 SECOND = timedelta(seconds=1)
@@ -11,6 +13,7 @@ SECOND = timedelta(seconds=1)
 STEP_TIMEOUT = timedelta(seconds=30)
 COMPENSATION_FIRST = timedelta(seconds=10)
 COMPENSATION_MAX = timedelta(seconds=40)
+ROUNDS = SagaTimeouts.model_fields["compensation_rounds_per_run"].default  # before continuing as new
 
 
 def test_reserves_stock_and_courier_in_parallel_before_any_reply(start_saga):
@@ -199,6 +202,29 @@ def test_waits_between_resends_grow_but_stay_bounded(start_saga):
     assert waits[:3] == [COMPENSATION_FIRST, COMPENSATION_FIRST * 2, COMPENSATION_MAX]
     assert max(waits) == COMPENSATION_MAX
     assert not run.finished
+
+
+def test_a_compensation_unanswered_for_many_rounds_continues_as_new_where_it_stood(start_saga):
+    run = start_saga()
+    run.reply("stock", "reserve")
+    run.reply("delivery", "reserve", ok=False, reason="no_courier_available")
+    for _ in range(ROUNDS):
+        run.elapse(COMPENSATION_MAX)  # stock never acknowledges
+
+    assert run.ctx.continued is not None and not run.finished
+    new_input, save_events = run.ctx.continued
+    assert save_events  # a late acknowledgement goes along
+    resumed = SagaInput.model_validate(new_input)
+    assert resumed.resume is not None and resumed.resume.attempt == ROUNDS + 1
+    stock = next(step for step in resumed.resume.steps if step.name == "reserve_stock")
+    assert (stock.state, stock.compensation_attempts) == ("compensating", ROUNDS)
+
+    # The next execution sends the next attempt at once, and ends on its acknowledgement.
+    after = SagaRun(resumed)
+    assert after.commands() == [("stock-commands", "release")]
+    assert after.command_bodies()[0]["attempt"] == ROUNDS + 1
+    after.reply("stock", "release")
+    assert (after.result["status"], after.result["reason"]) == ("rejected", "no_courier_available")
 
 
 def test_a_compensation_refused_by_mistake_is_asked_again(start_saga):

@@ -20,11 +20,13 @@ from google.protobuf import timestamp_pb2
 from order_app.config import Settings
 from order_app.domain import Order, OrderRequest
 from order_app.service import OrderService
+from order_app.workflow.messages import SagaInput, SagaTimeouts
 from order_app.workflow.runtime import build_runtime
 from order_app.workflow.saga import RECORD_AND_SEND
 
 START = datetime(2030, 1, 1, 9, 0)
 ORIGINS = ("createTimer", "externalEvent", "activityRetry", "childWorkflowRetry")
+ROUNDS = SagaTimeouts.model_fields["compensation_rounds_per_run"].default  # before continuing as new
 
 
 def timestamp(at: datetime) -> timestamp_pb2.Timestamp:
@@ -148,3 +150,18 @@ def test_a_step_timeout_and_a_resent_compensation_on_the_sdk_executor():
 
     assert backend.status == pb.ORCHESTRATION_STATUS_COMPLETED  # the workflow ran to its end
     assert backend.output["reason"] == "step_timeout"
+
+
+def test_a_long_compensation_continues_as_new_on_the_sdk_executor():
+    backend = Backend(a_saga_input())
+    backend.raise_event("stock.reserve", reply("stock", "reserve"))
+    backend.raise_event(
+        "delivery.reserve", reply("delivery", "reserve", ok=False, reason="no_courier_available")
+    )
+    for _ in range(ROUNDS):
+        backend.elapse(timedelta(seconds=300))  # the stock release is never acknowledged
+
+    assert backend.status == pb.ORCHESTRATION_STATUS_CONTINUED_AS_NEW
+    resumed = SagaInput.model_validate(backend.output)
+    assert resumed.resume is not None and resumed.resume.attempt == ROUNDS + 1
+    assert backend.published().count(("stock-commands", "release")) == ROUNDS

@@ -45,6 +45,7 @@ STACK_ENV = {
     "STEP_TIMEOUT_SECONDS": "3",
     "COMPENSATION_TIMEOUT_SECONDS": "2",
     "COMPENSATION_MAX_BACKOFF_SECONDS": "4",
+    "COMPENSATION_ROUNDS_PER_RUN": "2",  # so a long compensation continues as new within a test
 }
 
 

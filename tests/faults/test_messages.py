@@ -54,6 +54,35 @@ def test_courier_service_down_past_the_step_timeout_then_back(driver: Driver) ->
     assert report.ok, str(report)
 
 
+def test_a_compensation_unanswered_for_many_rounds_continues_as_new_then_ends(driver: Driver) -> None:
+    # Stock is reserved, then the courier step times out with delivery away; its
+    # release goes unanswered round after round (two per execution here), so the
+    # saga continues as new, carrying its steps, until delivery is back.
+    login, product = driver.new_account(1_000), driver.new_product(100)
+    driver.stack.kill_app("delivery")
+    try:
+        order_id = driver.place(login, product, 1, 10)
+        until(
+            lambda: courier_step(driver, order_id).get("compensation_attempts", 0) >= 4,
+            timeout=60,
+            what="four rounds of the courier's release, in a second or third execution",
+        )
+    finally:
+        driver.stack.start_app("delivery")
+
+    driver.wait_all_final([order_id])
+    order = driver.http.get(f"/orders/{order_id}").json()
+    assert (order["status"], order["reason"]) == ("rejected", "step_timeout"), order
+    assert {s["name"]: s["state"] for s in order["steps"]}["reserve_stock"] == "compensated"
+    report = driver.audit()
+    assert report.ok, str(report)
+
+
+def courier_step(driver: Driver, order_id: int) -> dict[str, Any]:
+    found = driver.http.get(f"/orders/{order_id}").json()["steps"]
+    return next(s for s in found if s["name"] == "reserve_courier")
+
+
 def test_billing_down_past_the_charge_timeout_then_back(driver: Driver) -> None:
     # Billing must answer the account check, so it goes down once the orders are placed.
     login, product = driver.new_account(1_000), driver.new_product(100)

@@ -20,6 +20,9 @@ class Settings(ServiceSettings):
     # The first wait for a compensation's ack; each re-send doubles it, up to the cap.
     compensation_timeout_seconds: PositiveFloat = 10.0
     compensation_max_backoff_seconds: PositiveFloat = 300.0
+    # After this many unanswered compensation rounds the saga continues as new,
+    # so a participant that stays away never grows a workflow's history for good.
+    compensation_rounds_per_run: PositiveInt = 10
 
     # The synchronous account/product checks give up after this long (503).
     invoke_timeout_seconds: PositiveFloat = 10.0

@@ -130,6 +130,7 @@ class OrderService:
             step=s.step_timeout_seconds,
             compensation_first=s.compensation_timeout_seconds,
             compensation_max=s.compensation_max_backoff_seconds,
+            compensation_rounds_per_run=s.compensation_rounds_per_run,
         )
         return SagaInput(
             order_id=order.id,

@@ -75,11 +75,19 @@ class SagaTimeouts(BaseModel):
     step: timedelta
     compensation_first: timedelta
     compensation_max: timedelta
+    compensation_rounds_per_run: int = 10  # then the saga continues as new
 
     def compensation_wait(self, attempt: int) -> timedelta:
         """Bounded exponential backoff: first, 2x first, 4x first, ... up to the cap."""
         doublings = min(attempt - 1, 32)  # past the cap anyway; keeps timedelta from overflowing
         return min(self.compensation_first * 2**doublings, self.compensation_max)
+
+
+class Resume(BaseModel):
+    """Where a long compensation stands when its saga continues as new."""
+
+    steps: tuple[StepRecord, ...]
+    attempt: int
 
 
 class SagaInput(BaseModel):
@@ -90,6 +98,7 @@ class SagaInput(BaseModel):
     amount: Decimal
     slot_start: datetime
     timeouts: SagaTimeouts
+    resume: Resume | None = None  # set only when a compensation continues as new
 
     def command(self, step: StepName, attempt: int = 1) -> Command:
         spec = STEPS[step]

@@ -22,7 +22,9 @@ that succeeded; participants keep tombstones, so a late command meets its
 compensation.
 
 Compensations cannot fail for good: each is re-sent, with a growing but bounded
-wait (`SagaTimeouts.compensation_wait`), until its acknowledgement arrives.
+wait (`SagaTimeouts.compensation_wait`), until its acknowledgement arrives;
+after `compensation_rounds_per_run` rounds the saga continues as new with its
+steps, so a long outage never grows the history without bound.
 
 Determinism: time only from `ctx.current_utc_datetime`, all I/O in activities,
 timeouts from the workflow input, logs only when `not ctx.is_replaying`.
@@ -36,7 +38,7 @@ from typing import Any
 from dapr.ext.workflow import DaprWorkflowContext, RetryPolicy, TaskFailedError
 
 from order_app.domain import OrderStatus, StepName, StepRecord, StepState, rejection
-from order_app.workflow.messages import STEPS, Command, Outcome, Reply, SagaInput, SagaSnapshot
+from order_app.workflow.messages import STEPS, Command, Outcome, Reply, Resume, SagaInput, SagaSnapshot
 
 RECORD_AND_SEND = "record_and_send"
 
@@ -66,26 +68,30 @@ Steps = dict[StepName, StepRecord]
 Yields = Generator[Any, Any, None]  # a part of the saga, run with `yield from`
 
 
-def order_saga(ctx: DaprWorkflowContext, order: SagaInput) -> Generator[Any, Any, dict[str, Any]]:
-    steps: Steps = {name: StepRecord(name=name) for name in StepName}
+def order_saga(ctx: DaprWorkflowContext, order: SagaInput) -> Generator[Any, Any, dict[str, Any] | None]:
+    if order.resume is None:
+        steps: Steps = {name: StepRecord(name=name) for name in StepName}
 
-    # 1. Reserve stock and a courier slot in parallel.
-    ctx.set_custom_status("reserving")
-    yield from request(ctx, order, steps, RESERVATIONS)
-    yield from await_replies(ctx, order, steps, RESERVATIONS)
+        # 1. Reserve stock and a courier slot in parallel.
+        ctx.set_custom_status("reserving")
+        yield from request(ctx, order, steps, RESERVATIONS)
+        yield from await_replies(ctx, order, steps, RESERVATIONS)
 
-    # 2. The pivot: take the money only once everything it pays for is secured.
-    if all(steps[name].state is StepState.SUCCEEDED for name in RESERVATIONS):
-        ctx.set_custom_status("charging")
-        yield from request(ctx, order, steps, [PIVOT])
-        yield from await_replies(ctx, order, steps, [PIVOT])
+        # 2. The pivot: take the money only once everything it pays for is secured.
+        if all(steps[name].state is StepState.SUCCEEDED for name in RESERVATIONS):
+            ctx.set_custom_status("charging")
+            yield from request(ctx, order, steps, [PIVOT])
+            yield from await_replies(ctx, order, steps, [PIVOT])
+    else:  # a long compensation, continued as new (see `compensate`)
+        steps = {step.name: step for step in order.resume.steps}
 
     # 3. Completed, or undo whatever was started, then say why.
     if all(step.state is StepState.SUCCEEDED for step in steps.values()):
         outcome = Outcome(status=OrderStatus.COMPLETED, message="The order is completed.")
     else:
         ctx.set_custom_status("compensating")
-        yield from compensate(ctx, order, steps)
+        if not (yield from compensate(ctx, order, steps)):
+            return None  # continued as new, to carry on with a short history
         reason, message = rejection(steps.values())
         outcome = Outcome(status=OrderStatus.REJECTED, reason=reason, message=message)
 
@@ -136,15 +142,20 @@ def await_replies(
         _log(ctx, order, "%s %s", name, steps[name].state)
 
 
-def compensate(ctx: DaprWorkflowContext, order: SagaInput, steps: Steps) -> Yields:
+def compensate(ctx: DaprWorkflowContext, order: SagaInput, steps: Steps) -> Generator[Any, Any, bool]:
     """Undo every step that may have taken effect; re-send each until it is acknowledged.
 
     A wait that times out is dropped by the SDK, so an acknowledgement that
     comes late is kept for the next round's wait, which takes it at once.
+    Returns False when it continued the saga as new: a participant that stays
+    away would otherwise grow the history (and each replay) without bound.
     """
     pending = [name for name, step in steps.items() if step.needs_compensation]
-    attempt = 1
-    while pending:
+    attempt = order.resume.attempt if order.resume else 1
+    rounds = order.timeouts.compensation_rounds_per_run
+    for _ in range(rounds):
+        if not pending:
+            return True
         for name in pending:
             steps[name] = steps[name].compensation_sent(now(ctx))
         commands = [order.compensation(name, attempt) for name in pending]
@@ -170,6 +181,13 @@ def compensate(ctx: DaprWorkflowContext, order: SagaInput, steps: Steps) -> Yiel
             else:  # the contract says compensations always succeed: keep asking
                 _log(ctx, order, "%s compensation refused; re-sending", name, level=logging.ERROR)
         attempt += 1
+    if not pending:
+        return True
+    # Unprocessed events (a late acknowledgement) go along to the new execution.
+    resume = Resume(steps=tuple(steps.values()), attempt=attempt)
+    ctx.continue_as_new(order.model_copy(update={"resume": resume}), save_events=True)
+    _log(ctx, order, "still compensating after %s rounds; continued as new", rounds)
+    return False
 
 
 def record_and_send(
