@@ -5,7 +5,13 @@ import logging
 import threading
 
 from order_app.config import Settings
-from order_app.workflow.runtime import InstanceOrderId, SagaWorker, build_runtime, worker_alive
+from order_app.workflow.runtime import (
+    InstanceOrderId,
+    SagaWorker,
+    build_runtime,
+    configure_sdk_logs,
+    worker_alive,
+)
 
 
 class FakeRuntime:
@@ -78,3 +84,20 @@ def test_the_sdks_log_lines_about_an_order_carry_its_id():
     InstanceOrderId().filter(record)
 
     assert record.order_id == 42
+
+
+def test_the_sdk_speaks_at_warning_unless_the_app_logs_debug():
+    root = logging.getLogger()
+    before = root.level
+    try:
+        root.setLevel(logging.INFO)
+        configure_sdk_logs()
+        worker = logging.getLogger("durabletask-worker")  # its turn-by-turn lines are INFO
+        assert not worker.isEnabledFor(logging.INFO) and worker.isEnabledFor(logging.WARNING)
+
+        root.setLevel(logging.DEBUG)
+        configure_sdk_logs()
+        assert worker.isEnabledFor(logging.DEBUG)
+    finally:
+        root.setLevel(before)
+        configure_sdk_logs()

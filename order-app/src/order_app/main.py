@@ -26,14 +26,14 @@ from order_app.api.replies import subscribe_replies
 from order_app.api.routes import router
 from order_app.config import Settings
 from order_app.service import OrderService
-from order_app.workflow.runtime import SagaWorker, build_runtime, tag_sdk_logs
+from order_app.workflow.runtime import SagaWorker, build_runtime, configure_sdk_logs
 
 
 def create_app(settings: Settings | None = None, service: OrderService | None = None) -> FastAPI:
     """`service` replaces the Dapr-backed one (tests); the saga worker then stays off."""
     settings = settings or Settings()
     configure_logging(settings.app_id, settings.log_level)
-    tag_sdk_logs()
+    configure_sdk_logs()
     client = LazyDaprClient()
     invoker: DaprDirectory | None = None
     if service is None:

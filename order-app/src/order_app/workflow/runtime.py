@@ -59,15 +59,18 @@ def build_runtime(settings: Settings) -> WorkflowRuntime:
     return runtime
 
 
-def sdk_logger_options() -> LoggerOptions:
-    """The SDK's loggers propagate to the root's JSON handler; a NullHandler stops their own.
+SDK_LOGGERS = ("durabletask-worker", "durabletask-client", "WorkflowRuntime", "DaprWorkflowClient")
 
-    At INFO the SDK logs every workflow turn and every event (about 17 lines a
-    saga, more than the app's own); it speaks at WARNING unless LOG_LEVEL is DEBUG.
-    """
-    debug = logging.getLogger().isEnabledFor(logging.DEBUG)
-    level = logging.DEBUG if debug else logging.WARNING
-    return LoggerOptions(log_level=level, log_handler=logging.NullHandler())  # type: ignore[arg-type]
+
+def sdk_log_level() -> int:
+    """At INFO the SDK logs every workflow turn and every event (about 17 lines a
+    saga, more than the app's own); it speaks at WARNING unless LOG_LEVEL is DEBUG."""
+    return logging.DEBUG if logging.getLogger().isEnabledFor(logging.DEBUG) else logging.WARNING
+
+
+def sdk_logger_options() -> LoggerOptions:
+    """The SDK's loggers propagate to the root's JSON handler; a NullHandler stops their own."""
+    return LoggerOptions(log_level=sdk_log_level(), log_handler=logging.NullHandler())  # type: ignore[arg-type]
 
 
 class InstanceOrderId(logging.Filter):
@@ -81,9 +84,15 @@ class InstanceOrderId(logging.Filter):
         return True
 
 
-def tag_sdk_logs() -> None:
-    for name in ("durabletask-worker", "durabletask-client", "WorkflowRuntime", "DaprWorkflowClient"):
+def configure_sdk_logs() -> None:
+    """The SDK's loggers at `sdk_log_level()`, their lines tagged with the order id.
+
+    The level is set here too: `LoggerOptions` reaches the SDK's wrappers, but
+    its inner `durabletask-*` loggers take only the handler.
+    """
+    for name in SDK_LOGGERS:
         logger = logging.getLogger(name)
+        logger.setLevel(sdk_log_level())
         if not any(isinstance(f, InstanceOrderId) for f in logger.filters):
             logger.addFilter(InstanceOrderId())
 
