@@ -35,11 +35,7 @@ class OrderRepository:
 
     async def next_id(self) -> int:
         async def increment() -> int:
-            last, etag = await self.store.get_json(COUNTER)
-            if last is None:
-                if await self.store.create_json(COUNTER, 1):
-                    return 1
-                return await increment()
+            last, etag = (await self.store.read_many([COUNTER], create={COUNTER: 0}))[COUNTER]
             await self.store.transact([Upsert(COUNTER, last + 1, etag=etag)])
             return last + 1
 
@@ -77,10 +73,7 @@ class OrderRepository:
         key = login_key(order.login)
 
         async def add() -> None:
-            ids, etag = await self.store.get_json(key)
-            if ids is None:
-                await self.store.create_json(key, [])
-                ids, etag = await self.store.get_json(key)
+            ids, etag = (await self.store.read_many([key], create={key: []}))[key]
             await self.store.transact(
                 [Upsert(order_key(order.id), _dump(order)), Upsert(key, [*ids, order.id], etag=etag)]
             )
