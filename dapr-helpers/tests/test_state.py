@@ -1,95 +1,97 @@
-import json
-from types import SimpleNamespace
-
-import grpc
 import pytest
-from dapr.clients.exceptions import DaprGrpcError, DaprInternalError
-from dapr_helpers.pubsub import DaprReply, event_data, publish_json
+from dapr_helpers.client import DaprHttpError
+from dapr_helpers.pubsub import DaprPublisher, DaprReply, event_data
 from dapr_helpers.state import ConcurrencyConflict, Delete, StateStore, Upsert, retry_on_conflict
-from grpc.aio import AioRpcError, Metadata
 
 
-def _grpc_error(code: grpc.StatusCode, details: str) -> DaprGrpcError:
-    return DaprGrpcError(AioRpcError(code, Metadata(), Metadata(), details))
+class FakeDaprHttp:
+    """Plays the sidecar's HTTP API: records each request, answers from `answers` or an error."""
 
+    def __init__(self, answers: dict[str, tuple[int, bytes, str | None]] | None = None) -> None:
+        self.answers = answers or {}
+        self.error: DaprHttpError | None = None
+        self.calls: list[tuple[str, str, object]] = []
 
-class FakeDaprClient:
-    """Just the DaprClient coroutines StateStore calls, recording the requests."""
-
-    def __init__(self, error: DaprGrpcError | None = None) -> None:
-        self.error = error
-        self.calls: list[tuple] = []
-
-    async def get_state(self, store, key):
-        return SimpleNamespace(data=b'{"a": 1}' if key == "k" else b"", etag="7" if key == "k" else "")
-
-    async def get_bulk_state(self, store, keys):
-        return SimpleNamespace(items=[SimpleNamespace(key="k", data=b"[1]", etag="3")])
-
-    async def execute_state_transaction(self, store, ops):
-        self.calls.append((store, ops))
+    async def request(self, method: str, path: str, body: object = None) -> tuple[int, bytes, str | None]:
+        self.calls.append((method, path, body))
         if self.error:
             raise self.error
-
-    async def save_state(self, store, key, value, options=None, state_metadata=None):
-        self.calls.append((key, options.concurrency.name))
-        if self.error:
-            # As the SDK does: save_state wraps the gRPC error.
-            raise DaprInternalError(self.error.details()) from self.error
-
-    async def publish_event(self, **kwargs):
-        self.calls.append(kwargs)
+        return self.answers.get(path, (204, b"", None))
 
 
 async def test_get_json_returns_value_and_etag_or_none_for_missing_key():
-    store = StateStore(FakeDaprClient(), "s")
+    dapr = FakeDaprHttp({"/state/s/k": (200, b'{"a": 1}', "7")})
+    store = StateStore(dapr, "s")
     assert await store.get_json("k") == ({"a": 1}, "7")
-    assert await store.get_json("missing") == (None, None)
-    assert await store.bulk_get_json(["k", "x"]) == {"k": ([1], "3"), "x": (None, None)}
+    assert await store.get_json("missing") == (None, None)  # 204, as Dapr answers a missing key
+
+
+async def test_bulk_get_reads_data_and_etags_and_fills_in_missing_keys():
+    dapr = FakeDaprHttp(
+        {"/state/s/bulk": (200, b'[{"key": "k", "data": [1], "etag": "3"}, {"key": "x"}]', None)}
+    )
+    assert await StateStore(dapr, "s").bulk_get_json(["k", "x"]) == {"k": ([1], "3"), "x": (None, None)}
+    assert dapr.calls == [("POST", "/state/s/bulk", {"keys": ["k", "x"]})]
+
+
+async def test_keys_and_store_names_are_escaped_in_the_path():
+    dapr = FakeDaprHttp()
+    await StateStore(dapr, "my store").get_json("a/b?c")
+    assert dapr.calls[0][1] == "/state/my%20store/a%2Fb%3Fc"
 
 
 async def test_transaction_sends_json_upserts_and_deletes_with_etags():
-    client = FakeDaprClient()
-    await StateStore(client, "s").transact([Upsert("a", {"x": 1}, etag="5"), Delete("b")])
-    store, ops = client.calls[0]
-    assert store == "s"
-    assert json.loads(ops[0].data) == {"x": 1}
-    assert ops[0].etag == "5"
-    assert ops[0].metadata == {"contentType": "application/json"}
-    assert ops[1].operation_type.value == "delete"
+    dapr = FakeDaprHttp()
+    await StateStore(dapr, "s").transact([Upsert("a", {"x": 1}, etag="5"), Delete("b")])
+    method, path, body = dapr.calls[0]
+    assert (method, path) == ("POST", "/state/s/transaction")
+    assert body == {
+        "operations": [
+            {"operation": "upsert", "request": {"key": "a", "value": {"x": 1}, "etag": "5"}},
+            {"operation": "delete", "request": {"key": "b"}},
+        ],
+        "metadata": {"contentType": "application/json"},
+    }
 
 
 @pytest.mark.parametrize(
-    ("code", "details"),
+    ("status", "message"),
     [
-        (grpc.StatusCode.ABORTED, "etag mismatch"),
-        (grpc.StatusCode.INTERNAL, "error while executing state transaction: possible etag mismatch"),
+        (409, "possible etag mismatch. error from state store"),
+        (500, "error while executing state transaction: possible etag mismatch"),
     ],
 )
-async def test_etag_mismatch_becomes_concurrency_conflict(code, details):
-    store = StateStore(FakeDaprClient(_grpc_error(code, details)), "s")
+async def test_etag_mismatch_becomes_concurrency_conflict(status, message):
+    dapr = FakeDaprHttp()
+    dapr.error = DaprHttpError(status, "ERR_STATE_TRANSACTION", message)
     with pytest.raises(ConcurrencyConflict):
-        await store.transact([Upsert("a", 1, etag="1")])
+        await StateStore(dapr, "s").transact([Upsert("a", 1, etag="1")])
 
 
 async def test_other_transaction_failures_are_not_conflicts():
-    store = StateStore(FakeDaprClient(_grpc_error(grpc.StatusCode.INTERNAL, "connection refused")), "s")
-    with pytest.raises(DaprGrpcError):
-        await store.transact([Upsert("a", 1)])
+    dapr = FakeDaprHttp()
+    dapr.error = DaprHttpError(500, "ERR_STATE_TRANSACTION", "connection refused")
+    with pytest.raises(DaprHttpError):
+        await StateStore(dapr, "s").transact([Upsert("a", 1)])
 
 
 async def test_create_json_is_first_write_and_reports_existing_key_as_false():
-    err = _grpc_error(grpc.StatusCode.INTERNAL, "failed saving state in state store s: no item was updated")
-    assert await StateStore(FakeDaprClient(err), "s").create_json("a", 1) is False
-    client = FakeDaprClient()
-    assert await StateStore(client, "s").create_json("a", 1) is True
-    assert client.calls == [("a", "first_write")]
+    dapr = FakeDaprHttp()
+    assert await StateStore(dapr, "s").create_json("a", 1) is True
+    [item] = dapr.calls[0][2]  # type: ignore[misc]
+    assert item["options"] == {"concurrency": "first-write"} and "etag" not in item
+
+    dapr.error = DaprHttpError(
+        500, "ERR_STATE_SAVE", "failed saving state in state store s: no item was updated"
+    )
+    assert await StateStore(dapr, "s").create_json("a", 1) is False
 
 
 async def test_create_json_raises_other_save_failures():
-    err = _grpc_error(grpc.StatusCode.UNAVAILABLE, "connection refused")
-    with pytest.raises(DaprInternalError):
-        await StateStore(FakeDaprClient(err), "s").create_json("a", 1)
+    dapr = FakeDaprHttp()
+    dapr.error = DaprHttpError(500, "ERR_STATE_SAVE", "connection refused")
+    with pytest.raises(DaprHttpError):
+        await StateStore(dapr, "s").create_json("a", 1)
 
 
 async def test_retry_on_conflict_retries_until_success_then_gives_up():
@@ -110,11 +112,14 @@ async def test_retry_on_conflict_retries_until_success_then_gives_up():
         await retry_on_conflict(always, attempts=2, base_delay=0)
 
 
-async def test_publish_json_sends_json_content_type():
-    client = FakeDaprClient()
-    await publish_json(client, "pubsub", "t", DaprReply.drop())
-    assert client.calls[0]["data_content_type"] == "application/json"
-    assert json.loads(client.calls[0]["data"]) == {"status": "DROP"}
+async def test_publishes_json_to_the_topic():
+    dapr = FakeDaprHttp()
+    await DaprPublisher(dapr, "pubsub").publish("order-replies", DaprReply.drop())
+    await DaprPublisher(dapr, "pubsub").publish("order-replies", {"a": 1})
+    assert dapr.calls == [
+        ("POST", "/publish/pubsub/order-replies", {"status": "DROP"}),
+        ("POST", "/publish/pubsub/order-replies", {"a": 1}),
+    ]
 
 
 def test_event_data_parses_json_text_and_passes_objects():

@@ -1,43 +1,88 @@
-"""A Dapr client that connects on first use, so apps start without a sidecar."""
+"""The sidecar's HTTP API, over one keep-alive session opened on first use.
 
-import asyncio
+State and pub/sub go through Dapr's HTTP API rather than the Python SDK's
+`grpc.aio` client: measured against localdapr, a state read costs the caller
+56 µs of CPU over HTTP and 216 µs through the SDK (the sidecar: 57 and 303),
+and a saga makes about 26 such calls. The workflow engine stays on the SDK.
+Nothing connects at construction, so an app starts before its sidecar; a call
+made while the sidecar is away fails at once (`DaprUnavailable`, a 503).
+"""
+
+import json
+import re
 from typing import Any
 
-from dapr.aio.clients import DaprClient
-from dapr.clients.health import DaprHealth
+import aiohttp
+from dapr.clients.http.helpers import get_api_url
+from dapr.conf import settings
+
+# A failed write says in its message whether the cause is an ETag mismatch or a
+# first-write on an existing key (a conflict to retry) or something else.
+_CONFLICT_MESSAGE = re.compile(r"etag|no item was updated|first.write|possible etag mismatch", re.IGNORECASE)
 
 
-class LazyDaprClient:
-    """Forwards every `DaprClient` coroutine method, connecting on the first call.
+class DaprUnavailable(ConnectionError):
+    """The sidecar did not answer (not started, restarting, or gone)."""
 
-    `DaprClient()` polls the sidecar's health synchronously (up to
-    `DAPR_HEALTH_TIMEOUT`); that wait runs in a thread so the event loop keeps
-    serving while the sidecar comes up.
+
+class DaprHttpError(Exception):
+    """The sidecar answered with an error: `status`, Dapr's `errorCode` and its message."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+
+    @property
+    def is_conflict(self) -> bool:
+        """An ETag mismatch (409, or a 500 naming it) or a first-write on an existing key."""
+        return self.status == 409 or (self.status == 500 and bool(_CONFLICT_MESSAGE.search(self.message)))
+
+
+class DaprHttp:
+    """`request(method, path, body)` against `{DAPR_HTTP_ENDPOINT}/v1.0/...`.
+
+    The session belongs to the event loop of its first call: an app with a
+    second loop (the workflow worker's) makes a second `DaprHttp`.
     """
 
-    def __init__(self) -> None:
-        self._client: DaprClient | None = None
-        self._lock = asyncio.Lock()
+    def __init__(self, timeout: float = 30.0) -> None:
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self._session: aiohttp.ClientSession | None = None
 
-    async def connect(self) -> DaprClient:
-        if self._client is None:
-            async with self._lock:
-                if self._client is None:
-                    await asyncio.to_thread(DaprHealth.wait_for_sidecar)
-                    self._client = DaprClient()
-        return self._client
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            headers = {"dapr-api-token": settings.DAPR_API_TOKEN} if settings.DAPR_API_TOKEN else None
+            self._session = aiohttp.ClientSession(headers=headers, timeout=self.timeout)
+        return self._session
 
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-
-        async def call(*args: Any, **kwargs: Any) -> Any:
-            client = await self.connect()
-            return await getattr(client, name)(*args, **kwargs)
-
-        return call
+    async def request(self, method: str, path: str, body: Any = None) -> tuple[int, bytes, str | None]:
+        """The status, the body and the ETag header; an error status raises `DaprHttpError`."""
+        data = None if body is None else json.dumps(body, separators=(",", ":"))
+        headers = None if data is None else {"content-type": "application/json"}
+        try:
+            async with self.session.request(
+                method, f"{get_api_url()}{path}", data=data, headers=headers
+            ) as r:
+                content = await r.read()
+                status, etag = r.status, r.headers.get("ETag")
+        except (aiohttp.ClientError, OSError, TimeoutError) as err:
+            raise DaprUnavailable(f"Dapr sidecar unreachable: {err}") from None
+        if status >= 400:
+            raise _error(status, content)
+        return status, content, etag
 
     async def close(self) -> None:
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def _error(status: int, content: bytes) -> DaprHttpError:
+    try:
+        body = json.loads(content)
+        return DaprHttpError(status, str(body.get("errorCode", "")), str(body.get("message", "")))
+    except (ValueError, AttributeError):
+        return DaprHttpError(status, "", content.decode(errors="replace"))

@@ -8,6 +8,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from dapr_helpers.client import DaprHttpError
 from dapr_helpers.state import ConcurrencyConflict
 
 PROBLEM_JSON = "application/problem+json"
@@ -66,7 +67,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_invalid)
     app.add_exception_handler(ConcurrencyConflict, on_conflict)
-    for error in (DaprGrpcError, DaprInternalError, TimeoutError, ConnectionError):
+    for error in (DaprHttpError, DaprGrpcError, DaprInternalError, TimeoutError, ConnectionError):
         app.add_exception_handler(error, on_unavailable)
 
 

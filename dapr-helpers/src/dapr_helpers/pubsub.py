@@ -5,20 +5,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
+from urllib.parse import quote
 
 from pydantic import BaseModel, ValidationError
 
+from dapr_helpers.client import DaprHttp
 from dapr_helpers.logging import bind_order
 
 T = TypeVar("T")
-
-
-async def publish_json(client: Any, pubsub: str, topic: str, data: BaseModel | dict[str, Any]) -> None:
-    """Publish `data` as JSON so subscribers get it parsed as the CloudEvent's `data`."""
-    body = data.model_dump_json() if isinstance(data, BaseModel) else json.dumps(data)
-    await client.publish_event(
-        pubsub_name=pubsub, topic_name=topic, data=body, data_content_type="application/json"
-    )
 
 
 class Publisher(Protocol):
@@ -26,14 +20,18 @@ class Publisher(Protocol):
 
 
 class DaprPublisher:
-    """A `Publisher` bound to one pub/sub component of a (lazy) Dapr client."""
+    """A `Publisher` on one pub/sub component, through the sidecar's HTTP API.
 
-    def __init__(self, client: Any, pubsub: str) -> None:
-        self.client = client
-        self.pubsub = pubsub
+    The data goes as JSON, so subscribers get it parsed as the CloudEvent's `data`.
+    """
+
+    def __init__(self, dapr: DaprHttp, pubsub: str) -> None:
+        self.dapr = dapr
+        self.path = f"/publish/{quote(pubsub, safe='')}"
 
     async def publish(self, topic: str, data: BaseModel | dict[str, Any]) -> None:
-        await publish_json(self.client, self.pubsub, topic, data)
+        body = data.model_dump(mode="json") if isinstance(data, BaseModel) else data
+        await self.dapr.request("POST", f"{self.path}/{quote(topic, safe='')}", body)
 
 
 class DaprStatus(StrEnum):

@@ -16,7 +16,7 @@ from dapr.ext.fastapi import DaprApp
 from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute
 
-from dapr_helpers.client import LazyDaprClient
+from dapr_helpers.client import DaprHttp
 from dapr_helpers.logging import configure_logging
 from dapr_helpers.problems import install_problem_handlers
 from dapr_helpers.pubsub import DaprPublisher, Publisher, handle_cloud_event
@@ -64,7 +64,7 @@ def with_dapr(name: str, settings: S, build: Callable[[S, StateStore, Publisher]
     The client connects on first use, so the app starts without a sidecar.
     """
     configure_logging(name, settings.log_level)
-    client = LazyDaprClient()
+    client = DaprHttp()
     app = build(
         settings, StateStore(client, settings.state_store), DaprPublisher(client, settings.pubsub_name)
     )

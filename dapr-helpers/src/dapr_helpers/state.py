@@ -3,20 +3,14 @@
 import asyncio
 import json
 import random
-import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
+from urllib.parse import quote
 
-import grpc
-from dapr.clients.exceptions import DaprGrpcError, DaprInternalError
-from dapr.clients.grpc._request import TransactionalStateOperation, TransactionOperationType
-from dapr.clients.grpc._state import Concurrency, StateOptions
+from dapr_helpers.client import DaprHttp, DaprHttpError
 
 JSON_METADATA = {"contentType": "application/json"}
-# A failed transaction surfaces as INTERNAL; its message tells an ETag mismatch
-# (or a first-write on an existing key) apart from a real failure.
-_CONFLICT_MESSAGE = re.compile(r"etag|no item was updated|first.write", re.IGNORECASE)
 
 T = TypeVar("T")
 
@@ -41,29 +35,6 @@ class Delete:
 Operation = Upsert | Delete
 
 
-def is_conflict(err: Exception) -> bool:
-    """ABORTED, or INTERNAL naming an ETag mismatch / a first-write on an existing key.
-
-    `save_state` wraps the gRPC error in a `DaprInternalError` (code on `__cause__`);
-    the other calls raise `DaprGrpcError`.
-    """
-    source = err if isinstance(err, grpc.RpcError) else err.__cause__
-    if not isinstance(source, grpc.RpcError):
-        return False
-    code, details = source.code(), source.details() or ""
-    return code == grpc.StatusCode.ABORTED or (
-        code == grpc.StatusCode.INTERNAL and bool(_CONFLICT_MESSAGE.search(details))
-    )
-
-
-def _decode(data: bytes) -> Any | None:
-    return json.loads(data) if data else None
-
-
-def _encode(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
-
-
 class JsonStore(Protocol):
     """What the services' repositories use of `StateStore`, so a test can hand
     them `dapr_helpers.testing.InMemoryStateStore` instead."""
@@ -83,40 +54,40 @@ class JsonStore(Protocol):
 
 
 class StateStore:
-    """An async JSON view of one Dapr state store.
+    """An async JSON view of one Dapr state store, over the sidecar's HTTP API.
 
-    `client` is a `dapr.aio.clients.DaprClient` (or anything with its coroutine
-    methods, such as `LazyDaprClient`).
+    Writes carry the ETag they were given; a mismatch (or a first-write on an
+    existing key) raises `ConcurrencyConflict`, anything else `DaprHttpError`.
     """
 
-    def __init__(self, client: Any, store_name: str) -> None:
-        self.client = client
-        self.store_name = store_name
+    def __init__(self, dapr: DaprHttp, store_name: str) -> None:
+        self.dapr = dapr
+        self.base = f"/state/{quote(store_name, safe='')}"
 
     async def get_json(self, key: str) -> tuple[Any | None, str | None]:
         """The value and its ETag; `(None, None)` when the key is missing."""
-        resp = await self.client.get_state(self.store_name, key)
-        return _decode(resp.data), (resp.etag or None)
+        _, content, etag = await self.dapr.request("GET", f"{self.base}/{quote(key, safe='')}")
+        return (json.loads(content), etag or None) if content else (None, None)
 
     async def bulk_get_json(self, keys: Sequence[str]) -> dict[str, tuple[Any | None, str | None]]:
         if not keys:
             return {}
-        resp = await self.client.get_bulk_state(self.store_name, list(keys))
-        found = {item.key: (_decode(item.data), item.etag or None) for item in resp.items}
+        _, content, _ = await self.dapr.request("POST", f"{self.base}/bulk", {"keys": list(keys)})
+        found = {item["key"]: (item.get("data"), item.get("etag") or None) for item in json.loads(content)}
         return {key: found.get(key, (None, None)) for key in keys}
 
     async def create_json(self, key: str, value: Any) -> bool:
         """Insert `key` only if it does not exist (first-write, no ETag); False if it did."""
+        item = {
+            "key": key,
+            "value": value,
+            "options": {"concurrency": "first-write"},
+            "metadata": JSON_METADATA,
+        }
         try:
-            await self.client.save_state(
-                self.store_name,
-                key,
-                _encode(value),
-                options=StateOptions(concurrency=Concurrency.first_write),
-                state_metadata=JSON_METADATA,
-            )
-        except (DaprGrpcError, DaprInternalError) as err:
-            if is_conflict(err):
+            await self.dapr.request("POST", self.base, [item])
+        except DaprHttpError as err:
+            if err.is_conflict:
                 return False
             raise
         return True
@@ -164,27 +135,25 @@ class StateStore:
         return found
 
     async def transact(self, ops: Sequence[Operation]) -> None:
-        """All ops or none. An op with an ETag fails the whole transaction if the key changed.
-
-        The SDK's transaction API carries no StateOptions; Dapr's stores check an
-        ETag whenever one is sent, which is the first-write behaviour we need.
-        """
-        requests = [
-            TransactionalStateOperation(
-                key=op.key, data=_encode(op.value), etag=op.etag, metadata=JSON_METADATA
-            )
+        """All ops or none. An op with an ETag fails the whole transaction if the key changed."""
+        operations = [
+            {"operation": "upsert", "request": _with_etag({"key": op.key, "value": op.value}, op.etag)}
             if isinstance(op, Upsert)
-            else TransactionalStateOperation(
-                key=op.key, etag=op.etag, operation_type=TransactionOperationType.delete
-            )
+            else {"operation": "delete", "request": _with_etag({"key": op.key}, op.etag)}
             for op in ops
         ]
         try:
-            await self.client.execute_state_transaction(self.store_name, requests)
-        except DaprGrpcError as err:
-            if is_conflict(err):
-                raise ConcurrencyConflict(err.details()) from None
+            await self.dapr.request(
+                "POST", f"{self.base}/transaction", {"operations": operations, "metadata": JSON_METADATA}
+            )
+        except DaprHttpError as err:
+            if err.is_conflict:
+                raise ConcurrencyConflict(err.message) from None
             raise
+
+
+def _with_etag(request: dict[str, Any], etag: str | None) -> dict[str, Any]:
+    return request if etag is None else {**request, "etag": etag}
 
 
 async def retry_on_conflict(

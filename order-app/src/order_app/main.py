@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 
 from dapr.ext.fastapi import DaprApp
 from dapr_helpers.app_token import require_app_token
-from dapr_helpers.client import LazyDaprClient
+from dapr_helpers.client import DaprHttp
 from dapr_helpers.logging import configure_logging
 from dapr_helpers.state import StateStore
 from fastapi import FastAPI
@@ -34,7 +34,7 @@ def create_app(settings: Settings | None = None, service: OrderService | None = 
     settings = settings or Settings()
     configure_logging(settings.app_id, settings.log_level)
     configure_sdk_logs()
-    client = LazyDaprClient()
+    client = DaprHttp()
     invoker: DaprDirectory | None = None
     if service is None:
         store = StateStore(client, settings.state_store)

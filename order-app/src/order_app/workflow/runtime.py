@@ -16,7 +16,7 @@ from typing import Any
 import uvloop
 from dapr.ext.workflow import DaprWorkflowContext, WorkflowActivityContext, WorkflowRuntime
 from dapr.ext.workflow.logger import LoggerOptions
-from dapr_helpers.client import LazyDaprClient
+from dapr_helpers.client import DaprHttp
 from dapr_helpers.pubsub import DaprPublisher
 from dapr_helpers.state import StateStore
 
@@ -32,14 +32,14 @@ log = logging.getLogger(__name__)
 def build_runtime(settings: Settings) -> WorkflowRuntime:
     """A runtime with the saga and its activity registered; it connects on `start()`.
 
-    The activity runs on the worker's own event loop, so it gets its own Dapr
-    client. Each registration is a fresh function: the SDK marks registered
+    The activity runs on the worker's own event loop, so it gets its own sidecar
+    session. Each registration is a fresh function: the SDK marks registered
     functions, and a replacement runtime must register again.
     """
     # The SDK runs activities on a loop of its own, made by asyncio.new_event_loop()
     # in its worker thread; with uvloop's policy that loop is uvloop, like uvicorn's.
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    client = LazyDaprClient()
+    client = DaprHttp()
     store = StateStore(client, settings.state_store)
     activities = SagaActivities(DaprPublisher(client, settings.pubsub_name), OrderRepository(store))
 
