@@ -1,7 +1,15 @@
 import pytest
 from dapr_helpers.client import DaprHttpError
 from dapr_helpers.pubsub import DaprPublisher, DaprReply, event_data
-from dapr_helpers.state import ConcurrencyConflict, Delete, StateStore, Upsert, retry_on_conflict
+from dapr_helpers.state import (
+    ConcurrencyConflict,
+    Delete,
+    Insert,
+    StateStore,
+    Upsert,
+    checked_write,
+    retry_on_conflict,
+)
 
 
 class FakeDaprHttp:
@@ -128,41 +136,24 @@ def test_event_data_parses_json_text_and_passes_objects():
     assert event_data("nope") is None
 
 
-async def test_get_or_create_returns_the_existing_value_or_stores_the_empty_one():
+async def test_a_checked_write_inserts_what_was_read_as_missing_and_fails_if_someone_was_first():
     from dapr_helpers.testing import InMemoryStateStore
 
     store = InMemoryStateStore()
-    value, etag = await store.get_or_create_json("k", {"n": 0})
-    assert (value, etag is not None) == ({"n": 0}, True)
-    await store.transact([Upsert("k", {"n": 1}, etag)])
-    assert (await store.get_or_create_json("k", {"n": 0}))[0] == {"n": 1}
+    assert checked_write("k", 1, None) == Insert("k", 1)
+    assert checked_write("k", 1, "7") == Upsert("k", 1, "7")
+
+    await store.transact([checked_write("k", {"n": 1}, None)])  # read as missing: inserted
+    with pytest.raises(ConcurrencyConflict):  # a second writer that also read it as missing
+        await store.transact([checked_write("k", {"n": 2}, None), Upsert("other", 1)])
+    assert store.snapshot() == {"k": {"n": 1}}  # and its transaction changed nothing
 
 
-async def test_read_many_reads_in_one_call_and_creates_only_the_missing_records_it_is_given():
-    from dapr_helpers.testing import InMemoryStateStore
-
-    store = InMemoryStateStore()
-    await store.create_json("slot", {"taken": 1})
-    await store.transact([Upsert("slot", {"taken": 2}, (await store.get_json("slot"))[1])])
-
-    found = await store.read_many(["booking", "slot", "other"], create={"booking": {"new": True}, "slot": {}})
-
-    assert found["slot"] == ({"taken": 2}, (await store.get_json("slot"))[1])  # existing: not reset
-    assert found["booking"][0] == {"new": True} and found["booking"][1] is not None
-    assert found["other"] == (None, None)  # not in `create`: just read
-    assert "other" not in store.data
-
-
-async def test_read_many_stores_probably_new_records_first_and_never_overwrites_existing_ones():
-    from dapr_helpers.testing import InMemoryStateStore
-
-    store = InMemoryStateStore()
-    await store.create_json("old-order", {"reserved": 2})
-
-    found = await store.read_many(
-        ["new-order", "old-order", "product"], new={"new-order": {"n": 0}, "old-order": {"n": 0}}
-    )
-
-    assert found["new-order"][0] == {"n": 0} and found["new-order"][1] is not None
-    assert found["old-order"][0] == {"reserved": 2}  # it existed: the first-write did nothing
-    assert found["product"] == (None, None)
+async def test_an_insert_goes_to_dapr_as_a_first_write_operation():
+    dapr = FakeDaprHttp()
+    await StateStore(dapr, "s").transact([Insert("a", 1)])
+    [operation] = dapr.calls[0][2]["operations"]  # type: ignore[index]
+    assert operation == {
+        "operation": "upsert",
+        "request": {"key": "a", "value": 1, "options": {"concurrency": "first-write"}},
+    }

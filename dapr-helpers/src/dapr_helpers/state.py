@@ -3,7 +3,7 @@
 import asyncio
 import json
 import random
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
@@ -32,7 +32,25 @@ class Delete:
     etag: str | None = None
 
 
-Operation = Upsert | Delete
+@dataclass(frozen=True)
+class Insert:
+    """Store `key` only if it does not exist yet (first-write); if it does, the
+    whole transaction fails as a `ConcurrencyConflict`."""
+
+    key: str
+    value: Any
+
+
+Operation = Upsert | Insert | Delete
+
+
+def checked_write(key: str, value: Any, etag: str | None) -> Upsert | Insert:
+    """The write of a record that was read with `etag`, or read as missing (None).
+
+    Either way it fails the transaction if someone else wrote the key since the
+    read, so a record need not be created before its first change.
+    """
+    return Insert(key, value) if etag is None else Upsert(key, value, etag)
 
 
 class JsonStore(Protocol):
@@ -42,14 +60,6 @@ class JsonStore(Protocol):
     async def get_json(self, key: str) -> tuple[Any | None, str | None]: ...
     async def bulk_get_json(self, keys: Sequence[str]) -> dict[str, tuple[Any | None, str | None]]: ...
     async def create_json(self, key: str, value: Any) -> bool: ...
-    async def get_or_create_json(self, key: str, empty: Any) -> tuple[Any, str]: ...
-    async def read_many(
-        self,
-        keys: Sequence[str],
-        *,
-        create: Mapping[str, Any] | None = None,
-        new: Mapping[str, Any] | None = None,
-    ) -> dict[str, tuple[Any | None, str | None]]: ...
     async def transact(self, ops: Sequence[Operation]) -> None: ...
 
 
@@ -92,56 +102,9 @@ class StateStore:
             raise
         return True
 
-    async def get_or_create_json(self, key: str, empty: Any) -> tuple[Any, str]:
-        """The value and ETag of `key`, storing `empty` first if it is missing.
-
-        A record that several writers may create (a per-order record, a slot)
-        exists before anyone changes it, so every change can carry an ETag.
-        """
-        value, etag = await self.get_json(key)
-        if value is None:
-            await self.create_json(key, empty)
-            value, etag = await self.get_json(key)
-        if value is None or etag is None:
-            raise ConcurrencyConflict(f"{key} vanished right after it was created")
-        return value, etag
-
-    async def read_many(
-        self,
-        keys: Sequence[str],
-        *,
-        create: Mapping[str, Any] | None = None,
-        new: Mapping[str, Any] | None = None,
-    ) -> dict[str, tuple[Any | None, str | None]]:
-        """Several keys in one bulk read, each with its ETag (None, None when missing).
-
-        Records that must exist before they are changed, so every write carries
-        an ETag (as `get_or_create_json` ensures for one):
-        - `new`: probably new (an order's record when its first command comes), so
-          stored first, a first-write that is a no-op when they exist, then read;
-        - `create`: probably there (a shared record), so read first and stored
-          only if missing, then read again.
-        One round trip when nothing is missing.
-        """
-        new, create = new or {}, create or {}
-        if new:
-            await asyncio.gather(*(self.create_json(key, value) for key, value in new.items()))
-        found = await self.bulk_get_json(keys)
-        if missing := [key for key in create if found[key][1] is None]:
-            await asyncio.gather(*(self.create_json(key, create[key]) for key in missing))
-            found |= await self.bulk_get_json(missing)
-        if vanished := [key for key in [*new, *create] if found[key][1] is None]:
-            raise ConcurrencyConflict(f"{', '.join(vanished)} vanished right after creation")
-        return found
-
     async def transact(self, ops: Sequence[Operation]) -> None:
         """All ops or none. An op with an ETag fails the whole transaction if the key changed."""
-        operations = [
-            {"operation": "upsert", "request": _with_etag({"key": op.key, "value": op.value}, op.etag)}
-            if isinstance(op, Upsert)
-            else {"operation": "delete", "request": _with_etag({"key": op.key}, op.etag)}
-            for op in ops
-        ]
+        operations = [_operation(op) for op in ops]
         try:
             await self.dapr.request(
                 "POST", f"{self.base}/transaction", {"operations": operations, "metadata": JSON_METADATA}
@@ -150,6 +113,16 @@ class StateStore:
             if err.is_conflict:
                 raise ConcurrencyConflict(err.message) from None
             raise
+
+
+def _operation(op: Operation) -> dict[str, Any]:
+    """One operation of Dapr's HTTP transaction API."""
+    if isinstance(op, Insert):
+        request = {"key": op.key, "value": op.value, "options": {"concurrency": "first-write"}}
+        return {"operation": "upsert", "request": request}
+    if isinstance(op, Upsert):
+        return {"operation": "upsert", "request": _with_etag({"key": op.key, "value": op.value}, op.etag)}
+    return {"operation": "delete", "request": _with_etag({"key": op.key}, op.etag)}
 
 
 def _with_etag(request: dict[str, Any], etag: str | None) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from dapr_helpers.state import ConcurrencyConflict, Delete, Operation, StateStore, Upsert
+from dapr_helpers.state import ConcurrencyConflict, Delete, Insert, Operation, Upsert
 
 
 def _copy(value: Any) -> Any:
@@ -52,20 +52,19 @@ class InMemoryStateStore:
         self.data[key] = (_copy(value), self._next_etag())
         return True
 
-    # The same read-or-create as the real store, over the fake's get/create.
-    get_or_create_json = StateStore.get_or_create_json
-    read_many = StateStore.read_many
-
     async def transact(self, ops: Sequence[Operation]) -> None:
         await asyncio.sleep(0)
         if self.forced_conflicts > 0:
             self.forced_conflicts -= 1
             raise ConcurrencyConflict("forced conflict")
         for op in ops:
-            if op.etag is not None and (op.key not in self.data or self.data[op.key][1] != op.etag):
+            if isinstance(op, Insert):
+                if op.key in self.data:
+                    raise ConcurrencyConflict(f"{op.key} exists (first-write)")
+            elif op.etag is not None and (op.key not in self.data or self.data[op.key][1] != op.etag):
                 raise ConcurrencyConflict(f"etag mismatch on {op.key}")
         for op in ops:
-            if isinstance(op, Upsert):
+            if isinstance(op, Upsert | Insert):
                 self.data[op.key] = (_copy(op.value), self._next_etag())
             elif isinstance(op, Delete):
                 self.data.pop(op.key, None)

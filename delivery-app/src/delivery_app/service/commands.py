@@ -11,7 +11,7 @@ command re-publishes the stored outcome.
 import logging
 
 from dapr_helpers.pubsub import Publisher
-from dapr_helpers.state import Upsert, retry_on_conflict
+from dapr_helpers.state import Operation, retry_on_conflict
 
 from delivery_app.adapters.repository import DeliveryRepository
 from delivery_app.domain.booking import Outcome
@@ -47,7 +47,7 @@ class CommandService:
         slot, slot_etag = reads.slot
         roster = [c.id for c in self.couriers.roster_with(reads.added_couriers)]
         outcome = booking.reserve(slot, roster)
-        ops: list[Upsert] = [self.repo.save_booking(booking, booking_etag)]
+        ops: list[Operation] = [self.repo.save_booking(booking, booking_etag)]
         if outcome.ok:
             ops.append(self.repo.save_slot(slot, slot_etag))
             listed, index_etag = reads.slot_index

@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-from dapr_helpers.state import Delete, JsonStore, Operation, Upsert, retry_on_conflict
+from dapr_helpers.state import Delete, JsonStore, Operation, Upsert, checked_write, retry_on_conflict
 
 from order_app.domain import Order, OrderNotFound
 
@@ -35,9 +35,9 @@ class OrderRepository:
 
     async def next_id(self) -> int:
         async def increment() -> int:
-            last, etag = (await self.store.read_many([COUNTER], create={COUNTER: 0}))[COUNTER]
-            await self.store.transact([Upsert(COUNTER, last + 1, etag=etag)])
-            return last + 1
+            last, etag = await self.store.get_json(COUNTER)
+            await self.store.transact([checked_write(COUNTER, (last or 0) + 1, etag)])
+            return (last or 0) + 1
 
         return await retry_on_conflict(increment)
 
@@ -45,19 +45,20 @@ class OrderRepository:
         """Number, store and index a new order in one read and one transaction.
 
         `build` makes the order from its id. The counter and the login's index
-        are written with the ETags read, so concurrent orders never share an id.
+        are written checked against what was read, so concurrent orders never
+        share an id and no index loses one.
         """
         key = login_key(login)
 
         async def add() -> Order:
-            found = await self.store.read_many([COUNTER, key], create={COUNTER: 0, key: []})
+            found = await self.store.bulk_get_json([COUNTER, key])
             (last, counter_etag), (ids, index_etag) = found[COUNTER], found[key]
-            order = build(last + 1)
+            order = build((last or 0) + 1)
             await self.store.transact(
                 [
-                    Upsert(COUNTER, order.id, etag=counter_etag),
+                    checked_write(COUNTER, order.id, counter_etag),
                     Upsert(order_key(order.id), _dump(order)),
-                    Upsert(key, [*ids, order.id], etag=index_etag),
+                    checked_write(key, [*(ids or []), order.id], index_etag),
                 ]
             )
             return order
@@ -73,9 +74,12 @@ class OrderRepository:
         key = login_key(order.login)
 
         async def add() -> None:
-            ids, etag = (await self.store.read_many([key], create={key: []}))[key]
+            ids, etag = await self.store.get_json(key)
             await self.store.transact(
-                [Upsert(order_key(order.id), _dump(order)), Upsert(key, [*ids, order.id], etag=etag)]
+                [
+                    Upsert(order_key(order.id), _dump(order)),
+                    checked_write(key, [*(ids or []), order.id], etag),
+                ]
             )
 
         await retry_on_conflict(add)
