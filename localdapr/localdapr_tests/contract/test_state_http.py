@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -43,6 +44,16 @@ def test_save_then_get_returns_json_value_and_etag_header(http: httpx.Client) ->
     assert resp.headers["content-type"].startswith("application/json")
     assert resp.json() == value
     assert resp.headers["ETag"].isdigit()
+
+
+def test_a_key_with_braces_and_unicode_is_read_and_deleted_by_its_escaped_path(http: httpx.Client) -> None:
+    """daprd's router takes any path segment as the key (a login may hold `{`, `}` or emoji)."""
+    key = unique("h{x}-é😀")
+    save(http, [{"key": key, "value": 1}])
+    path = f"/v1.0/state/{STORE}/{quote(key, safe='')}"
+    assert http.get(path).json() == 1
+    assert http.delete(path).status_code == 204
+    assert http.get(path).status_code == 204
 
 
 def test_string_value_is_stored_as_json_string(http: httpx.Client) -> None:

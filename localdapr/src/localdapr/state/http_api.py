@@ -93,8 +93,9 @@ class StateHttp:
 
     def routes(self) -> list[web.RouteDef]:
         return [
-            web.get("/v1.0/state/{store}/{key}", self._wrap(self.get_state)),
-            web.delete("/v1.0/state/{store}/{key}", self._wrap(self.delete_state)),
+            # `[^/]+`: aiohttp's default `{key}` refuses `{` and `}`, which daprd's router allows.
+            web.get("/v1.0/state/{store}/{key:[^/]+}", self._wrap(self.get_state)),
+            web.delete("/v1.0/state/{store}/{key:[^/]+}", self._wrap(self.delete_state)),
             web.post("/v1.0/state/{store}", self._wrap(self.save_state)),
             web.put("/v1.0/state/{store}", self._wrap(self.save_state)),
             web.post("/v1.0/state/{store}/bulk", self._wrap(self.bulk_get)),

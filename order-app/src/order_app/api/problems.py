@@ -5,6 +5,7 @@ from typing import Any
 
 import grpc
 from dapr.clients.exceptions import DaprInternalError
+from dapr_helpers.client import DaprHttpError
 from dapr_helpers.state import ConcurrencyConflict
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -108,6 +109,14 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(IdempotencyKeyInFlight, _simple(409, "Idempotency-Key"))
     app.add_exception_handler(DirectoryUnavailable, _simple(503))
     app.add_exception_handler(SagaUnavailable, _simple(503))
-    for infrastructure in (DaprInternalError, grpc.RpcError, ConcurrencyConflict, TimeoutError, OSError):
+    infrastructure_errors = (
+        DaprHttpError,
+        DaprInternalError,
+        grpc.RpcError,
+        ConcurrencyConflict,
+        TimeoutError,
+        OSError,
+    )
+    for infrastructure in infrastructure_errors:
         app.add_exception_handler(infrastructure, on_infrastructure_error)
     app.add_exception_handler(Exception, on_unexpected_error)
