@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,26 +18,9 @@ from pathlib import Path
 
 import httpx
 import yaml
+from localdapr.runner import free_port  # never hands out one port twice
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-_HANDED_OUT: set[int] = set()
-
-
-def free_port() -> int:
-    """A port free now and never handed out before by this process.
-
-    The ports are bound only later, and the kernel may offer a port it just
-    offered again: two parts of one run would then share it.
-    """
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        if port not in _HANDED_OUT:
-            _HANDED_OUT.add(port)
-            return port
 
 
 @dataclass
