@@ -1,7 +1,8 @@
 """RememberingDirectory: what it remembers, and what it asks again."""
 
 import pytest
-from order_app.adapters.directory import DirectoryUnavailable, RememberingDirectory
+from dapr_helpers.client import DaprHttpError, DaprUnavailable
+from order_app.adapters.directory import DaprDirectory, DirectoryUnavailable, RememberingDirectory
 from order_app.testing import FakeDirectory
 
 
@@ -43,3 +44,34 @@ async def test_the_directory_remembers_nothing_when_the_participant_is_down():
     inner.down = False
     assert await directory.account_exists("ann")
     assert inner.asked == ["ann", "ann"]
+
+
+class FakeSidecar:
+    """Answers invocations as the sidecar does: found, 404, another error, or not there."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.error = error
+        self.paths: list[str] = []
+
+    async def request(self, method: str, path: str, body: object = None) -> tuple[int, bytes, None]:
+        self.paths.append(path)
+        if self.error:
+            raise self.error
+        return 200, b"{}", None
+
+
+async def test_the_dapr_directory_invokes_billing_and_stock_and_reads_404_as_unknown():
+    sidecar = FakeSidecar()
+    directory = DaprDirectory(sidecar, "billing", "stock")  # type: ignore[arg-type]
+    assert await directory.account_exists("ann") and await directory.product_exists(3)
+    assert sidecar.paths == ["/invoke/billing/method/billing/account/ann", "/invoke/stock/method/stock/3"]
+
+    sidecar.error = DaprHttpError(404, "", "not found")
+    assert not await directory.account_exists("zoe")
+
+
+@pytest.mark.parametrize("error", [DaprHttpError(500, "ERR_DIRECT_INVOKE", "boom"), DaprUnavailable("down")])
+async def test_the_dapr_directory_is_unavailable_when_the_answer_is_neither(error):
+    directory = DaprDirectory(FakeSidecar(error), "billing", "stock")  # type: ignore[arg-type]
+    with pytest.raises(DirectoryUnavailable):
+        await directory.account_exists("ann")

@@ -18,7 +18,7 @@ from dapr.conf import settings
 
 # A failed write says in its message whether the cause is an ETag mismatch or a
 # first-write on an existing key (a conflict to retry) or something else.
-_CONFLICT_MESSAGE = re.compile(r"etag|no item was updated|first.write|possible etag mismatch", re.IGNORECASE)
+_CONFLICT_MESSAGE = re.compile(r"etag|no item was updated|first.write", re.IGNORECASE)
 
 
 class DaprUnavailable(ConnectionError):

@@ -35,16 +35,16 @@ def create_app(settings: Settings | None = None, service: OrderService | None = 
     configure_logging(settings.app_id, settings.log_level)
     configure_sdk_logs()
     client = DaprHttp()
-    invoker: DaprDirectory | None = None
+    invoker: DaprHttp | None = None  # its own session: the invocations have a shorter timeout
     if service is None:
         store = StateStore(client, settings.state_store)
-        invoker = DaprDirectory(
-            settings.billing_app_id, settings.stock_app_id, settings.invoke_timeout_seconds
-        )
+        invoker = DaprHttp(timeout=settings.invoke_timeout_seconds)
         service = OrderService(
             orders=OrderRepository(store),
             keys=IdempotencyKeys(store),
-            directory=RememberingDirectory(invoker),
+            directory=RememberingDirectory(
+                DaprDirectory(invoker, settings.billing_app_id, settings.stock_app_id)
+            ),
             sagas=DaprSagaGateway(),
             settings=settings,
         )
