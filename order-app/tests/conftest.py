@@ -57,12 +57,16 @@ class FakeWorkflowContext:
     buffered: dict[str, list[Any]] = field(default_factory=dict)
     # activity name -> how many of its next calls fail (as if retries ran out)
     failing: dict[str, int] = field(default_factory=dict)
+    # activity name -> the error its next call fails with, retry policy skipped (a business failure)
+    fail_with: dict[str, Exception] = field(default_factory=dict)
 
     def call_activity(self, activity: str, *, input: Any = None, retry_policy: Any = None) -> dt.Task:
         payload = json.loads(input.model_dump_json()) if input is not None else None
         call = ActivityCall(activity, payload, retry_policy, dt.CompletableTask())
         self.activities.append(call)
-        if self.failing.get(activity, 0) > 0:
+        if error := self.fail_with.pop(activity, None):
+            call.task.fail(str(error), new_failure_details(error))
+        elif self.failing.get(activity, 0) > 0:
             self.failing[activity] -= 1
             call.task.fail("activity failed", new_failure_details(ConnectionError("broker down")))
         else:

@@ -2,6 +2,9 @@
 
 from datetime import timedelta
 
+import pytest
+from dapr.ext.workflow import TaskFailedError
+from dapr.ext.workflow._durabletask.task import NonRetryableError
 from order_app.workflow.messages import SagaInput, SagaTimeouts
 from order_app.workflow.saga import RECORD_AND_SEND, RECORDING, SENDING
 
@@ -306,3 +309,47 @@ def test_the_backoff_stays_at_its_cap_however_long_a_compensation_goes_unanswere
         COMPENSATION_MAX,
     ]
     assert timeouts.compensation_wait(10_000) == COMPENSATION_MAX  # no overflow after days of re-sends
+
+
+def test_an_outcome_the_store_will_not_take_is_recorded_after_continuing_as_new(start_saga):
+    run = start_saga()
+    run.reply("stock", "reserve")
+    run.reply("delivery", "reserve")
+    run.ctx.failing[RECORD_AND_SEND] = 1  # the final record's retries all fail
+    run.reply("billing", "charge")
+
+    assert run.ctx.continued is not None and not run.finished
+    new_input, _ = run.ctx.continued
+    resumed = SagaInput.model_validate(new_input)
+    assert resumed.resume is not None and resumed.resume.outcome is not None
+    assert resumed.resume.outcome.status == "completed"
+
+    # The next execution sends nothing and charges nothing again: it records the outcome.
+    after = SagaRun(resumed)
+    assert after.commands() == []
+    assert [s["outcome"]["status"] for s in after.snapshots()] == ["completed"]
+    assert after.result is not None and after.result["status"] == "completed"
+
+
+def test_a_rejection_is_recorded_after_continuing_as_new_without_compensating_again(start_saga):
+    run = start_saga()
+    run.reply("stock", "reserve", ok=False, reason="insufficient_stock")
+    run.reply("delivery", "reserve")
+    run.ctx.failing[RECORD_AND_SEND] = 1
+    run.reply("delivery", "release")
+
+    resumed = SagaInput.model_validate(run.ctx.continued[0])
+    after = SagaRun(resumed)
+    assert after.commands() == []  # the courier was released already
+    assert (after.result["status"], after.result["reason"]) == ("rejected", "insufficient_stock")
+
+
+def test_an_outcome_whose_record_is_gone_fails_the_saga_instead_of_retrying(start_saga):
+    run = start_saga()
+    run.reply("stock", "reserve")
+    run.reply("delivery", "reserve")
+    run.ctx.fail_with[RECORD_AND_SEND] = NonRetryableError("order 7 does not exist")
+
+    with pytest.raises(TaskFailedError):
+        run.reply("billing", "charge")
+    assert run.ctx.continued is None

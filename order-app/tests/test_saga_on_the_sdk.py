@@ -22,7 +22,7 @@ from order_app.domain import Order, OrderRequest
 from order_app.service import OrderService
 from order_app.workflow.messages import SagaInput, SagaTimeouts
 from order_app.workflow.runtime import build_runtime
-from order_app.workflow.saga import RECORD_AND_SEND
+from order_app.workflow.saga import RECORD_AND_SEND, RECORDING
 
 START = datetime(2030, 1, 1, 9, 0)
 ORIGINS = ("createTimer", "externalEvent", "activityRetry", "childWorkflowRetry")
@@ -45,6 +45,7 @@ class Backend:
         self.activities: list[tuple[str, Any]] = []
         self.status: Any = None
         self.output: Any = None
+        self.failing_records = 0  # how many of the next final records fail (the store is away)
         encoded = json.dumps(saga_input.model_dump(mode="json"))
         self._turn([ph.new_execution_started_event("order_saga", "order-7", encoded)])
 
@@ -84,7 +85,11 @@ class Backend:
         if action.HasField("scheduleTask"):
             task = action.scheduleTask
             self.history.append(ph.new_task_scheduled_event(action.id, task.name, task.input.value))
-            self.activities.append((task.name, json.loads(task.input.value)))
+            payload = json.loads(task.input.value)
+            self.activities.append((task.name, payload))
+            if payload.get("outcome") and self.failing_records > 0:
+                self.failing_records -= 1
+                return ph.new_task_failed_event(action.id, ConnectionError("state store unreachable"))
             return ph.new_task_completed_event(action.id, None)
         if action.HasField("createTimer"):
             timer = pb.TimerCreatedEvent(fireAt=action.createTimer.fireAt, name=action.createTimer.name)
@@ -165,3 +170,24 @@ def test_a_long_compensation_continues_as_new_on_the_sdk_executor():
     resumed = SagaInput.model_validate(backend.output)
     assert resumed.resume is not None and resumed.resume.attempt == ROUNDS + 1
     assert backend.published().count(("stock-commands", "release")) == ROUNDS
+
+
+def test_an_outcome_recorded_only_after_its_retries_ran_out_on_the_sdk_executor():
+    backend = Backend(a_saga_input())
+    backend.failing_records = RECORDING.max_number_of_attempts  # the store is away throughout
+    backend.raise_event("stock.reserve", reply("stock", "reserve"))
+    backend.raise_event("delivery.reserve", reply("delivery", "reserve"))
+    backend.raise_event("billing.charge", reply("billing", "charge"))
+    for _ in range(RECORDING.max_number_of_attempts):
+        backend.elapse(RECORDING.max_retry_interval)  # each retry waits on a durable timer
+
+    records = [i for name, i in backend.activities if name == RECORD_AND_SEND and i["outcome"]]
+    assert len(records) == RECORDING.max_number_of_attempts
+    assert backend.status == pb.ORCHESTRATION_STATUS_CONTINUED_AS_NEW
+    resumed = SagaInput.model_validate(backend.output)
+    assert resumed.resume is not None and resumed.resume.outcome is not None
+
+    after = Backend(resumed)  # the store is back
+    assert after.published() == []
+    assert after.status == pb.ORCHESTRATION_STATUS_COMPLETED
+    assert after.output["status"] == "completed"

@@ -83,11 +83,19 @@ class SagaTimeouts(BaseModel):
         return min(self.compensation_first * 2**doublings, self.compensation_max)
 
 
+class Outcome(BaseModel):
+    status: OrderStatus
+    reason: RejectionReason | None = None
+    message: str
+
+
 class Resume(BaseModel):
-    """Where a long compensation stands when its saga continues as new."""
+    """Where a saga stands when it continues as new: in a long compensation, or
+    with its outcome decided but not yet recorded (the store stayed away)."""
 
     steps: tuple[StepRecord, ...]
     attempt: int
+    outcome: Outcome | None = None
 
 
 class SagaInput(BaseModel):
@@ -114,12 +122,6 @@ class SagaInput(BaseModel):
         spec = STEPS[step]
         body = {"order_id": self.order_id, "action": spec.compensation, "attempt": attempt}
         return Command(topic=spec.topic, body=body, undoes=True)
-
-
-class Outcome(BaseModel):
-    status: OrderStatus
-    reason: RejectionReason | None = None
-    message: str
 
 
 class SagaSnapshot(BaseModel):

@@ -24,7 +24,9 @@ compensation.
 Compensations cannot fail for good: each is re-sent, with a growing but bounded
 wait (`SagaTimeouts.compensation_wait`), until its acknowledgement arrives;
 after `compensation_rounds_per_run` rounds the saga continues as new with its
-steps, so a long outage never grows the history without bound.
+steps, so a long outage never grows the history without bound. Neither can the
+final record: if the store stays away through all its retries, the saga
+continues as new with its outcome and records it then.
 
 Determinism: time only from `ctx.current_utc_datetime`, all I/O in activities,
 timeouts from the workflow input, logs only when `not ctx.is_replaying`.
@@ -36,6 +38,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dapr.ext.workflow import DaprWorkflowContext, RetryPolicy, TaskFailedError
+
+# The SDK's marker for a failure its retry policy skips (raised by the activity).
+from dapr.ext.workflow._durabletask.task import NonRetryableError
 
 from order_app.domain import OrderStatus, StepName, StepRecord, StepState, rejection
 from order_app.workflow.messages import STEPS, Command, Outcome, Reply, Resume, SagaInput, SagaSnapshot
@@ -82,20 +87,22 @@ def order_saga(ctx: DaprWorkflowContext, order: SagaInput) -> Generator[Any, Any
             ctx.set_custom_status("charging")
             yield from request(ctx, order, steps, [PIVOT])
             yield from await_replies(ctx, order, steps, [PIVOT])
-    else:  # a long compensation, continued as new (see `compensate`)
+    else:  # continued as new (see `compensate` and `record`)
         steps = {step.name: step for step in order.resume.steps}
 
     # 3. Completed, or undo whatever was started, then say why.
-    if all(step.state is StepState.SUCCEEDED for step in steps.values()):
+    outcome = order.resume.outcome if order.resume else None
+    if outcome is None and all(step.state is StepState.SUCCEEDED for step in steps.values()):
         outcome = Outcome(status=OrderStatus.COMPLETED, message="The order is completed.")
-    else:
+    elif outcome is None:
         ctx.set_custom_status("compensating")
         if not (yield from compensate(ctx, order, steps)):
             return None  # continued as new, to carry on with a short history
         reason, message = rejection(steps.values())
         outcome = Outcome(status=OrderStatus.REJECTED, reason=reason, message=message)
 
-    yield from record(ctx, order, steps, outcome)
+    if not (yield from record(ctx, order, steps, outcome)):
+        return None  # continued as new, to record it later
     ctx.set_custom_status(outcome.status)
     _log(ctx, order, "saga finished: %s %s", outcome.status, outcome.reason or "")
     return outcome.model_dump(mode="json")
@@ -204,12 +211,29 @@ def record_and_send(
     return None
 
 
-def record(ctx: DaprWorkflowContext, order: SagaInput, steps: Steps, outcome: Outcome) -> Yields:
-    """Save the outcome with the final steps (nothing to send); this one must not give up."""
+def record(
+    ctx: DaprWorkflowContext, order: SagaInput, steps: Steps, outcome: Outcome
+) -> Generator[Any, Any, bool]:
+    """Save the outcome with the final steps (nothing to send); this must not give up either.
+
+    If the store stays away through every retry, the saga continues as new with
+    its outcome and tries again, so the order still ends final. Returns False
+    then. A business failure (the record is gone) is not retried: it fails the saga.
+    """
     snapshot = SagaSnapshot(
         order_id=order.order_id, at=now(ctx), steps=tuple(steps.values()), outcome=outcome
     )
-    yield ctx.call_activity(RECORD_AND_SEND, input=snapshot, retry_policy=RECORDING)
+    try:
+        yield ctx.call_activity(RECORD_AND_SEND, input=snapshot, retry_policy=RECORDING)
+    except TaskFailedError as err:
+        if err.details.error_type == NonRetryableError.__name__:
+            raise
+        attempt = order.resume.attempt if order.resume else 1
+        resume = Resume(steps=tuple(steps.values()), attempt=attempt, outcome=outcome)
+        ctx.continue_as_new(order.model_copy(update={"resume": resume}))
+        _log(ctx, order, "outcome not recorded (%s); continued as new", err, level=logging.WARNING)
+        return False
+    return True
 
 
 def now(ctx: DaprWorkflowContext) -> datetime:
