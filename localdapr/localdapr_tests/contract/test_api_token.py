@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import httpx
 import pytest
 from dapr.clients import DaprClient
 from dapr.clients.exceptions import DaprGrpcError, DaprHttpError
@@ -83,3 +84,17 @@ def test_right_token_is_accepted_and_app_receives_app_api_token(
         assert d.get_metadata().application_id == "tok"
     seen = json.loads(resp.data)
     assert seen["headers"]["dapr-api-token"] == APP_TOKEN
+
+
+def test_workflow_http_api_requires_the_token(tokens: tuple[Any, Recorder]) -> None:
+    """The `/v1.0/workflows/...` routes sit behind the same middleware: 401 without the header,
+    and with it the call reaches the workflow engine (here: an unknown instance, 404)."""
+    sidecar, _ = tokens
+    url = f"{sidecar.http_url}/v1.0/workflows/dapr"
+    resp = httpx.get(f"{url}/no-such-instance")
+    assert resp.status_code == 401
+    assert resp.json()["errorCode"] == "ERR_UNAUTHORIZED"
+    assert httpx.post(f"{url}/any/start", headers={"dapr-api-token": "not-the-token"}).status_code == 401
+    resp = httpx.get(f"{url}/no-such-instance", headers={"dapr-api-token": DAPR_TOKEN})
+    assert resp.status_code == 404
+    assert resp.json()["errorCode"] == "ERR_INSTANCE_ID_NOT_FOUND"

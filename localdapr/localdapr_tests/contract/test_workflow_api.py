@@ -12,6 +12,7 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -207,10 +208,16 @@ def wfapi_finite_tree(ctx: wf.DaprWorkflowContext, depth: int):  # type: ignore[
 # -- fixtures ----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def client(target: Target) -> Iterator[wf.DaprWorkflowClient]:
+@contextmanager
+def running_worker(target: Target) -> Iterator[wf.DaprWorkflowClient]:
+    """A `WorkflowRuntime` serving every workflow and activity registered above (also by other
+    modules through `workflow`/`activity`), and a client; both closed on exit."""
     runtime = wf.WorkflowRuntime(host="127.0.0.1", port=str(target.main.grpc_port))
     for kind, fn in runtime_registry:
+        # The SDK marks a function as registered on the function itself and refuses it twice;
+        # each module's runtime registers it afresh.
+        for mark in ("_workflow_registered", "_activity_registered", "_dapr_alternate_name"):
+            fn.__dict__.pop(mark, None)
         if kind == "workflow":
             runtime.register_workflow(fn, name=fn.__name__)
         else:
@@ -223,6 +230,12 @@ def client(target: Target) -> Iterator[wf.DaprWorkflowClient]:
         gate.set()
     c.close()
     runtime.shutdown()
+
+
+@pytest.fixture(scope="module")
+def client(target: Target) -> Iterator[wf.DaprWorkflowClient]:
+    with running_worker(target) as c:
+        yield c
 
 
 def run(client: wf.DaprWorkflowClient, name: str, input: Any = None, timeout: int = 20) -> wf.WorkflowState:

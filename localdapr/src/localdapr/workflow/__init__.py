@@ -3,7 +3,8 @@
 Each sidecar gets an engine for its app id (workflows are namespaced per app,
 as Dapr's actor backend does); the engines of one process share one store so
 cross-app child workflows and activities commit in one transaction.
-See engine.py for the model, service.py for the gRPC surface.
+See engine.py for the model, service.py for the gRPC surface, http_api.py for the HTTP one
+(`/v1.0/workflows/...`).
 
 Where this differs from daprd (deliberately, and invisible to the SDK):
 - terminate, suspend and resume act in the backend at once, without a worker
@@ -21,9 +22,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import grpc
+from aiohttp import web
 
 from ..sidecar import Block, Sidecar
 from .engine import Engine
+from .http_api import WorkflowHttp
 from .service import add_service
 from .store import Store
 
@@ -39,6 +42,9 @@ class WorkflowBlock(Block):
 
     def grpc_services(self) -> list[Callable[[grpc.aio.Server], None]]:
         return [add_service(self.engine)]
+
+    def http_routes(self) -> list[web.RouteDef]:
+        return WorkflowHttp(self.engine).routes()
 
     async def start(self) -> None:
         self.engine.load()

@@ -44,15 +44,27 @@ _TERMINAL = tuple(TERMINAL)
 
 # durabletask-go api.ErrInstanceNotFound; the SDK's DaprWorkflowClient matches on this text.
 NOT_FOUND = "no such instance exists"
+# durabletask-go api.ErrNotCompleted.
+NOT_COMPLETED = "orchestration has not yet completed"
 
 
 class WorkflowError(Exception):
-    """An error for the gRPC caller, with the status daprd would use."""
+    """An error for the caller: the gRPC status daprd would use, and the backend's bare error.
 
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+    `cause` is the durabletask/actor error itself (e.g. NOT_FOUND), before the gRPC executor's
+    wording; the HTTP API wraps it in daprd's own messages instead.
+    """
+
+    def __init__(self, code: grpc.StatusCode, message: str, cause: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.cause = cause if cause is not None else message
+
+    @property
+    def not_found(self) -> bool:
+        """durabletask-go api.ErrInstanceNotFound."""
+        return self.cause == NOT_FOUND
 
 
 @dataclass(eq=False)
@@ -785,7 +797,9 @@ class Engine:
     def purge(self, instance_id: str, recursive: bool, force: bool = False) -> int:
         inst = self.get(instance_id)
         if inst is None:
-            raise WorkflowError(grpc.StatusCode.UNKNOWN, f"failed to purge workflow state: {NOT_FOUND}")
+            raise WorkflowError(
+                grpc.StatusCode.UNKNOWN, f"failed to purge workflow state: {NOT_FOUND}", NOT_FOUND
+            )
         with self.store.tx() as tx:
             return self._purge(tx, inst, recursive, force)
 
@@ -793,8 +807,7 @@ class Engine:
         """Delete an instance (and its children); only terminal ones unless forced."""
         if not inst.terminal and not force:
             raise WorkflowError(
-                grpc.StatusCode.UNKNOWN,
-                "failed to purge workflow state: orchestration has not yet completed",  # api.ErrNotCompleted
+                grpc.StatusCode.UNKNOWN, f"failed to purge workflow state: {NOT_COMPLETED}", NOT_COMPLETED
             )
         count = 0
         if recursive:
