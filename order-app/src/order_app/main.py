@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None, service: OrderService | None = 
             directory=RememberingDirectory(
                 DaprDirectory(invoker, settings.billing_app_id, settings.stock_app_id)
             ),
-            sagas=DaprSagaGateway(),
+            sagas=DaprSagaGateway(client),
             settings=settings,
         )
         worker: SagaWorker | None = SagaWorker(lambda: build_runtime(settings), settings.worker_check_seconds)
