@@ -232,29 +232,28 @@ class WorkflowHttp:
         return accepted()
 
     async def pause(self, request: web.Request) -> web.StreamResponse:
-        instance_id = request.match_info["instance"]
-        try:
-            self.engine.suspend(instance_id)
-        except WorkflowError as err:
-            raise HttpError(
-                500,
-                "ERR_PAUSE_WORKFLOW",
-                f"error pausing workflow {instance_id}: failed to pause workflow {instance_id}: "
-                f"failed to suspend orchestration: {err.cause}",
-            ) from None
-        return accepted()
+        verbs = ("pausing", "pause", "suspend")
+        return self._suspend_or_resume(request, self.engine.suspend, "ERR_PAUSE_WORKFLOW", verbs)
 
     async def resume(self, request: web.Request) -> web.StreamResponse:
         """`?reason=` is accepted and ignored, as daprd's route reads no options."""
+        verbs = ("resuming", "resume", "resume")
+        return self._suspend_or_resume(request, self.engine.resume, "ERR_RESUME_WORKFLOW", verbs)
+
+    def _suspend_or_resume(
+        self, request: web.Request, apply: Callable[[str], None], code: str, verbs: tuple[str, str, str]
+    ) -> web.StreamResponse:
+        """`verbs`: daprd's wording of the call, of the workflow step and of the engine's."""
+        doing, do, engine_verb = verbs
         instance_id = request.match_info["instance"]
         try:
-            self.engine.resume(instance_id)
+            apply(instance_id)
         except WorkflowError as err:
             raise HttpError(
                 500,
-                "ERR_RESUME_WORKFLOW",
-                f"error resuming workflow {instance_id}: failed to resume workflow {instance_id}: "
-                f"failed to resume orchestration: {err.cause}",
+                code,
+                f"error {doing} workflow {instance_id}: failed to {do} workflow {instance_id}: "
+                f"failed to {engine_verb} orchestration: {err.cause}",
             ) from None
         return accepted()
 
