@@ -332,6 +332,7 @@ async def drive(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
         for s in samples
         if (s.status, s.reason) != MIX[s.kind][1:]
     ]
+    cpu_used = {name: cpu_after[name] - cpu_before.get(name, 0) for name in cpu_after}
     results: dict[str, Any] = {
         "clients": args.clients,
         "duration_s": round(elapsed, 2),
@@ -349,8 +350,11 @@ async def drive(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
         "unexpected_outcomes": unexpected[:20],
         "steps": step_times(samples),
         "cpu_share_during_load": {  # 1.0 = one core busy all the time
-            name: round((cpu_after[name] - cpu_before.get(name, 0)) / (t1 - t0), 2) for name in cpu_after
+            name: round(used / (t1 - t0), 2) for name, used in cpu_used.items()
         },
+        # What each saga costs, nearly independent of the load; on a shared VM it also moves
+        # with the machine's speed (the load generator's own figure is the canary).
+        "cpu_ms_per_saga": {name: round(1000 * used / len(samples), 1) for name, used in cpu_used.items()},
         "audit_ok": report.ok,
         "audit_problems": report.problems[:50],
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
