@@ -90,16 +90,17 @@ def order_saga(ctx: DaprWorkflowContext, order: SagaInput) -> Generator[Any, Any
     else:  # continued as new (see `compensate` and `record`)
         steps = {step.name: step for step in order.resume.steps}
 
-    # 3. Completed, or undo whatever was started, then say why.
+    # 3. Completed, or undo whatever was started, then say why (unless an earlier run decided).
     outcome = order.resume.outcome if order.resume else None
-    if outcome is None and all(step.state is StepState.SUCCEEDED for step in steps.values()):
-        outcome = Outcome(status=OrderStatus.COMPLETED, message="The order is completed.")
-    elif outcome is None:
-        ctx.set_custom_status("compensating")
-        if not (yield from compensate(ctx, order, steps)):
-            return None  # continued as new, to carry on with a short history
-        reason, message = rejection(steps.values())
-        outcome = Outcome(status=OrderStatus.REJECTED, reason=reason, message=message)
+    if outcome is None:
+        if all(step.state is StepState.SUCCEEDED for step in steps.values()):
+            outcome = Outcome(status=OrderStatus.COMPLETED, message="The order is completed.")
+        else:
+            ctx.set_custom_status("compensating")
+            if not (yield from compensate(ctx, order, steps)):
+                return None  # continued as new, to carry on with a short history
+            reason, message = rejection(steps.values())
+            outcome = Outcome(status=OrderStatus.REJECTED, reason=reason, message=message)
 
     if not (yield from record(ctx, order, steps, outcome)):
         return None  # continued as new, to record it later
