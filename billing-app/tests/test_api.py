@@ -28,6 +28,13 @@ def test_refuses_register_without_login(client, store):
     assert store.data == {}
 
 
+@pytest.mark.parametrize("login", ["ù", "ann smith", "änn", "a/b"])
+def test_refuses_a_login_the_order_app_would_refuse(client, store, login):
+    """Letters outside ASCII too: the order app takes only A-Z, a-z, 0-9 and `_.@+-`."""
+    assert client.post("/billing/register", params={"login": login}).status_code == 422
+    assert store.data == {}
+
+
 def test_refill_accepts_balance_as_the_amount_alias(client, login):
     client.post(f"/billing/register?login={login}")
     resp = client.post("/billing/refill", json={"login": login, "balance": 1000})
