@@ -8,6 +8,12 @@ listens, then say "ready". Every output line is prefixed (`== APP - id ==`
 for an app, `== DAPR - id ==` for its sidecar). Ctrl-C / SIGTERM, or any app
 exiting, stops everything: SIGTERM to the apps' process groups, SIGKILL after
 a grace period, then the gateway and the sidecars.
+
+A run that dies without stopping (`kill -9`) leaves nothing behind: the apps
+are started with `lifeline.die_with_parent()`, so the kernel kills them with
+the runner, and a ready run keeps `.data/run.json` beside the run file (removed
+at the end); the next start stops what a dead run's record still names before
+it checks the ports.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import aiohttp
 import uvloop
 import yaml
 
+from . import lifeline
 from .config import AppSpec, ConfigError, Configuration, load_gateway_routes, load_resources, load_run_file
 from .gateway import Gateway
 from .metadata import MetadataBlock
@@ -180,6 +187,9 @@ class Runner:
         ]
         self.gateway: Gateway | None = None
         self.runtime: LocalDapr | None = None
+        self.record_path = lifeline.run_record_path(self.run_file.path)
+        # Made here, in the main thread that runs the loop and forks the apps: they die with it.
+        self._preexec = lifeline.die_with_parent()
         self._stop = asyncio.Event()
         self._force = asyncio.Event()
 
@@ -227,7 +237,10 @@ class Runner:
         try:
             return await self._run()
         finally:
-            await self._shutdown()
+            try:
+                await self._shutdown()
+            finally:
+                lifeline.remove_run_record(self.record_path, os.getpid())  # only if it is ours
             for sig in _STOP_SIGNALS:
                 loop.remove_signal_handler(sig)
 
@@ -238,6 +251,7 @@ class Runner:
 
     async def _run(self) -> int:
         routes = self._gateway_routes()
+        await self._stop_leftovers()
         self._check_ports(bool(routes))
         if self.options.reset:
             reset_data_dir(self.data_dir)
@@ -261,6 +275,7 @@ class Runner:
             done, _ = await asyncio.wait({exited, ready, stop}, return_when=asyncio.FIRST_COMPLETED)
             if ready in done:
                 ready.result()  # raises RunError on a startup timeout
+                self._write_run_record()
                 print(self._ready_line(), flush=True)
                 print(self._routes_table(), flush=True)
                 done, _ = await asyncio.wait({exited, stop}, return_when=asyncio.FIRST_COMPLETED)
@@ -271,6 +286,39 @@ class Runner:
         finally:
             for task in (exited, ready, stop):
                 task.cancel()
+
+    async def _stop_leftovers(self) -> None:
+        """Stop what a run killed without stopping (its runner is dead) left, as its record names it."""
+        record = lifeline.read_run_record(self.record_path)
+        if record is None or lifeline.runner_alive(self.record_path, record):
+            return  # nothing left, or another run is going: the port check will say so
+        programs = {p.spec.app_id: p.spec.command[0] for p in self.plans if p.spec.command}
+        stopped = await asyncio.to_thread(
+            lifeline.stop_leftovers, self.record_path, programs, self.options.grace_period
+        )
+        what = f"stopped {', '.join(stopped)}" if stopped else "nothing of it was still running"
+        print(f"localdapr: the run of pid {record.get('pid')} was not stopped cleanly: {what}", flush=True)
+
+    def _write_run_record(self) -> None:
+        """`.data/run.json` beside the run file, for the next start and for other tools."""
+        record = {
+            "runtime": "localdapr",
+            "pid": os.getpid(),
+            "gateway": f"http://localhost:{self.gateway.port}" if self.gateway else None,
+            "apps": {
+                p.spec.app_id: {
+                    "app_port": int(p.spec.app_port) if p.spec.app_port else None,
+                    "dapr_http_port": p.http_port,
+                    "dapr_grpc_port": p.grpc_port,
+                    "pid": p.process.pid if p.process else None,
+                }
+                for p in self.plans
+            },
+        }
+        try:
+            lifeline.write_run_record(self.record_path, record)
+        except OSError as exc:
+            log.warning("cannot write %s: %s", self.record_path, exc.strerror or exc)
 
     def _sidecar_options(self, p: AppPlan) -> SidecarOptions:
         env = {**os.environ, **p.spec.env}
@@ -309,6 +357,7 @@ class Runner:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,  # its own process group: we signal the app and its children together
+                preexec_fn=self._preexec,  # and the kernel kills it if localdapr dies (kill -9)
                 limit=1 << 20,
             )
         except (FileNotFoundError, PermissionError) as exc:
