@@ -824,8 +824,52 @@ class Engine:
         tx.after(lambda: self._notify(iid))
         return count + 1
 
+    # -- inspection (ListInstanceIDs, GetInstanceHistory) ---------------------
+    def list_instance_ids(self, page_size: int, token: str) -> tuple[list[str], str | None]:
+        """One page of this app's instance ids, oldest first, and the token of the next page.
+
+        dapr's `wfengine/state/list` asks the actor state store for its `metadata` keys
+        (`KeysLike`); state.postgresql v1 orders them by row id, skips rows up to the token's
+        row id, reads `page_size + 1` rows (0: all) and returns a token (the last returned row id)
+        only if there was one more row.
+        """
+        after = _parse_row_id(token) if token else None
+        rows = self.store.list_instance_ids(self.app_id, after, page_size + 1 if page_size > 0 else None)
+        if page_size > 0 and len(rows) > page_size:
+            rows = rows[:page_size]
+            return [r["instance_id"] for r in rows], str(rows[-1]["rowid"])
+        return [r["instance_id"] for r in rows], None
+
+    def history(self, instance_id: str) -> list[pb.HistoryEvent]:
+        """The current execution's committed history (not the inbox), as daprd's
+        `LoadWorkflowState` returns it; an unknown (or purged) instance is NOT_FOUND."""
+        inst = self.get(instance_id)
+        if inst is None:
+            raise WorkflowError(grpc.StatusCode.NOT_FOUND, f"workflow instance '{instance_id}' not found")
+        return wire.parse_history(inst.history)
+
     def _require(self, instance_id: str) -> Instance:
         inst = self.get(instance_id)
         if inst is None:
             raise WorkflowError(grpc.StatusCode.UNKNOWN, NOT_FOUND)
         return inst
+
+
+_INT64 = 2**63
+
+
+def _parse_row_id(token: str) -> int:
+    """A continuation token as Go's `strconv.ParseInt(token, 10, 64)` reads it; a bad one is the
+    plain error state.postgresql returns (the gRPC executor sends it as UNKNOWN)."""
+    body = token[1:] if token[:1] in "+-" else token
+    reason = None
+    if not body or not body.isascii() or not body.isdigit():
+        reason = "invalid syntax"
+    elif not -_INT64 <= int(token) < _INT64:
+        reason = "value out of range"
+    if reason is not None:
+        raise WorkflowError(
+            grpc.StatusCode.UNKNOWN,
+            f'invalid continue token: strconv.ParseInt: parsing "{token}": {reason}',
+        )
+    return int(token)

@@ -4,7 +4,8 @@ Request/response behaviour follows durabletask-go's `backend/executor.go` as
 daprd runs it: StartInstance waits for the instance to start (unless it has a
 scheduled start or no worker is connected), TerminateInstance waits for completion, Suspend/Resume wait
 for the new status; GetInstance answers `exists=false` for an unknown id, the
-other calls fail with "no such instance exists".
+other calls fail with "no such instance exists". ListInstanceIDs and GetInstanceHistory
+follow dapr's actor backend (`pkg/runtime/wfengine/backends/actors/actors.go`), see engine.py.
 
 Handlers are registered by hand (not via the generated `add_..._to_server`)
 so that `GetWorkItems` can write pre-serialized work items.
@@ -128,6 +129,19 @@ class WorkflowService:
         count = engine.purge(req.instanceId, req.recursive, req.HasField("force") and req.force)
         return pb.PurgeInstancesResponse(deletedInstanceCount=count)
 
+    async def ListInstanceIDs(
+        self, req: pb.ListInstanceIDsRequest, context: Any
+    ) -> pb.ListInstanceIDsResponse:
+        engine = await self._ready()
+        ids, token = engine.list_instance_ids(req.pageSize, req.continuationToken)
+        return pb.ListInstanceIDsResponse(instanceIds=ids, continuationToken=token)
+
+    async def GetInstanceHistory(
+        self, req: pb.GetInstanceHistoryRequest, context: Any
+    ) -> pb.GetInstanceHistoryResponse:
+        engine = await self._ready()
+        return pb.GetInstanceHistoryResponse(events=engine.history(req.instanceId))
+
     async def GetWorkItems(self, req: pb.GetWorkItemsRequest, context: grpc.aio.ServicerContext) -> None:
         engine = await self._ready()
         await engine.dispatcher.serve(context.write)
@@ -179,6 +193,8 @@ def add_service(engine: Engine) -> Callable[[grpc.aio.Server], None]:
         "CompleteActivityTask": pb.ActivityResponse,
         "CompleteOrchestratorTask": pb.WorkflowResponse,
         "CompleteWorkflowTask": pb.WorkflowResponse,
+        "ListInstanceIDs": pb.ListInstanceIDsRequest,
+        "GetInstanceHistory": pb.GetInstanceHistoryRequest,
     }
     handlers = {
         name: grpc.unary_unary_rpc_method_handler(

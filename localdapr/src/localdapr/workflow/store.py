@@ -3,7 +3,9 @@
 Everything is keyed by app id first: workflows are namespaced per app, as
 Dapr's actor-based backend does (the actor type embeds the app id).
 
-- `wf_instances`: one row per instance; `history` is the framed pastEvents blob.
+- `wf_instances`: one row per instance; `history` is the framed pastEvents blob. Its rowid
+  orders ListInstanceIDs, as the Postgres `row_id` of the instance's `metadata` key does in
+  daprd (SQLite may reuse the rowid of a purged newest instance; Postgres never reuses one).
 - `wf_inbox`: events not yet handed to a completed turn. A timer is an inbox
   row whose `fire_at` lies in the future (durabletask-go's pending timers);
   consuming a turn deletes the rows it carried, in the same transaction that
@@ -132,11 +134,28 @@ class Store:
         ).fetchall()
 
     def put_instance(self, tx: Tx, app_id: str, instance_id: str, values: dict[str, Any]) -> None:
+        # An upsert, not INSERT OR REPLACE: a recreated instance keeps its rowid, hence its place in
+        # list_instance_ids, as Postgres keeps the row_id of daprd's upserted `metadata` key.
         cols = ("app_id", "instance_id", *INSTANCE_COLUMNS)
+        updates = ",".join(f"{c}=excluded.{c}" for c in INSTANCE_COLUMNS)
         tx.conn.execute(
-            f"INSERT OR REPLACE INTO wf_instances ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})",
+            f"INSERT INTO wf_instances ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})"
+            f" ON CONFLICT (app_id, instance_id) DO UPDATE SET {updates}",
             (app_id, instance_id, *(values[c] for c in INSTANCE_COLUMNS)),
         )
+
+    def list_instance_ids(self, app_id: str, after: int | None, limit: int | None) -> list[sqlite3.Row]:
+        """`(rowid, instance_id)` in creation order, those after rowid `after`, at most `limit`."""
+        sql = "SELECT rowid, instance_id FROM wf_instances WHERE app_id=?"
+        params: list[Any] = [app_id]
+        if after is not None:
+            sql += " AND rowid > ?"
+            params.append(after)
+        sql += " ORDER BY rowid"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return self.db.execute(sql, tuple(params)).fetchall()
 
     def update_instance(self, tx: Tx, app_id: str, instance_id: str, values: dict[str, Any]) -> None:
         sets = ",".join(f"{k}=?" for k in values)
