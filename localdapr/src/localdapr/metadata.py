@@ -91,7 +91,19 @@ class MetadataBlock(Block):
         }
         if o.app_port:
             doc["appConnectionProperties"]["port"] = o.app_port
+        types, workers = self._workflows()
+        if types:  # daprd 1.18: omitted while no worker stream is open
+            doc["actorRuntime"]["activeActors"] = [{"type": t} for t in types]
+            doc["workflows"] = {"connectedWorkers": workers}
         return {k: v for k, v in doc.items() if v not in ([], None)}
+
+    def _workflows(self) -> tuple[list[str], int]:
+        for block in self.sidecar.blocks:
+            provider = getattr(block, "metadata_workflows", None)
+            if callable(provider):
+                types, workers = provider()
+                return list(types), int(workers)
+        return [], 0
 
     def _subscriptions(self) -> list[dict[str, Any]]:
         for block in self.sidecar.blocks:

@@ -49,6 +49,15 @@ class WorkflowBlock(Block):
     async def start(self) -> None:
         self.engine.load()
 
+    def metadata_workflows(self) -> tuple[list[str], int]:
+        """As daprd's metadata shows them: the workflow actor types, registered only
+        while a worker stream is open, and how many streams are open."""
+        workers = len(self.engine.dispatcher.streams)
+        if not workers:
+            return [], 0
+        prefix = f"dapr.internal.default.{self.engine.app_id}"
+        return [f"{prefix}.workflow", f"{prefix}.activity", f"{prefix}.retentioner"], workers
+
     async def stop(self) -> None:
         self.engine.close()
         self.engine.engines.pop(self.engine.app_id, None)
