@@ -26,6 +26,7 @@ from order_app.api.replies import subscribe_replies
 from order_app.api.routes import router
 from order_app.config import Settings
 from order_app.service import OrderService
+from order_app.workflow.engine_watch import EngineWatch
 from order_app.workflow.runtime import SagaWorker, build_runtime, configure_sdk_logs
 
 
@@ -48,7 +49,9 @@ def create_app(settings: Settings | None = None, service: OrderService | None = 
             sagas=DaprSagaGateway(client),
             settings=settings,
         )
-        worker: SagaWorker | None = SagaWorker(lambda: build_runtime(settings), settings.worker_check_seconds)
+        worker: SagaWorker | None = SagaWorker(
+            lambda: build_runtime(settings), settings.worker_check_seconds, EngineWatch(client)
+        )
     else:
         worker = None
 

@@ -23,6 +23,7 @@ from dapr_helpers.state import StateStore
 from order_app.adapters.orders import OrderRepository
 from order_app.config import Settings
 from order_app.workflow.activities import SagaActivities
+from order_app.workflow.engine_watch import EngineWatch
 from order_app.workflow.messages import SagaInput
 from order_app.workflow.saga import RECORD_AND_SEND, order_saga
 
@@ -105,9 +106,14 @@ def worker_alive(runtime: WorkflowRuntime) -> bool:
 
 
 class SagaWorker:
-    def __init__(self, build: Callable[[], WorkflowRuntime], check_seconds: float) -> None:
+    """`watch`, when given, is asked at every check whether the sidecar's engine is stuck."""
+
+    def __init__(
+        self, build: Callable[[], WorkflowRuntime], check_seconds: float, watch: EngineWatch | None = None
+    ) -> None:
         self.build = build
         self.check_seconds = check_seconds
+        self.watch = watch
         self.runtime: WorkflowRuntime | None = None
         self.ready = False
         self._task: asyncio.Task[None] | None = None
@@ -136,8 +142,11 @@ class SagaWorker:
             else:
                 self.ready = True
                 log.info("workflow worker connected")
+                if self.watch is not None:
+                    self.watch.reset()
                 while worker_alive(runtime) and not await self._stopped_within(self.check_seconds):
-                    pass
+                    if self.watch is not None:
+                        await self.watch.check()
             self.ready = False
             if self._stopping.is_set():
                 return
