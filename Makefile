@@ -6,17 +6,20 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PACKAGES := localdapr dapr-helpers order-app billing-app stock-app delivery-app
+PACKAGES := localdapr dapr-runtime dapr-helpers order-app billing-app stock-app delivery-app
 PYPROJECTS := $(wildcard $(addsuffix /pyproject.toml,$(PACKAGES)))
 
-include mk/images.mk mk/k8s.mk mk/newman.mk mk/bench.mk
+include mk/images.mk mk/k8s.mk mk/newman.mk mk/bench.mk mk/dapr.mk mk/workflows.mk
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make run      set up and run all four apps under localdapr (gateway http://localhost:8080)"
+	@echo "make run-dapr the same on the real Dapr runtime (daprd 1.18.2, Postgres, Redis)"
 	@echo "make test     set up and run every check: lint, unit, contract, end to end, chart, Newman"
 	@echo "make install  only the virtual environment with the pinned dependencies"
-	@echo "make bench    the saga benchmark and its audit (reports/bench/)"
+	@echo "make bench    the saga benchmark and its audit (reports/bench/); RUNTIME=dapr on real Dapr"
+	@echo "make workflows, make workflow ID=order-7   the running system's sagas, one saga's history"
+	@echo "make dapr-runtime  find an installed Dapr 1.18, or build daprd 1.18.2 from Go modules"
 	@echo "make test-faults  only the fault tests (make test runs them too)"
 	@echo "make images   the four app images (needs Docker); see charts/README.md"
 	@echo "make reset    forget localdapr's local data (state, messages, workflows)"
@@ -36,7 +39,9 @@ run: $(STAMP)
 	@echo "API docs, once ready: $(foreach p,orders billing stock delivery,http://localhost:8080/$(p)/docs )"
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/localdapr run -f dapr.yaml
 
-test: $(STAMP) lint newman-deps
+# Every suite that starts the system runs on both runtimes: localdapr, and real daprd 1.18
+# with Postgres and Redis (SAGA_RUNTIMES=localdapr narrows a run by hand).
+test: $(STAMP) lint newman-deps dapr-runtime infra-deps
 	REQUIRE_NEWMAN=1 $(BIN)/pytest
 
 lint: $(STAMP)

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .stack import STACK_ENV, Stack
+from .stack import STACK_ENV, Stack, make_stack
 
 
 class Api:
@@ -86,8 +86,8 @@ def future_slot(days: int | None = None) -> datetime:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    s = Stack(tmp_path_factory.mktemp("stack"), env=STACK_ENV)
+def stack(tmp_path_factory: pytest.TempPathFactory, runtime: str) -> Iterator[Stack]:
+    s = make_stack(runtime, tmp_path_factory.mktemp(f"stack-{runtime}"), env=STACK_ENV)
     s.start()
     yield s
     s.stop()

@@ -1,26 +1,36 @@
-"""The whole system on localdapr, for end-to-end tests.
+"""The whole system on either Dapr runtime, for end-to-end tests.
 
-`localdapr run` serves the four sidecars and the gateway; the four apps run as
-separate processes owned by the test, so a test can `kill -9` one app and
-start it again. Ports are free ones, so tests never collide with `make run`.
+`make_stack("localdapr", ...)`: `localdapr run` serves the four sidecars and the
+gateway. `make_stack("dapr", ...)`: the real runtime (Postgres, Redis, placement,
+scheduler and a daprd per app, `dapr_runtime.DaprSystem`) and the same gateway.
+Either way the four apps run as separate processes owned by the test, so a test
+can `kill -9` one app (or, on real Dapr, one daprd) and start it again. Ports are
+free ones, so tests never collide with `make run`.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import yaml
+from dapr_runtime.system import DaprSystem
+from localdapr.config import load_gateway_routes
+from localdapr.lifeline import die_with_parent
 from localdapr.runner import free_port  # never hands out one port twice
 
 ROOT = Path(__file__).resolve().parents[2]
+RUNTIMES = ("localdapr", "dapr")
 
 
 @dataclass
@@ -45,16 +55,21 @@ STACK_ENV = {
 
 @dataclass
 class Stack:
-    """`env` goes to every app, `app_env[app_id]` to one. `deadletters` adds the audit's
-    dead-letter subscriber (`bench.deadletters`) as a fifth app with its own sidecar."""
+    """The system on localdapr. `env` goes to every app, `app_env[app_id]` to one.
+    `deadletters` adds the audit's dead-letter subscriber (`bench.deadletters`) as a
+    fifth app with its own sidecar. `sidecar_env` goes to the sidecars (API tokens)."""
+
+    runtime = "localdapr"
 
     workdir: Path
     env: dict[str, str] = field(default_factory=dict)
     app_env: dict[str, dict[str, str]] = field(default_factory=dict)
     deadletters: bool = False
+    sidecar_env: dict[str, str] = field(default_factory=dict)
     apps: dict[str, App] = field(default_factory=dict)
     gateway_port: int = field(default_factory=free_port)
     sidecars: subprocess.Popen[bytes] | None = None
+    gateway: subprocess.Popen[bytes] | None = None
 
     def __post_init__(self) -> None:
         run = yaml.safe_load((ROOT / "dapr.yaml").read_text())
@@ -130,14 +145,20 @@ class Stack:
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
+            env={**os.environ, **self.sidecar_env},
+            preexec_fn=die_with_parent(os.getpid()),
         )
         for app in self.apps.values():
             _wait_http(f"http://127.0.0.1:{app.http_port}/v1.0/healthz", self.sidecars)
 
     def kill_sidecars(self) -> None:
+        """`kill -9` every sidecar (under localdapr, one process serves them all)."""
         assert self.sidecars is not None
         self.sidecars.send_signal(signal.SIGKILL)
         self.sidecars.wait(10)
+
+    def wait_sidecars_healthy(self) -> None:
+        """Every sidecar ready, its app included (localdapr is ready before the apps)."""
 
     # -- apps -----------------------------------------------------------------
     def start_app(self, app_id: str) -> None:
@@ -170,6 +191,7 @@ class Stack:
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=ROOT,
+            preexec_fn=die_with_parent(os.getpid()),
         )
         _wait_http(f"http://127.0.0.1:{app.app_port}/healthz", app.process)
 
@@ -185,6 +207,7 @@ class Stack:
             self.start_sidecars()
             for app_id in self.apps:
                 self.start_app(app_id)
+            self.wait_sidecars_healthy()
         except Exception:
             print(self.logs())
             self.stop()
@@ -192,6 +215,9 @@ class Stack:
 
     def stop(self) -> None:
         procs = [a.process for a in self.apps.values() if a.process] + [self.sidecars]
+        self._stop(procs)
+
+    def _stop(self, procs: list[subprocess.Popen[bytes] | None]) -> None:
         for p in procs:
             if p and p.poll() is None:
                 p.send_signal(signal.SIGTERM)
@@ -205,8 +231,90 @@ class Stack:
     def logs(self) -> str:
         return "\n".join(
             f"--- {f.name}\n{f.read_text(errors='replace')[-4000:]}"
-            for f in sorted(self.workdir.glob("*.log"))
+            for f in sorted([*self.workdir.glob("*.log"), *self.workdir.glob("dapr/logs/*.log")])
         )
+
+
+@dataclass
+class DaprStack(Stack):
+    """The system on the real Dapr runtime; each daprd is a process of its own."""
+
+    runtime = "dapr"
+    system: DaprSystem | None = None
+
+    def _system(self) -> DaprSystem:
+        if self.system is None:
+            self.system = DaprSystem(
+                self.workdir / "dapr",
+                [self._components()],
+                {a.app_id: a.app_port for a in self.apps.values()},
+                env=self.sidecar_env,
+                ports={a.app_id: (a.http_port, a.grpc_port) for a in self.apps.values()},
+            )
+            self.system.start()
+        return self.system
+
+    def start_sidecars(self) -> None:
+        system = self._system()
+        for app_id in self.apps:
+            system.start_sidecar(app_id)
+        if self.gateway is None:
+            self.gateway = _start_gateway(self)
+
+    def start_sidecar(self, app_id: str) -> None:
+        """Start one app's daprd again and wait until it is ready (its app is running)."""
+        self._system().start_sidecar(app_id)
+        self._system().sidecars[app_id].wait_healthy()
+
+    def kill_sidecar(self, app_id: str) -> None:
+        """`kill -9` one app's daprd."""
+        self._system().kill_sidecar(app_id)
+
+    def kill_sidecars(self) -> None:
+        for app_id in self.apps:
+            self.kill_sidecar(app_id)
+
+    def wait_sidecars_healthy(self) -> None:
+        for sidecar in self._system().sidecars.values():
+            sidecar.wait_healthy()
+
+    def stop(self) -> None:
+        self._stop([a.process for a in self.apps.values() if a.process] + [self.gateway])
+        if self.system:
+            self.system.stop()
+
+
+def make_stack(runtime: str, workdir: Path, **options: Any) -> Stack:
+    """The system on `runtime` ("localdapr" or "dapr")."""
+    if runtime not in RUNTIMES:
+        raise ValueError(f"unknown runtime {runtime!r}: expected one of {', '.join(RUNTIMES)}")
+    return (DaprStack if runtime == "dapr" else Stack)(workdir, **options)
+
+
+def _start_gateway(stack: Stack) -> subprocess.Popen[bytes]:
+    """localdapr's gateway alone, in front of the apps (the ingress of a real cluster)."""
+    routes = {
+        prefix: stack.apps[app_id].app_port
+        for prefix, app_id in load_gateway_routes(ROOT / "gateway.yaml").items()
+    }
+    log = open(stack.workdir / "gateway.log", "ab")  # noqa: SIM115 - owned by the process
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dapr_runtime.gateway", "--port", str(stack.gateway_port), json.dumps(routes)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        preexec_fn=die_with_parent(os.getpid()),
+    )
+    deadline = time.monotonic() + 30
+    while not _listening(stack.gateway_port):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the gateway did not start; its log: {stack.workdir / 'gateway.log'}")
+        time.sleep(0.05)
+    return process
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from ..e2e.conftest import Api, future_slot
-from ..e2e.stack import DEADLETTERS_APP, STACK_ENV, Stack
+from ..e2e.stack import DEADLETTERS_APP, STACK_ENV, Stack, make_stack
 from .audit import AuditReport, Ledger, audit_sync
 
 
@@ -83,8 +83,8 @@ class Driver(Api):
 
 
 @pytest.fixture(scope="session")
-def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    s = Stack(tmp_path_factory.mktemp("faults"), env=STACK_ENV, deadletters=True)
+def fault_stack(tmp_path_factory: pytest.TempPathFactory, runtime: str) -> Iterator[Stack]:
+    s = make_stack(runtime, tmp_path_factory.mktemp(f"faults-{runtime}"), env=STACK_ENV, deadletters=True)
     s.start()
     yield s
     s.stop()

@@ -1,11 +1,11 @@
 """Runs the Postman collection with Newman against a local stack that it starts and stops.
 
-    .venv/bin/python -m tests.newman.run_newman [extra newman options]
+    .venv/bin/python -m tests.newman.run_newman [--runtime localdapr|dapr] [extra newman options]
 
-The stack is the end-to-end tests' `Stack`: localdapr and the four apps on free ports,
-with a fresh data directory, so it never collides with `make run` or another test run.
-Newman reports to the terminal and to JUnit XML (`reports/newman.xml`); the exit code is
-Newman's, non-zero when any assertion fails.
+The stack is the end-to-end tests' `Stack`: the four apps on free ports on localdapr
+(the default) or on the real Dapr runtime, with fresh data, so it never collides with
+`make run` or another test run. Newman reports to the terminal and to JUnit XML
+(`reports/newman-<runtime>.xml`); the exit code is Newman's, non-zero when any assertion fails.
 """
 
 from __future__ import annotations
@@ -17,14 +17,18 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from tests.e2e.stack import Stack
+from tests.e2e.stack import RUNTIMES, make_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 POSTMAN = ROOT / "postman"
 COLLECTION = POSTMAN / "order-saga.postman_collection.json"
 ENVIRONMENT = POSTMAN / "local.postman_environment.json"
 NEWMAN = POSTMAN / "node_modules" / ".bin" / "newman"
-REPORT = ROOT / "reports" / "newman.xml"
+REPORTS = ROOT / "reports"
+
+
+def report(runtime: str) -> Path:
+    return REPORTS / f"newman-{runtime}.xml"
 
 
 def missing_tools() -> str | None:
@@ -44,28 +48,29 @@ def install_newman() -> None:
     subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=POSTMAN, check=True)
 
 
-def newman_command(base_url: str, extra: Sequence[str] = ()) -> list[str]:
+def newman_command(base_url: str, junit: Path, extra: Sequence[str] = ()) -> list[str]:
     return [
         str(NEWMAN), "run", str(COLLECTION),
         "--environment", str(ENVIRONMENT),
         "--env-var", f"baseUrl={base_url}",
         "--reporters", "cli,junit",
-        "--reporter-junit-export", str(REPORT),
+        "--reporter-junit-export", str(junit),
         "--timeout-request", "60000",  # one request; GET /orders/{id}?wait=N holds up to 30 s
         "--timeout", "600000",  # the whole run: never hang a build
         *extra,
     ]  # fmt: skip
 
 
-def run(extra: Sequence[str] = (), *, capture: bool = False) -> tuple[int, str]:
+def run(extra: Sequence[str] = (), *, capture: bool = False, runtime: str = "localdapr") -> tuple[int, str]:
     """Start a stack, run the collection against it, stop the stack: (newman's exit code, output)."""
     install_newman()
-    REPORT.parent.mkdir(exist_ok=True)
+    REPORTS.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="newman-stack-") as workdir:
-        stack = Stack(Path(workdir))
+        stack = make_stack(runtime, Path(workdir))
         try:
             stack.start()
-            command = newman_command(stack.url, [*(["--color", "off"] if capture else []), *extra])
+            options = [*(["--color", "off"] if capture else []), *extra]
+            command = newman_command(stack.url, report(runtime), options)
             result = subprocess.run(command, cwd=ROOT, capture_output=capture, text=True, check=False)
             output = (result.stdout or "") + (result.stderr or "")
             if result.returncode != 0:
@@ -80,10 +85,13 @@ def main(argv: Sequence[str]) -> int:
     if reason:
         print(f"newman: {reason}", file=sys.stderr)
         return 2
-    code, output = run(argv)
+    runtime = "localdapr"
+    if argv[:1] == ["--runtime"] and len(argv) > 1 and argv[1] in RUNTIMES:
+        runtime, argv = argv[1], argv[2:]
+    code, output = run(argv, runtime=runtime)
     if code != 0:
         print(output, file=sys.stderr)  # the processes' logs, to see why
-    print(f"newman exited with {code}; JUnit report: {REPORT.relative_to(ROOT)}")
+    print(f"newman exited with {code}; JUnit report: {report(runtime).relative_to(ROOT)}")
     return code
 
 
