@@ -2,9 +2,10 @@
 
     .venv/bin/python -m bench.saga_bench --clients 32 --duration 30
 
-Starts localdapr and the four apps (the e2e `Stack`, free ports, plus the
-audit's dead-letter subscriber), sets up accounts and products, then runs
-`--clients` clients for `--duration` seconds. Each client creates an order
+Starts the four apps on localdapr, or with `--runtime dapr` on real daprd with
+Postgres and Redis (the e2e `Stack`, free ports, plus the audit's dead-letter
+subscriber), sets up accounts and products, then runs `--clients` clients for
+`--duration` seconds. Each client creates an order
 (a realistic mix: mostly ones that complete, some with too little money, too
 many units, or a courier slot already taken), waits for its final status,
 and starts the next. Afterwards it audits everything (`tests/faults/audit.py`) and
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -33,7 +35,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.e2e.stack import DEADLETTERS_APP, ROOT, Stack
+from tests.e2e.stack import DEADLETTERS_APP, ROOT, RUNTIMES, Stack, make_stack
 from tests.faults.audit import Ledger, audit
 
 # Kind of order -> (weight, expected status, expected reason).
@@ -189,16 +191,30 @@ async def client(
     return samples
 
 
+def _stat(pid: int) -> list[str]:
+    """/proc/<pid>/stat's fields after the command name: [0] state, [1] ppid, [11..14] CPU ticks."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def tree_cpu(pid: int, children: dict[int, list[int]]) -> float:
+    """CPU seconds of a process and of its children, live (Postgres's backends) or reaped."""
+    fields = _stat(pid)
+    ticks = sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    total = ticks / os.sysconf("SC_CLK_TCK")
+    return total + sum(tree_cpu(child, children) for child in children.get(pid, []))
+
+
 def cpu_seconds(stack: Stack) -> dict[str, float]:
     """CPU time (user + system) each stack process has used so far; Linux only, else empty."""
-    procs = {"localdapr": stack.sidecars} | {a.app_id: a.process for a in stack.apps.values()}
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                children.setdefault(int(_stat(int(entry.name))[1]), []).append(int(entry.name))
     out: dict[str, float] = {}
-    for name, proc in procs.items():
-        try:
-            fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()  # type: ignore[union-attr]
-            out[name] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except (OSError, AttributeError, ValueError):
-            pass
+    for name, pid in stack.processes().items():
+        with contextlib.suppress(OSError, ValueError):
+            out[name] = tree_cpu(pid, children)
     own = os.times()
     out["bench client"] = own.user + own.system  # the load generator shares the machine
     return out
@@ -210,7 +226,6 @@ def start_profilers(stack: Stack, seconds: float, out: Path) -> list[subprocess.
     the stacks are where each process spends its Python CPU."""
     out.mkdir(parents=True, exist_ok=True)
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    procs = {"localdapr": stack.sidecars} | {a.app_id: a.process for a in stack.apps.values()}
     return [
         subprocess.Popen(
             [
@@ -227,13 +242,13 @@ def start_profilers(stack: Stack, seconds: float, out: Path) -> list[subprocess.
                 "-o",
                 str(out / f"{name}.txt"),
                 "--pid",
-                str(proc.pid),
+                str(pid),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        for name, proc in procs.items()
-        if proc is not None and name != DEADLETTERS_APP
+        for name, pid in stack.processes().items()
+        if name in ("localdapr", *stack.apps) and name != DEADLETTERS_APP  # py-spy reads Python only
     ]
 
 
@@ -300,7 +315,8 @@ def write_outputs(out: Path, results: dict[str, Any], samples: list[Sample], t0:
     )
     audit_state = "clean" if results["audit_ok"] else "FAILED"
     title = (
-        f"{results['clients']} clients, {len(samples)} sagas in {results['duration_s']:.0f} s, "
+        f"{results['runtime']}: {results['clients']} clients, {len(samples)} sagas in "
+        f"{results['duration_s']:.0f} s, "
         f"audit {audit_state}"
     )
     chart(samples, t0, out / "bench.png", title)
@@ -357,6 +373,7 @@ async def drive(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
         "cpu_ms_per_saga": {name: round(1000 * used / len(samples), 1) for name, used in cpu_used.items()},
         "audit_ok": report.ok,
         "audit_problems": report.problems[:50],
+        "runtime": stack.runtime,
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
     }
     print(report, file=sys.stderr)
@@ -373,6 +390,12 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "reports" / "bench"))
     parser.add_argument("--profile", metavar="DIR", help="py-spy every process during the load, into DIR")
     parser.add_argument("--keep", action="store_true", help="keep the stack's directory (logs, data)")
+    parser.add_argument(
+        "--runtime",
+        choices=RUNTIMES,
+        default="localdapr",
+        help="localdapr, or real daprd with Postgres and Redis",
+    )
     args = parser.parse_args()
     try:  # checked first: a run should not end without its chart
         import matplotlib  # noqa: F401
@@ -380,7 +403,7 @@ def main() -> None:
         sys.exit("matplotlib is needed for the chart: .venv/bin/pip install matplotlib")
 
     workdir = Path(tempfile.mkdtemp(prefix="saga-bench-"))
-    stack = Stack(workdir, deadletters=True)
+    stack = make_stack(args.runtime, workdir, deadletters=True)
     try:
         stack.start()
         results = asyncio.run(drive(stack, args))
@@ -394,7 +417,7 @@ def main() -> None:
         else:
             print(f"stack directory kept: {workdir}", file=sys.stderr)
 
-    summary = {k: results[k] for k in ("clients", "sagas", "duration_s", "throughput_sagas_per_s")}
+    summary = {k: results[k] for k in ("runtime", "clients", "sagas", "duration_s", "throughput_sagas_per_s")}
     summary |= {k: results[k] for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms", "audit_ok")}
     print(json.dumps(results["steps"], indent=2), file=sys.stderr)
     print(json.dumps(summary))

@@ -228,6 +228,11 @@ class Stack:
                 except subprocess.TimeoutExpired:
                     p.kill()
 
+    def processes(self) -> dict[str, int]:
+        """Every process of the system by name, for measuring (the benchmark's CPU figures)."""
+        procs = {"localdapr": self.sidecars} | {a.app_id: a.process for a in self.apps.values()}
+        return {name: p.pid for name, p in procs.items() if p is not None}
+
     def logs(self) -> str:
         return "\n".join(
             f"--- {f.name}\n{f.read_text(errors='replace')[-4000:]}"
@@ -277,6 +282,15 @@ class DaprStack(Stack):
     def wait_sidecars_healthy(self) -> None:
         for sidecar in self._system().sidecars.values():
             sidecar.wait_healthy()
+
+    def processes(self) -> dict[str, int]:
+        procs = {a.app_id: a.process.pid for a in self.apps.values() if a.process}
+        if self.gateway:
+            procs["gateway"] = self.gateway.pid
+        for m in self._system().processes():
+            if m.pid:
+                procs[m.name] = m.pid
+        return procs
 
     def stop(self) -> None:
         self._stop([a.process for a in self.apps.values() if a.process] + [self.gateway])
