@@ -62,3 +62,26 @@ def prepare(folders: list[Path], target: Path, pg_port: int, redis_port: int) ->
             docs = [_point(d, pg_port, redis_port) for d in yaml.safe_load_all(path.read_text()) if d]
             (target / f"{i}-{path.name}").write_text(yaml.safe_dump_all(docs, sort_keys=False))
     return target
+
+
+def with_own_name_resolution(config: Path, target: Path, names: Path) -> Path:
+    """A copy of the Configuration `config` whose sidecars find each other in their own SQLite
+    file, unless it chooses a name resolver itself.
+
+    Self-hosted daprd resolves app ids with mDNS by default, which every run on the machine
+    shares: two runs with an app `billing` (a test's stack beside `make run-dapr`, or two
+    stacks of one test session) would call each other's apps. The `sqlite` resolver is
+    daprd's own alternative for one machine, and one file per run keeps runs apart.
+    """
+    docs = [d for d in yaml.safe_load_all(config.read_text()) if d]
+    for doc in docs:
+        if doc.get("kind") == "Configuration":
+            spec = doc.get("spec") or {}
+            doc["spec"] = spec
+            spec.setdefault(
+                "nameResolution",
+                {"component": "sqlite", "version": "v1", "configuration": {"connectionString": str(names)}},
+            )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+    return target

@@ -96,6 +96,11 @@ class DaprSystem:
         folder = res.prepare(
             self.resource_folders, self.workdir / "resources", self.postgres.port, self.redis.port
         )
+        config = res.with_own_name_resolution(
+            self.config or self.runtime.default_config,
+            self.workdir / "config.yaml",
+            self.workdir / "data" / "names.db",
+        )
         for app_id, app_port in self.apps.items():
             http_port, grpc_port = self.ports.get(app_id) or (free_port(), free_port())
             self.sidecars[app_id] = Daprd(
@@ -103,7 +108,7 @@ class DaprSystem:
                 app_id,
                 app_port,
                 folder,
-                self.config or self.runtime.default_config,
+                config,
                 self.placement.address,
                 self.scheduler.address,
                 self.logs,
