@@ -67,7 +67,7 @@ def test_a_sidecar_http_api_refuses_a_call_without_the_token(token_stack: Stack,
     for headers in ({}, {"dapr-api-token": "wrong"}):
         r = httpx.get(url, headers=headers)
         assert r.status_code == 401, r.text
-        assert r.json()["errorCode"] == "ERR_UNAUTHORIZED"
+        assert r.text == "invalid api token\n"  # daprd 1.18.2's plain-text answer (localdapr matches it)
     assert httpx.get(url, headers={"dapr-api-token": DAPR_TOKEN}).status_code in (200, 204)
 
 

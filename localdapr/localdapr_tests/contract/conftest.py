@@ -1,209 +1,71 @@
-"""Contract-suite target: a running localdapr (default) or real daprd.
+"""Contract-suite targets: the same tests on localdapr and on the real daprd 1.18.
 
-`DAPR_TARGET=localdapr` (default): the suite starts `localdapr run -f` as a
-subprocess with two sidecars, `contract` and `contract-peer`, over the
-resources in `resources/`, and can kill and restart it.
+The session fixture `target` is parametrized over the runtimes SAGA_RUNTIMES selects
+(default "localdapr,dapr", as for the system suites; `make test` runs both):
 
-`DAPR_TARGET=daprd`: start the same two apps yourself with the Dapr CLI, e.g.
+- `localdapr`: `localdapr run -f` as a subprocess with two sidecars, `contract` and
+  `contract-peer`, over the resources in `resources/`.
+- `dapr`: `dapr_runtime.system.DaprSystem` (Postgres, Redis, placement, scheduler and a
+  daprd per app, each its own process) over the same resources, pointed at that Postgres
+  and Redis. A missing daprd is an error that says how to get it, never a skip.
 
-    dapr run --app-id contract --app-port 6101 --dapr-grpc-port 50101 \
-      --dapr-http-port 3601 --resources-path localdapr/localdapr_tests/contract/resources &
-    dapr run --app-id contract-peer --app-port 6102 --dapr-grpc-port 50102 \
-      --dapr-http-port 3602 --resources-path localdapr/localdapr_tests/contract/resources &
-    DAPR_TARGET=daprd pytest localdapr/localdapr_tests/contract
+Either way the two apps (app.py) are served in this process and `restartable` can
+`kill -9` the sidecars and start them again. Tests that need sidecars with settings of
+their own (tokens, ACL, resiliency) take the `runtime` fixture and `private_sidecars`.
 
-(ports overridable with CONTRACT_{APP,GRPC,HTTP}_PORT{,_PEER}); tests that need
-to kill the sidecar are skipped there.
+    SAGA_RUNTIMES=dapr pytest localdapr/localdapr_tests/contract     # daprd only
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 
-import httpx
 import pytest
-import uvicorn
-import yaml
 
-HERE = Path(__file__).parent
-TARGET = os.environ.get("DAPR_TARGET", "localdapr")
+from .runtimes import Sidecar, Target, make_target, selected_runtimes, serve
 
+__all__ = ["SELECTED", "Sidecar", "Target", "localdapr_only"]
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+SELECTED = selected_runtimes()
 
-
-@dataclass
-class Sidecar:
-    app_id: str
-    app_port: int
-    grpc_port: int
-    http_port: int
-
-    @property
-    def grpc_address(self) -> str:
-        return f"127.0.0.1:{self.grpc_port}"
-
-    @property
-    def http_url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
+# For tests of localdapr's own parts (its broker, its store), which need no sidecar.
+localdapr_only = pytest.mark.skipif(
+    "localdapr" not in SELECTED, reason="a test of localdapr's internals; SAGA_RUNTIMES excludes localdapr"
+)
 
 
-@dataclass
-class Target:
-    """The sidecars under test, and (for localdapr) control over their process."""
-
-    name: str
-    main: Sidecar
-    peer: Sidecar
-    workdir: Path | None = None
-    process: subprocess.Popen[bytes] | None = None
-    log: list[str] = field(default_factory=list)
-
-    @property
-    def can_restart(self) -> bool:
-        return self.workdir is not None
-
-    def start(self) -> None:
-        assert self.workdir is not None
-        logfile = open(self.workdir / "localdapr.log", "ab")  # noqa: SIM115 - owned by the process
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "localdapr",
-                "run",
-                "-f",
-                str(self.workdir / "dapr.yaml"),
-                "--data-dir",
-                str(self.workdir / "data"),
-            ],
-            stdout=logfile,
-            stderr=subprocess.STDOUT,
-            cwd=self.workdir,
-        )
-        wait_healthy(self.main)
-        wait_healthy(self.peer)
-
-    def kill(self) -> None:
-        """`kill -9` every sidecar at once."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-
-    def restart(self, hard: bool = True) -> None:
-        self.kill() if hard else self.stop()
-        self.start()
-
-    def configure_sdk(self, sidecar: Sidecar | None = None) -> None:
-        """Point the Dapr SDK (which reads its settings at import) at a sidecar."""
-        from dapr.conf import settings
-
-        sidecar = sidecar or self.main
-        os.environ["DAPR_GRPC_PORT"] = str(sidecar.grpc_port)
-        os.environ["DAPR_HTTP_PORT"] = str(sidecar.http_port)
-        settings.DAPR_GRPC_PORT = sidecar.grpc_port
-        settings.DAPR_HTTP_PORT = sidecar.http_port
-        settings.DAPR_RUNTIME_HOST = "127.0.0.1"
-
-
-def wait_healthy(sidecar: Sidecar, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{sidecar.http_url}/v1.0/healthz", timeout=1).status_code == 204:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"sidecar {sidecar.app_id} not healthy after {timeout}s")
-
-
-def _serve(app: object, port: int) -> uvicorn.Server:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return server
-
-
-def _env_port(name: str, default: int) -> int:
-    return int(os.environ.get(name, default))
+@pytest.fixture(scope="session", params=SELECTED)
+def runtime(request: pytest.FixtureRequest) -> str:
+    """The runtime under test, for tests that start sidecars of their own."""
+    return str(request.param)
 
 
 @pytest.fixture(scope="session")
-def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+def target(runtime: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     from .app import create_apps
 
-    if TARGET == "daprd":
-        main = Sidecar(
-            "contract",
-            _env_port("CONTRACT_APP_PORT", 6101),
-            _env_port("CONTRACT_GRPC_PORT", 50101),
-            _env_port("CONTRACT_HTTP_PORT", 3601),
-        )
-        peer = Sidecar(
-            "contract-peer",
-            _env_port("CONTRACT_APP_PORT_PEER", 6102),
-            _env_port("CONTRACT_GRPC_PORT_PEER", 50102),
-            _env_port("CONTRACT_HTTP_PORT_PEER", 3602),
-        )
-        t = Target("daprd", main, peer)
-    else:
-        main = Sidecar("contract", free_port(), free_port(), free_port())
-        peer = Sidecar("contract-peer", free_port(), free_port(), free_port())
-        t = Target("localdapr", main, peer, workdir=tmp_path_factory.mktemp("localdapr"))
+    t = make_target(runtime, tmp_path_factory.mktemp(runtime))
     main_app, peer_app = create_apps()
-    servers = [_serve(main_app, main.app_port), _serve(peer_app, peer.app_port)]
-    if t.workdir is not None:
-        run_file = {
-            "version": 1,
-            "common": {"resourcesPath": str(HERE / "resources")},
-            "apps": [
-                {
-                    "appID": s.app_id,
-                    "appDirPath": str(t.workdir),
-                    "appPort": s.app_port,
-                    "daprGRPCPort": s.grpc_port,
-                    "daprHTTPPort": s.http_port,
-                }
-                for s in (main, peer)
-            ],
-        }
-        (t.workdir / "dapr.yaml").write_text(yaml.safe_dump(run_file))
+    # The apps listen before the sidecars start: daprd reads /dapr/subscribe once, when ready.
+    servers = [serve(main_app, t.main.app_port), serve(peer_app, t.peer.app_port)]
+    try:
         t.start()
-    else:
-        wait_healthy(main)
-        wait_healthy(peer)
-    t.configure_sdk()
-    yield t
-    t.stop()
-    for server in servers:
-        server.should_exit = True
+        yield t
+    finally:
+        t.stop()
+        for server in servers:
+            server.should_exit = True
+
+
+@pytest.fixture(autouse=True)
+def _sdk_on_target(request: pytest.FixtureRequest) -> None:
+    """With two targets in a session, point the SDK's settings at the current one before each
+    test that uses it (a test may also have moved them to the peer, or to a private sidecar)."""
+    if "target" in request.fixturenames:
+        request.getfixturevalue("target").configure_sdk()
 
 
 @pytest.fixture
 def restartable(target: Target) -> Target:
-    if not target.can_restart:
-        pytest.skip("the target's sidecar process is not under the suite's control")
+    """The target, for tests that kill its sidecars and start them again."""
     return target

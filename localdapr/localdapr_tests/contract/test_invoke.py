@@ -9,11 +9,16 @@ from __future__ import annotations
 import json
 import uuid
 
+import grpc
 import httpx
 import pytest
 from dapr.clients import DaprClient
 from dapr.clients.exceptions import DaprHttpError
 from dapr.clients.grpc.client import DaprGrpcClient
+from dapr.proto import api_v1, common_v1
+from dapr.proto.runtime.v1 import dapr_pb2_grpc as api_v1_grpc
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 
 from .conftest import Target
 
@@ -64,11 +69,12 @@ def test_caller_and_callee_app_ids_are_sent_to_the_app(target: Target) -> None:
 
 
 def test_app_response_headers_and_success_status_come_back(target: Target) -> None:
-    """The app's status code and headers are copied to the caller's response."""
+    """The app's status code and headers are copied to the caller's response, their names in
+    Go's canonical form (net/http keeps them so: `x-echo-reply` arrives as `X-Echo-Reply`)."""
     with DaprClient(address=target.main.grpc_address) as d:
         resp = d.invoke_method(PEER, "invoke/status/201", http_verb="POST")
     assert resp.status_code == 201
-    assert ("x-echo-reply", "yes") in resp.get_headers()
+    assert ("X-Echo-Reply", "yes") in resp.get_headers()
     assert json.loads(resp.data) == {"status": 201, "from": PEER}
 
 
@@ -119,6 +125,34 @@ def test_dapr_app_id_header_form(target: Target) -> None:
         "payload",
     )
     assert "dapr-app-id" not in seen["headers"]
+
+
+@pytest.mark.parametrize(
+    ("code", "grpc_code", "text"),
+    [(404, "NOT_FOUND", "Not Found"), (500, "UNKNOWN", "Internal Server Error")],
+)
+def test_grpc_invoke_of_an_app_error(target: Target, code: int, grpc_code: str, text: str) -> None:
+    """grpc.go InvokeService: an HTTP app's non-2xx status becomes messaging/v1
+    ErrorFromHTTPResponseCode: CodeFromHTTPStatus, the status text as message, and an ErrorInfo
+    with `http.code` and the body (cut to 63 characters) as `http.error_message`."""
+    request = api_v1.InvokeServiceRequest(
+        id=PEER,
+        message=common_v1.InvokeRequest(
+            method=f"invoke/status/{code}",
+            http_extension=common_v1.HTTPExtension(verb=common_v1.HTTPExtension.GET),
+        ),
+    )
+    with grpc.insecure_channel(target.main.grpc_address) as channel, pytest.raises(grpc.RpcError) as err:
+        api_v1_grpc.DaprStub(channel).InvokeService(request, timeout=10)
+    assert err.value.code().name == grpc_code
+    assert err.value.details() == text
+    status = rpc_status.from_call(err.value)
+    assert status is not None
+    info = error_details_pb2.ErrorInfo()
+    status.details[0].Unpack(info)
+    body = json.dumps({"status": code, "from": PEER}, separators=(",", ":"))
+    assert (info.reason, info.domain) == (text, "dapr.io")
+    assert dict(info.metadata) == {"http.code": str(code), "http.error_message": body[:63]}
 
 
 @pytest.mark.filterwarnings("ignore:invoke_method with protocol gRPC is deprecated")

@@ -22,10 +22,7 @@ from dapr.conf import settings
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from .app_invoke import private_localdapr
-from .conftest import TARGET
-
-pytestmark = pytest.mark.skipif(TARGET == "daprd", reason="starts its own localdapr with a Resiliency")
+from .runtimes import private_sidecars
 
 RESILIENCY = """
 apiVersion: dapr.io/v1alpha1
@@ -68,7 +65,7 @@ def _target_app(calls: Counter[str]) -> FastAPI:
 
 
 @pytest.fixture(scope="module")
-def resiliency(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Counter[str]]]:
+def resiliency(runtime: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Counter[str]]]:
     calls: Counter[str] = Counter()
     apps = [
         {"app_id": "res-target", "app": _target_app(calls)},
@@ -76,7 +73,7 @@ def resiliency(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, 
         {"app_id": "res-down", "app_down": True},
     ]
     workdir = Path(tmp_path_factory.mktemp("resiliency"))
-    with private_localdapr(workdir, apps, {"resiliency.yaml": RESILIENCY}) as sidecars:
+    with private_sidecars(runtime, workdir, apps, {"resiliency.yaml": RESILIENCY}) as sidecars:
         yield sidecars["res-caller"], calls
 
 

@@ -14,31 +14,64 @@ import httpx
 import pytest
 from dapr.clients import DaprClient
 
-from .app_invoke import private_localdapr
-from .conftest import TARGET, Target
+from .conftest import Target
+from .runtimes import private_sidecars
+
+STATE_CAPABILITIES = ["ETAG", "TRANSACTIONAL", "TTL", "KEYS_LIKE", "QUERY_API", "ACTOR"]
 
 
 def test_http_metadata_document(target: Target) -> None:
-    """`id`, `runtimeVersion`, `components` (scoped to this app) and `appConnectionProperties`."""
+    """`id`, `runtimeVersion` (localdapr's own: it does not pretend to be daprd), `components`
+    scoped to this app with their capabilities (state.postgresql v1 as an actor store; none,
+    hence no key, for pubsub.redis), daprd 1.18's default-enabled preview features, the
+    Resiliency resources, the subscriptions loaded from the app, `appConnectionProperties`."""
     doc = httpx.get(f"{target.main.http_url}/v1.0/metadata").json()
     assert doc["id"] == "contract"
-    assert doc["runtimeVersion"]
-    names = {c["name"]: c for c in doc["components"]}
-    assert {"statestore", "pubsub"} <= set(names)
-    assert "peerstore" not in names  # scoped to contract-peer only
-    assert names["statestore"]["type"] == "state.postgresql"
-    assert names["statestore"]["version"] == "v1"
-    assert isinstance(names["statestore"]["capabilities"], list)
-    assert doc["appConnectionProperties"]["port"] == target.main.app_port
-    assert doc["appConnectionProperties"]["protocol"] == "http"
+    assert doc["runtimeVersion"] and doc["extended"]["daprRuntimeVersion"] == doc["runtimeVersion"]
+    assert sorted(doc["components"], key=lambda c: c["name"]) == [
+        {"name": "pubsub", "type": "pubsub.redis", "version": "v1"},
+        {
+            "name": "statestore",
+            "type": "state.postgresql",
+            "version": "v1",
+            "capabilities": STATE_CAPABILITIES,
+        },
+    ]
+    assert set(doc["enabledFeatures"]) == {"HotReload", "WorkflowsRemoteActivityReminder"}
+    assert doc["resiliencies"] == [{"name": "contract-resiliency"}]
+    subscriptions = {s["topic"]: s for s in doc["subscriptions"]}
+    assert subscriptions["ps-envelope"] == {
+        "pubsubname": "pubsub",
+        "topic": "ps-envelope",
+        "rules": [{"path": "/events/pubsub/ps-envelope"}],
+        "deadLetterTopic": "",
+        "type": "PROGRAMMATIC",
+    }
+    assert subscriptions["ps-script-dl"]["deadLetterTopic"] == "ps-script-dl-dead"
+    assert subscriptions["ps-raw"]["metadata"] == {"rawPayload": "true"}
+    assert doc["appConnectionProperties"] == {
+        "port": target.main.app_port,
+        "protocol": "http",
+        "channelAddress": "127.0.0.1",
+    }
 
 
 def test_peer_metadata_lists_its_own_components(target: Target) -> None:
-    """Each sidecar reports its own app id and the components visible to it."""
+    """Each sidecar reports its own app id, the components visible to it and its declarative
+    subscription (resources/subscription-pubsub.yaml)."""
     doc = httpx.get(f"{target.peer.http_url}/v1.0/metadata").json()
     assert doc["id"] == "contract-peer"
     names = {c["name"] for c in doc["components"]}
     assert "peerstore" in names and "statestore" not in names
+    assert doc["subscriptions"] == [
+        {
+            "pubsubname": "pubsub",
+            "topic": "ps-fanout",
+            "rules": [{"path": "/pubsub/fanout"}],
+            "deadLetterTopic": "",
+            "type": "DECLARATIVE",
+        }
+    ]
 
 
 def test_sdk_get_metadata(target: Target) -> None:
@@ -66,10 +99,9 @@ def test_http_put_metadata(target: Target) -> None:
     assert httpx.get(f"{target.peer.http_url}/v1.0/metadata").json()["extended"][key] == "hello"
 
 
-@pytest.mark.skipif(TARGET == "daprd", reason="stops a sidecar: uses its own localdapr")
-def test_shutdown_api_stops_the_sidecar(tmp_path: Path) -> None:
+def test_shutdown_api_stops_the_sidecar(runtime: str, tmp_path: Path) -> None:
     """`POST /v1.0/shutdown` answers 204, then the sidecar stops serving (daprd exits)."""
-    with private_localdapr(tmp_path, [{"app_id": "shut"}]) as sidecars:
+    with private_sidecars(runtime, tmp_path, [{"app_id": "shut"}]) as sidecars:
         url = sidecars["shut"].http_url
         assert httpx.post(f"{url}/v1.0/shutdown").status_code == 204
         deadline = time.monotonic() + 10

@@ -14,6 +14,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from localdapr.health import HealthBlock
 
+from .conftest import localdapr_only
+
+pytestmark = localdapr_only
+
 
 async def test_healthz_is_500_until_the_sidecar_has_started() -> None:
     block = HealthBlock(SimpleNamespace())  # type: ignore[arg-type]

@@ -88,6 +88,15 @@ def test_json_value_with_content_type_round_trips(client: DaprClient) -> None:
     assert json.loads(client.get_state(STORE, key).data) == doc
 
 
+def test_json_value_is_stored_as_go_and_postgres_see_it(client: DaprClient) -> None:
+    """The same over gRPC: the JSON value is decoded as Go does (float64, so a 23-digit integer
+    loses its last digit and 1.0 is 1) and comes back as Postgres' jsonb text."""
+    key = unique("gjson")
+    meta = {"contentType": "application/json"}
+    client.save_state(STORE, key, '{"b": 1,  "a" : [1.0, 10000000000000000000001]}', state_metadata=meta)
+    assert client.get_state(STORE, key).data == b'{"a": [1, 10000000000000000000000], "b": 1}'
+
+
 def test_invalid_json_with_json_content_type_is_rejected(client: DaprClient) -> None:
     """grpc.go SaveState: json.Unmarshal fails -> the raw Go error (gRPC UNKNOWN)."""
     err = grpc_error(

@@ -46,6 +46,25 @@ def test_save_then_get_returns_json_value_and_etag_header(http: httpx.Client) ->
     assert resp.headers["ETag"].isdigit()
 
 
+def test_json_values_come_back_as_postgres_writes_jsonb(http: httpx.Client) -> None:
+    """onPostState decodes the value into Go values (numbers are float64), state.postgresql v1
+    stores it as `jsonb`, and Postgres writes that out its own way: keys shortest first then
+    bytewise, the last of duplicate keys, `", "`/`": "`, numbers without exponent or trailing
+    zeros, only `"`, `\\` and control characters escaped. The body is sent as raw text."""
+    key = unique("hjson")
+    value = (
+        '{"b":1, "a":[1, 2.50, 1e2, -0, 1E-2], "zz":"\\u00e9\\n\\t\\u0001/",'
+        ' "aa": {"y": null, "x": true}, "dup": 1, "dup": 2}'
+    )
+    body = f'[{{"key": "{key}", "value": {value}}}]'
+    assert http.post(f"/v1.0/state/{STORE}", content=body).status_code == 204
+    expected = (
+        '{"a": [1, 2.5, 100, 0, 0.01], "b": 1, "aa": {"x": true, "y": null},'
+        ' "zz": "é\\n\\t\\u0001/", "dup": 2}'
+    )
+    assert http.get(f"/v1.0/state/{STORE}/{key}").content == expected.encode()
+
+
 def test_a_key_with_braces_and_unicode_is_read_and_deleted_by_its_escaped_path(http: httpx.Client) -> None:
     """daprd's router takes any path segment as the key (a login may hold `{`, `}` or emoji)."""
     key = unique("h{x}-é😀")

@@ -16,6 +16,10 @@ from localdapr.state import store as st
 
 from localdapr import db as dbmod
 
+from .conftest import localdapr_only
+
+pytestmark = localdapr_only
+
 
 @pytest.fixture
 def store(tmp_path: Path) -> st.StateStore:

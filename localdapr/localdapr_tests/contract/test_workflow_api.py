@@ -9,18 +9,23 @@ workflow engine (dapr/dapr `pkg/runtime/wfengine`, durabletask-go
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import dapr.ext.workflow as wf
 import grpc
 import pytest
+from dapr.ext.workflow._durabletask.internal import protos as pb
+from dapr.ext.workflow._durabletask.internal.orchestrator_service_pb2_grpc import TaskHubSidecarServiceStub
 
 from .conftest import Target
+from .runtimes import private_sidecars
 
 runtime_registry: list[Any] = []  # filled by the decorators below, applied by the fixture
 calls: Counter[str] = Counter()  # activity invocations, by key
@@ -238,6 +243,37 @@ def client(target: Target) -> Iterator[wf.DaprWorkflowClient]:
         yield c
 
 
+@pytest.fixture(scope="module")
+def stub(target: Target) -> Iterator[TaskHubSidecarServiceStub]:
+    with grpc.insecure_channel(target.main.grpc_address) as channel:
+        yield TaskHubSidecarServiceStub(channel)
+
+
+def wait_status(
+    client: wf.DaprWorkflowClient, instance_id: str, status: wf.WorkflowStatus, timeout: float = 10
+) -> wf.WorkflowState:
+    """Poll until the instance shows `status` (for changes daprd makes after the call returns)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state = client.get_workflow_state(instance_id)
+        if state is not None and state.runtime_status == status:
+            return state
+        assert time.monotonic() < deadline, f"{instance_id}: {state and state.runtime_status}, not {status}"
+        time.sleep(0.05)
+
+
+def stays(
+    client: wf.DaprWorkflowClient, instance_id: str, status: wf.WorkflowStatus, seconds: float = 1
+) -> None:
+    """The instance keeps `status` for `seconds` (polled: a long-poll cut by its deadline can end
+    as CANCELLED instead of DEADLINE_EXCEEDED on daprd, which the SDK does not map to a timeout)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        state = client.get_workflow_state(instance_id)
+        assert state is not None and state.runtime_status == status, state and state.runtime_status
+        time.sleep(0.1)
+
+
 def run(client: wf.DaprWorkflowClient, name: str, input: Any = None, timeout: int = 20) -> wf.WorkflowState:
     iid = client.schedule_new_workflow(name, input=input, instance_id=new_id(name))
     state = client.wait_for_workflow_completion(iid, timeout_in_seconds=timeout)
@@ -297,10 +333,7 @@ def test_waiting_without_timeout_stays_running_until_the_event(client: wf.DaprWo
     """python-sdk wait_for_external_event(timeout=None) schedules a 9999-12-31 timer: it is
     recorded but never fires, so the workflow keeps waiting."""
     iid = client.schedule_new_workflow("wfapi_wait_event", input="go", instance_id=new_id("nowait"))
-    with pytest.raises(TimeoutError):
-        client.wait_for_workflow_completion(iid, timeout_in_seconds=1)
-    state = client.get_workflow_state(iid)
-    assert state is not None and state.runtime_status == wf.WorkflowStatus.RUNNING
+    stays(client, iid, wf.WorkflowStatus.RUNNING)
     client.raise_workflow_event(iid, "go", data=7)
     done = client.wait_for_workflow_completion(iid, timeout_in_seconds=10)
     assert done is not None and done.serialized_output == "7"
@@ -376,10 +409,7 @@ def test_suspend_holds_the_workflow_until_resumed(client: wf.DaprWorkflowClient)
     state = client.get_workflow_state(iid)
     assert state is not None and state.runtime_status == wf.WorkflowStatus.SUSPENDED
     gates[key].set()  # the first activity finishes while suspended: the workflow must not move on
-    with pytest.raises(TimeoutError):
-        client.wait_for_workflow_completion(iid, timeout_in_seconds=1)
-    state = client.get_workflow_state(iid)
-    assert state is not None and state.runtime_status == wf.WorkflowStatus.SUSPENDED
+    stays(client, iid, wf.WorkflowStatus.SUSPENDED)
     client.resume_workflow(iid)
     done = client.wait_for_workflow_completion(iid, timeout_in_seconds=10)
     assert done is not None and done.runtime_status == wf.WorkflowStatus.COMPLETED
@@ -387,18 +417,20 @@ def test_suspend_holds_the_workflow_until_resumed(client: wf.DaprWorkflowClient)
 
 
 def test_terminate_is_recursive_to_children(client: wf.DaprWorkflowClient) -> None:
-    """dapr/dapr terminate (recursive by default in the python SDK): the instance and its
-    running children end TERMINATED, with the given output."""
+    """durabletask-go executor.go TerminateInstance (recursive by default in the python SDK)
+    returns once the instance itself is TERMINATED, with the given output; its running children
+    follow as each one processes the ExecutionTerminated its parent sent it (runtimestate/
+    applier.go), so they may end TERMINATED a little later."""
     iid = client.schedule_new_workflow("wfapi_tree", input=2, instance_id=new_id("tree"))
     leaf = f"{iid}-c-c"
     for instance in (iid, f"{iid}-c", leaf):  # each one's first turn creates the next
         assert client.wait_for_workflow_start(instance, timeout_in_seconds=10) is not None
     client.terminate_workflow(iid, output="stop")
-    for instance in (iid, f"{iid}-c", leaf):
-        state = client.get_workflow_state(instance)
-        assert state is not None and state.runtime_status == wf.WorkflowStatus.TERMINATED, instance
     state = client.get_workflow_state(iid)
-    assert state is not None and state.serialized_output == '"stop"'
+    assert state is not None and state.runtime_status == wf.WorkflowStatus.TERMINATED
+    assert state.serialized_output == '"stop"'
+    for instance in (f"{iid}-c", leaf):
+        wait_status(client, instance, wf.WorkflowStatus.TERMINATED)
 
 
 def test_purge_is_recursive_and_only_for_terminal_instances(client: wf.DaprWorkflowClient) -> None:
@@ -445,34 +477,97 @@ def test_unknown_instance(client: wf.DaprWorkflowClient) -> None:
 
 def test_scheduled_start_waits_until_its_time(client: wf.DaprWorkflowClient) -> None:
     """durabletask-go StartInstance with scheduledStartTimestamp: the instance exists as
-    PENDING (StartInstance does not wait for it) and starts at that time; events raised
-    meanwhile wait for it."""
+    PENDING (StartInstance does not wait for it) and starts at that time (orchestrator/create.go
+    scheduleWorkflowStart: a reminder at that time)."""
     start_at = datetime.now(UTC) + timedelta(seconds=1)
     iid = client.schedule_new_workflow(
         "wfapi_wait_event", input="later", instance_id=new_id("sched"), start_at=start_at
     )
     state = client.get_workflow_state(iid)
     assert state is not None and state.runtime_status == wf.WorkflowStatus.PENDING
-    client.raise_workflow_event(iid, "later", data="early bird")
     started = client.wait_for_workflow_start(iid, timeout_in_seconds=10)
     assert started is not None and datetime.now(UTC) >= start_at
+    client.raise_workflow_event(iid, "later", data="on time")
+    done = client.wait_for_workflow_completion(iid, timeout_in_seconds=10)
+    assert done is not None and done.serialized_output == '"on time"'
+
+
+def test_an_event_starts_a_scheduled_workflow_at_once(client: wf.DaprWorkflowClient) -> None:
+    """daprd 1.18.2 contradicts the docs here (python-sdk DaprWorkflowClient.schedule_new_workflow:
+    "start_at: The time when the workflow instance should start executing"). Its workflow actor
+    keeps ExecutionStarted in the inbox from creation (orchestrator/create.go
+    scheduleWorkflowStart), and any event added (orchestrator/add.go addWorkflowEvent) wakes it
+    at once to run the whole inbox, the start included. Asserted as daprd does it, on both."""
+    start_at = datetime.now(UTC) + timedelta(seconds=30)
+    iid = client.schedule_new_workflow(
+        "wfapi_wait_event", input="later", instance_id=new_id("sched-ev"), start_at=start_at
+    )
+    client.raise_workflow_event(iid, "later", data="early bird")
     done = client.wait_for_workflow_completion(iid, timeout_in_seconds=10)
     assert done is not None and done.serialized_output == '"early bird"'
+    assert datetime.now(UTC) < start_at
 
 
-def test_workflows_are_namespaced_per_app_id(client: wf.DaprWorkflowClient, target: Target) -> None:
+def test_workflows_are_namespaced_per_app_id(
+    client: wf.DaprWorkflowClient, target: Target, stub: TaskHubSidecarServiceStub
+) -> None:
     """dapr/dapr backends/actors: the workflow actor type embeds the app id
-    (`dapr.internal.{namespace}.{appID}.workflow`), so another app's sidecar does not see
-    this app's instances."""
+    (`dapr.internal.{namespace}.{appID}.workflow`), so another app's sidecar, although its own
+    actor state store is the same Postgres table, does not see this app's instances."""
     iid = client.schedule_new_workflow("wfapi_wait_event", input="x", instance_id=new_id("ns"))
     peer = wf.DaprWorkflowClient(host="127.0.0.1", port=str(target.peer.grpc_port))
     try:
         assert peer.get_workflow_state(iid) is None
-        with pytest.raises(grpc.RpcError):
-            peer.raise_workflow_event(iid, "x", data=1)
     finally:
         peer.close()
+    with grpc.insecure_channel(target.peer.grpc_address) as channel:
+        ids = TaskHubSidecarServiceStub(channel).ListInstanceIDs(pb.ListInstanceIDsRequest(), timeout=10)
+    assert iid not in ids.instanceIds
+    assert iid in stub.ListInstanceIDs(pb.ListInstanceIDsRequest(), timeout=10).instanceIds
     client.terminate_workflow(iid)
+
+
+def test_writes_wait_for_a_connected_worker(target: Target) -> None:
+    """daprd registers the workflow actor types only while a GetWorkItems stream is open
+    (executor.go executeOnWorkItemConnection): a write to an app with no worker (here the peer)
+    waits in the actor placement lookup until one connects, so it ends at the caller's deadline;
+    reads are served from the state store meanwhile."""
+    with grpc.insecure_channel(target.peer.grpc_address) as channel:
+        peer = TaskHubSidecarServiceStub(channel)
+        start = pb.CreateInstanceRequest(instanceId=new_id("nowk"), name="wfapi_echo")
+        with pytest.raises(grpc.RpcError) as err:
+            peer.StartInstance(start, timeout=1.5)
+        assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        with pytest.raises(grpc.RpcError) as err:
+            peer.RaiseEvent(pb.RaiseEventRequest(instanceId=start.instanceId, name="e"), timeout=1.5)
+        assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        assert not peer.GetInstance(pb.GetInstanceRequest(instanceId=start.instanceId), timeout=5).exists
+
+
+def test_a_sidecar_without_an_actor_state_store_runs_no_workflows(runtime: str, tmp_path: Path) -> None:
+    """Workflow state lives in the actor state store (a state component with `actorStateStore:
+    "true"`). Without one, daprd answers reads with messages.ErrActorRuntimeNotFound (INTERNAL),
+    ListInstanceIDs with wfengine/state/list's own error (UNKNOWN), and a write never gets
+    through (the actor is never placed): it ends at the caller's deadline."""
+    with (
+        private_sidecars(runtime, tmp_path, [{"app_id": "no-actors"}]) as sidecars,
+        grpc.insecure_channel(sidecars["no-actors"].grpc_address) as channel,
+    ):
+        stub = TaskHubSidecarServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as err:
+            stub.GetInstance(pb.GetInstanceRequest(instanceId="x"), timeout=5)
+        assert err.value.code() == grpc.StatusCode.INTERNAL
+        assert err.value.details() == (
+            "the state store is not configured to use the actor runtime. Have you set the - name: "
+            'actorStateStore value: "true" in your state store component file?'
+        )
+        with pytest.raises(grpc.RpcError) as err:
+            stub.ListInstanceIDs(pb.ListInstanceIDsRequest(), timeout=5)
+        assert err.value.code() == grpc.StatusCode.UNKNOWN
+        assert err.value.details() == "no state store with actor support found"
+        with pytest.raises(grpc.RpcError) as err:
+            stub.StartInstance(pb.CreateInstanceRequest(instanceId="x", name="w"), timeout=1.5)
+        assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
 
 
 async def test_async_client(client: wf.DaprWorkflowClient, target: Target) -> None:

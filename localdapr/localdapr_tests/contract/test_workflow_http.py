@@ -9,6 +9,7 @@ client.go` (get's `runtimeStatus` and `properties`) and `pkg/messages/predefined
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -19,7 +20,7 @@ import httpx
 import pytest
 
 from .conftest import Target
-from .test_workflow_api import gates, new_id, running_worker, workflow
+from .test_workflow_api import gates, new_id, running_worker, stays, workflow
 
 NOT_FOUND = "ERR_INSTANCE_ID_NOT_FOUND"
 
@@ -94,6 +95,18 @@ def wait_done(c: wf.DaprWorkflowClient, instance_id: str) -> wf.WorkflowState:
     return state
 
 
+def wait_status(http: httpx.Client, instance_id: str, status: str, timeout: float = 10) -> dict[str, Any]:
+    """Poll get until `runtimeStatus` is `status`: terminate, pause and resume only queue their
+    event (durabletask-go backend/client.go), the instance acts on it a moment later."""
+    deadline = time.monotonic() + timeout
+    while True:
+        body = get(http, instance_id)
+        if body["runtimeStatus"] == status:
+            return body
+        assert time.monotonic() < deadline, f"{instance_id}: {body['runtimeStatus']}, not {status}"
+        time.sleep(0.05)
+
+
 def timestamp(value: str) -> datetime:
     """protojson Timestamp: RFC 3339 in UTC with a `Z`."""
     assert value.endswith("Z"), value
@@ -139,6 +152,7 @@ def test_duplicate_start_of_an_active_instance_is_a_500(
     assert_error(resp, 500, "ERR_START_WORKFLOW", "error starting workflow 'wfhttp_wait': ")
     assert f"an active workflow with ID '{iid}' already exists" in resp.json()["message"]
     assert_accepted(http.post(f"/dapr/{iid}/terminate"))
+    wait_status(http, iid, "TERMINATED")
     assert start(http, "wfhttp_describe_input", "7", iid) == iid
     assert wait_done(client, iid).serialized_output == '{"value": 7, "type": "int"}'
 
@@ -237,17 +251,16 @@ def test_raise_event_body_is_the_event_data(http: httpx.Client, client: wf.DaprW
 
 
 def test_pause_holds_the_instance_until_resume(http: httpx.Client, client: wf.DaprWorkflowClient) -> None:
-    """PauseWorkflow/ResumeWorkflow: 202 each; SUSPENDED makes no progress; `?reason=` is ignored."""
+    """PauseWorkflow/ResumeWorkflow: 202 each, once the event is queued; SUSPENDED makes no
+    progress; `?reason=` is ignored."""
     key = new_id("h-gate")
     gates[key] = threading.Event()
     iid = start(http, "wfapi_gated", f'"{key}"', key)
     assert client.wait_for_workflow_start(iid, timeout_in_seconds=10) is not None
     assert_accepted(http.post(f"/dapr/{iid}/pause"))
-    assert get(http, iid)["runtimeStatus"] == "SUSPENDED"
+    wait_status(http, iid, "SUSPENDED")
     gates[key].set()
-    with pytest.raises(TimeoutError):
-        client.wait_for_workflow_completion(iid, timeout_in_seconds=1)
-    assert get(http, iid)["runtimeStatus"] == "SUSPENDED"
+    stays(client, iid, wf.WorkflowStatus.SUSPENDED)
     assert_accepted(http.post(f"/dapr/{iid}/resume", params={"reason": "go on"}))
     assert wait_done(client, iid).serialized_output == f'["{key}", "after"]'
 
@@ -257,7 +270,8 @@ def test_terminate_is_recursive_and_purge_needs_a_terminal_instance(
     client: wf.DaprWorkflowClient,
 ) -> None:
     """TerminateWorkflow/PurgeWorkflow are recursive over HTTP (Recursive=true, no options read);
-    purging a running instance is 500 ERR_PURGE_WORKFLOW (api.ErrNotCompleted)."""
+    terminate answers once the event is queued; purging a running instance is 500
+    ERR_PURGE_WORKFLOW (api.ErrNotCompleted)."""
     iid = start(http, "wfapi_tree", "1", new_id("h-tree"))
     child = f"{iid}-c"
     for instance in (iid, child):  # the parent's first turn creates the child
@@ -268,8 +282,7 @@ def test_terminate_is_recursive_and_purge_needs_a_terminal_instance(
 
     assert_accepted(http.post(f"/dapr/{iid}/terminate"))
     for instance in (iid, child):
-        body = get(http, instance)
-        assert body["runtimeStatus"] == "TERMINATED", instance
+        body = wait_status(http, instance, "TERMINATED")
         assert "dapr.workflow.output" not in body["properties"]  # HTTP terminate carries no output
     assert_accepted(http.post(f"/dapr/{iid}/terminate"))  # terminating again is accepted
 
@@ -296,7 +309,24 @@ def test_operations_on_an_unknown_instance(
 ) -> None:
     """universal workflow.go: only terminate and purge map a missing instance to 404."""
     iid = new_id("h-unknown")
-    assert_error(http.post(f"/dapr/{iid}/{path}", content=b"1"), status, code, message.format(iid=iid))
+    assert_error(http.post(f"/dapr/{iid}/{path}"), status, code, message.format(iid=iid))
+
+
+@pytest.mark.parametrize("path", ["terminate", "purge", "pause", "resume", ""])
+def test_a_body_that_is_not_the_request_message_is_400(http: httpx.Client, path: str) -> None:
+    """universal.go UniversalHTTPHandler: get, terminate, pause, resume and purge read a
+    non-empty body as the protojson of their request message (unknown fields are ignored);
+    one that does not parse is 400 ERR_MALFORMED_REQUEST, before the instance is looked up.
+    The parser's own words follow the prefix (Go's protojson on daprd, Python's on localdapr)."""
+    iid = new_id("h-body")
+    verb = "GET" if path == "" else "POST"
+    url = f"/dapr/{iid}/{path}".rstrip("/")
+    for body in (b"1", b"[]"):
+        resp = http.request(verb, url, content=body)
+        assert_error(resp, 400, "ERR_MALFORMED_REQUEST", "failed deserializing HTTP body: ")
+    resp = http.request(verb, url, content=b'{"anything": 1, "instanceId": "another"}')  # the path's id wins
+    assert resp.status_code in (404, 500), resp.text
+    assert iid in resp.json()["message"]
 
 
 # -- routing and security -------------------------------------------------------------------

@@ -2,9 +2,10 @@
 
 These tests play the worker by hand (`TaskHubSidecarServiceStub` from
 dapr-ext-workflow) to pin down what the real worker relies on: the shape of
-work items, re-dispatch after a stream dies, stale-safe completion tokens,
-and the version copied into WorkflowStarted (durabletask-go
-`backend/executor.go`, `backend/runtimestate/applier.go`).
+work items, re-dispatch after a stream dies, how completions are matched (by
+instance id and task id: daprd sends no completion token), and the version copied
+into WorkflowStarted (durabletask-go `backend/executor.go`, `backend/local/task.go`,
+`backend/runtimestate/applier.go`).
 """
 
 from __future__ import annotations
@@ -33,11 +34,17 @@ class RawWorker:
         self.stub.Hello(pb.empty_pb2.Empty())
         self.stream = self.stub.GetWorkItems(pb.GetWorkItemsRequest(), timeout=30)
 
-    def next(self) -> pb.WorkItem:
-        item: pb.WorkItem = next(self.stream)
-        assert item.WhichOneof("request") in ("workflowRequest", "activityRequest"), item
-        assert item.completionToken
-        return item
+    def next(self, instance_id: str) -> pb.WorkItem:
+        """The next work item of `instance_id`. Those of other instances are left unanswered: on
+        daprd an earlier module's HTTP terminate may still be queued when this stream opens
+        (its worker has gone), and the shared queue hands it to whoever connects."""
+        while True:
+            item: pb.WorkItem = next(self.stream)
+            assert item.WhichOneof("request") in ("workflowRequest", "activityRequest"), item
+            assert item.completionToken == ""  # executor.go never sets one
+            owner = item.workflowRequest.instanceId or item.activityRequest.workflowInstance.instanceId
+            if owner == instance_id:
+                return item
 
     def close(self) -> None:
         self.stream.cancel()
@@ -72,16 +79,19 @@ def kinds(events: Any) -> list[str]:
     return [e.WhichOneof("eventType") for e in events]
 
 
-def test_work_items_redispatch_and_stale_safe_completions(target: Target, raw: list[RawWorker]) -> None:
+def test_work_items_redispatch_and_completions_by_instance(target: Target, raw: list[RawWorker]) -> None:
     """durabletask-go executor.go: a turn owned by a stream that dies is handed to the next
-    stream; a completion carrying a superseded token, or a second result for the same
-    activity, is discarded; each action is confirmed by a history event with its id."""
+    stream; local/task.go matches a workflow completion to the instance's pending turn and an
+    activity result to (instance id, task id), so a second result of one activity, or a
+    completion once nothing is pending, is dropped (and still answered OK: actors.go
+    callWithBackoff ignores an unknown task); each action is confirmed by a history event
+    with its id."""
     iid = f"raw-{uuid.uuid4().hex[:10]}"
     first = open_worker(target, raw)
     starter = start_in_background(target, "raw_flow", iid)
 
-    turn1 = first.next().workflowRequest
-    assert turn1.instanceId == iid and turn1.executionId.value
+    turn1 = first.next(iid).workflowRequest
+    assert turn1.instanceId == iid
     assert list(turn1.pastEvents) == []
     assert kinds(turn1.newEvents) == ["workflowStarted", "executionStarted"]
     assert turn1.newEvents[0].timestamp.seconds > 0  # the workflow's clock
@@ -90,9 +100,8 @@ def test_work_items_redispatch_and_stale_safe_completions(target: Target, raw: l
 
     first.close()  # dies without completing: the same turn goes to the next stream
     second = open_worker(target, raw)
-    again = second.next()
+    again = second.next(iid)
     assert again.workflowRequest.instanceId == iid
-    token1 = again.completionToken
     assert kinds(again.workflowRequest.newEvents) == ["workflowStarted", "executionStarted"]
 
     schedule = pb.WorkflowAction(
@@ -100,55 +109,46 @@ def test_work_items_redispatch_and_stale_safe_completions(target: Target, raw: l
     )
     version = pb.WorkflowVersion(name="v2", patches=["fix-1"])
     second.stub.CompleteOrchestratorTask(
-        pb.WorkflowResponse(instanceId=iid, actions=[schedule], completionToken=token1, version=version)
+        pb.WorkflowResponse(instanceId=iid, actions=[schedule], version=version)
     )
     starter.join(10)
     assert not starter.is_alive()
 
-    activity = second.next()
+    activity = second.next(iid)
     assert activity.activityRequest.name == "raw_step" and activity.activityRequest.taskId == 1
     assert activity.activityRequest.input.value == "2"
     assert activity.activityRequest.workflowInstance.instanceId == iid
-    result = pb.ActivityResponse(
-        instanceId=iid,
-        taskId=1,
-        result=wrappers_pb2.StringValue(value="3"),
-        completionToken=activity.completionToken,
-    )
+    result = pb.ActivityResponse(instanceId=iid, taskId=1, result=wrappers_pb2.StringValue(value="3"))
     second.stub.CompleteActivityTask(result)
     second.stub.CompleteActivityTask(result)  # at-least-once: a duplicate result is ignored
 
-    turn2 = second.next()
+    turn2 = second.next(iid)
     request = turn2.workflowRequest
     assert kinds(request.pastEvents) == ["workflowStarted", "executionStarted", "taskScheduled"]
-    assert request.pastEvents[0].workflowStarted.version == version  # copied from the response
+    # Copied from the response, then compacted (dapr orchestrator/versioning.go compactPatches):
+    # only patches no earlier turn recorded, and no name.
+    assert request.pastEvents[0].workflowStarted.version == pb.WorkflowVersion(patches=["fix-1"])
     assert request.pastEvents[2].eventId == 1 and request.pastEvents[2].taskScheduled.name == "raw_step"
     assert kinds(request.newEvents) == ["workflowStarted", "taskCompleted"]
     assert request.newEvents[1].taskCompleted.taskScheduledId == 1
     assert request.newEvents[1].taskCompleted.result.value == "3"
 
-    done = pb.WorkflowAction(
-        id=2,
-        completeWorkflow=pb.CompleteWorkflowAction(
-            workflowStatus=pb.ORCHESTRATION_STATUS_COMPLETED, result=wrappers_pb2.StringValue(value='"stale"')
-        ),
-    )
-    # A completion with the first turn's token must not be applied to this turn.
-    second.stub.CompleteOrchestratorTask(
-        pb.WorkflowResponse(instanceId=iid, actions=[done], completionToken=token1)
-    )
-    state = second.stub.GetInstance(pb.GetInstanceRequest(instanceId=iid, getInputsAndOutputs=True))
-    assert state.workflowState.workflowStatus == pb.ORCHESTRATION_STATUS_RUNNING
-
-    done.completeWorkflow.result.value = '"done"'
-    second.stub.CompleteOrchestratorTask(
-        pb.WorkflowResponse(
-            instanceId=iid,
-            actions=[done],
-            completionToken=turn2.completionToken,
-            customStatus=wrappers_pb2.StringValue(value="finished"),
+    def done(result: str) -> pb.WorkflowResponse:
+        action = pb.WorkflowAction(
+            id=2,
+            completeWorkflow=pb.CompleteWorkflowAction(
+                workflowStatus=pb.ORCHESTRATION_STATUS_COMPLETED,
+                result=wrappers_pb2.StringValue(value=result),
+            ),
         )
-    )
+        return pb.WorkflowResponse(
+            instanceId=iid,
+            actions=[action],
+            customStatus=wrappers_pb2.StringValue(value="finished"),
+            version=pb.WorkflowVersion(name="v2", patches=["fix-1", "fix-2"]),
+        )
+
+    second.stub.CompleteOrchestratorTask(done('"done"'))
     final = second.stub.WaitForInstanceCompletion(
         pb.GetInstanceRequest(instanceId=iid, getInputsAndOutputs=True), timeout=10
     )
@@ -157,6 +157,14 @@ def test_work_items_redispatch_and_stale_safe_completions(target: Target, raw: l
     assert final.workflowState.output.value == '"done"'
     assert final.workflowState.customStatus.value == "finished"
 
+    history = second.stub.GetInstanceHistory(pb.GetInstanceHistoryRequest(instanceId=iid), timeout=10).events
+    versions = [e.workflowStarted.version for e in history if e.HasField("workflowStarted")]
+    assert versions == [pb.WorkflowVersion(patches=["fix-1"]), pb.WorkflowVersion(patches=["fix-2"])]
+
+    second.stub.CompleteOrchestratorTask(done('"late"'))  # no turn pending: dropped
+    state = second.stub.GetInstance(pb.GetInstanceRequest(instanceId=iid, getInputsAndOutputs=True))
+    assert state.workflowState.output.value == '"done"'
+
 
 def test_timer_fires_as_timer_fired_with_its_id(target: Target, raw: list[RawWorker]) -> None:
     """durabletask-go applier.go CreateTimer: TimerCreated (origin copied) goes to history
@@ -164,7 +172,7 @@ def test_timer_fires_as_timer_fired_with_its_id(target: Target, raw: list[RawWor
     iid = f"raw-timer-{uuid.uuid4().hex[:10]}"
     w = open_worker(target, raw)
     starter = start_in_background(target, "raw_timer", iid)
-    item = w.next()
+    item = w.next(iid)
     now = item.workflowRequest.newEvents[0].timestamp
     fire_at = pb.timestamp_pb2.Timestamp(seconds=now.seconds, nanos=now.nanos)
     fire_at.FromNanoseconds(fire_at.ToNanoseconds() + 200_000_000)
@@ -181,15 +189,19 @@ def test_timer_fires_as_timer_fired_with_its_id(target: Target, raw: list[RawWor
             ),
         ),
     ]
-    w.stub.CompleteOrchestratorTask(
-        pb.WorkflowResponse(instanceId=iid, actions=actions, completionToken=item.completionToken)
-    )
+    w.stub.CompleteOrchestratorTask(pb.WorkflowResponse(instanceId=iid, actions=actions))
     starter.join(10)
-    request = w.next().workflowRequest
+    request = w.next(iid).workflowRequest
     assert kinds(request.pastEvents)[-2:] == ["timerCreated", "timerCreated"]
     assert request.pastEvents[-2].eventId == 1 and request.pastEvents[-2].timerCreated.HasField("createTimer")
     assert request.pastEvents[-1].timerCreated.externalEvent.name == "x"
     assert kinds(request.newEvents) == ["workflowStarted", "timerFired"]  # only the 200 ms timer
     assert request.newEvents[1].timerFired.timerId == 1
     assert request.newEvents[0].timestamp.ToNanoseconds() >= fire_at.ToNanoseconds()
-    w.stub.TerminateInstance(pb.TerminateRequest(instanceId=iid, recursive=True), timeout=10)
+    # Ended by the worker: daprd would queue a terminate behind this turn (see localdapr/README.md).
+    done = pb.WorkflowAction(
+        id=3, completeWorkflow=pb.CompleteWorkflowAction(workflowStatus=pb.ORCHESTRATION_STATUS_COMPLETED)
+    )
+    w.stub.CompleteOrchestratorTask(pb.WorkflowResponse(instanceId=iid, actions=[done]))
+    final = w.stub.WaitForInstanceCompletion(pb.GetInstanceRequest(instanceId=iid), timeout=10)
+    assert final.workflowState.workflowStatus == pb.ORCHESTRATION_STATUS_COMPLETED

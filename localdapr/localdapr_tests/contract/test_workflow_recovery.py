@@ -19,6 +19,7 @@ import dapr.ext.workflow as wf
 import pytest
 
 from .conftest import Target
+from .test_workflow_api import stays
 
 WORKER = Path(__file__).with_name("wf_worker_recovery.py")
 
@@ -118,8 +119,7 @@ def test_sidecar_killed_mid_workflow_resumes_after_restart(
     worker.expect(f"started wfrec_slow {key} 2", timeout=30)
     worker.expect(f"waiting {key}", timeout=30)  # timer fired, activity done
     client = wf.DaprWorkflowClient(host="127.0.0.1", port=str(target.main.grpc_port))
-    with pytest.raises(TimeoutError):  # now parked on wait_for_external_event (9999-12-31 timer)
-        client.wait_for_workflow_completion(iid, timeout_in_seconds=1)
+    stays(client, iid, wf.WorkflowStatus.RUNNING)  # parked on wait_for_external_event (9999-12-31 timer)
     state = client.get_workflow_state(iid)
     assert state is not None and state.runtime_status == wf.WorkflowStatus.RUNNING
     assert state.serialized_custom_status == "waiting for go"
@@ -158,17 +158,23 @@ def test_work_is_shared_between_connected_workers(
 def test_workflow_scheduled_before_any_worker_starts_when_one_connects(
     target: Target, workers: list[WorkerProcess], tmp_path: Path
 ) -> None:
-    """localdapr-specific (see localdapr.workflow): with no worker connected, StartInstance
-    returns at once and the instance stays PENDING until a worker connects; daprd would
-    refuse the call, its workflow actors being registered only while a worker is connected."""
-    if not target.can_restart:
-        pytest.skip("localdapr behaviour; daprd refuses to schedule without a connected worker")
+    """daprd registers the workflow actor types only while a worker stream is open: a start
+    with no worker connected waits (nothing is stored yet), and goes through as soon as one
+    connects; the workflow then runs on it."""
     client = wf.DaprWorkflowClient(host="127.0.0.1", port=str(target.main.grpc_port))
     key = f"no-worker-{uuid.uuid4().hex[:8]}"
-    iid = client.schedule_new_workflow("wfrec_two_steps", input=key, instance_id=key)
-    state = client.get_workflow_state(iid)
-    assert state is not None and state.runtime_status == wf.WorkflowStatus.PENDING
+    started = threading.Thread(
+        target=client.schedule_new_workflow,
+        args=("wfrec_two_steps",),
+        kwargs={"input": key, "instance_id": key},
+    )
+    started.start()
+    started.join(1.5)
+    assert started.is_alive()
+    assert client.get_workflow_state(key) is None
     worker = start_worker(target, workers, "run", tmp_path)
-    state = client.wait_for_workflow_completion(iid, timeout_in_seconds=20)
+    started.join(20)
+    assert not started.is_alive()
+    state = client.wait_for_workflow_completion(key, timeout_in_seconds=20)
     assert state is not None and state.serialized_output == f'"{key}:run:{worker.proc.pid}:1+fast"'
     client.close()

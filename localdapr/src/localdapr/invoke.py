@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
+import socket
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -25,13 +27,16 @@ from dapr.proto.common.v1 import common_pb2
 from google.protobuf import any_pb2
 
 from .config import Configuration, RetryPolicy
-from .sidecar import API_TOKEN_HEADER, Block, Sidecar
+from .sidecar import API_TOKEN_HEADER, Block, Sidecar, request_span, status_from_http
+from .tracing import SpanContext, header_value, parse_grpc_metadata
 
 log = logging.getLogger("localdapr.invoke")
 
 APP_ID_HEADER = "dapr-app-id"
 CALLER_HEADER = "dapr-caller-app-id"
 CALLEE_HEADER = "dapr-callee-app-id"
+CALLER_NAMESPACE_HEADER = "dapr-caller-namespace"
+NAMESPACE = "default"  # self-hosted daprd's namespace unless NAMESPACE is set
 # Never forwarded: connection-level headers, and what the sidecar itself consumes.
 _DROP_REQUEST = {
     "host",
@@ -44,10 +49,39 @@ _DROP_REQUEST = {
     "content-length",
     API_TOKEN_HEADER,  # the caller's token is for its own sidecar, not the target app
     APP_ID_HEADER,
+    # set by the sidecar, replacing what the caller sent (direct_messaging.go)
+    CALLER_HEADER,
+    CALLEE_HEADER,
+    CALLER_NAMESPACE_HEADER,
+    "traceparent",
+    "tracestate",
 }
 # The body is re-framed (and decompressed by the client), so framing headers are recomputed.
 _DROP_RESPONSE = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding"}
 _INVOKE_PATH = re.compile(r"^/v1\.0/invoke/([^/]+)/method/(.*)$", re.DOTALL)
+_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def _forwarded_headers() -> list[tuple[str, str]]:
+    """direct_messaging.go addForwardedHeadersToMetadata: the sidecar's host address
+    (DAPR_HOST_IP, which `dapr run` sets to 127.0.0.1) and host name, as X-Forwarded-For,
+    X-Forwarded-Host and an RFC 7239 Forwarded."""
+    address = os.environ.get("DAPR_HOST_IP") or "127.0.0.1"
+    forwarded_address = f'"[{address}]"' if ":" in address else address
+    host = socket.gethostname()
+    return [
+        ("X-Forwarded-For", address),
+        ("X-Forwarded-Host", host),
+        ("Forwarded", f"for={forwarded_address};by={forwarded_address};host={host}"),
+    ]
+
+
+def canonical_header(name: str) -> str:
+    """Go's textproto.CanonicalMIMEHeaderKey: daprd's HTTP client and server keep header names in
+    this form (`x-echo-reply` -> `X-Echo-Reply`); a name with other characters stays as it is."""
+    if not name or not _TOKEN_CHARS.issuperset(name):
+        return name
+    return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
 
 
 class InvokeError(Exception):
@@ -74,55 +108,21 @@ class AppResponse:
 
 # -- access control (dapr/dapr pkg/acl) ------------------------------------------
 
-_TRUST_DOMAIN = "public"
-_NAMESPACE = "default"  # self-hosted mode runs in the "default" namespace
 
-
-def _operation_matches(pattern: str, path: str) -> bool:
-    """`*` matches one path segment, `**` any number of them (Dapr's ACL wildcards)."""
-    want = [p for p in pattern.lower().split("/") if p]
-    have = [p for p in path.lower().split("/") if p]
-
-    def match(i: int, j: int) -> bool:
-        if i == len(want):
-            return j == len(have)
-        if want[i] == "**":
-            return any(match(i + 1, k) for k in range(j, len(have) + 1))
-        return j < len(have) and want[i] in ("*", have[j]) and match(i + 1, j + 1)
-
-    return match(0, 0)
-
-
-def access_allowed(config: Configuration | None, caller: str, method: str, verb: str) -> bool:
-    """The callee's `accessControl` decision for a call from `caller`."""
+def access_allowed(config: Configuration | None) -> bool:
+    """The callee's `accessControl` decision (pkg/acl ParseAccessControlSpec and
+    ApplyAccessControlPolicies). A policy matches a caller by the SPIFFE id of its mTLS
+    certificate; without mTLS there is none (localdapr has no mTLS, and neither has daprd run
+    standalone without Sentry), so the global default action decides for every caller, as the
+    docs' policy rule 4 says (invoke-allowlist: "if the incoming app credentials cannot be
+    verified, then the global default action takes effect")."""
     spec = (config.spec.get("accessControl") if config else None) or {}
-    if not spec:
-        return True
-    policies = spec.get("policies") or []
-    # With policies but no global default, Dapr picks the safer option: deny.
-    action = str(spec.get("defaultAction") or ("deny" if policies else "allow")).lower()
-    trust_domain = spec.get("trustDomain") or _TRUST_DOMAIN
-    policy = next(
-        (
-            p
-            for p in policies
-            if p.get("appId") == caller
-            and (p.get("trustDomain") or trust_domain) == trust_domain
-            and (p.get("namespace") or _NAMESPACE) == _NAMESPACE
-        ),
-        None,
-    )
-    if policy is None:
-        return action == "allow"
-    action = str(policy.get("defaultAction") or action).lower()
-    path = "/" + method.split("?", 1)[0].lstrip("/")
-    for op in policy.get("operations") or []:
-        if _operation_matches(str(op.get("name", "")), path):
-            verbs = {str(v).upper() for v in op.get("httpVerb") or []}
-            if verb in verbs or "*" in verbs:
-                action = str(op.get("action", action)).lower()
-            break
-    return action == "allow"
+    policies = spec.get("policies")
+    if not (spec.get("trustDomain") or spec.get("defaultAction") or policies):
+        return True  # no access control at all
+    # No global default: deny when policies are given, or not given at all; allow for `[]`.
+    default = "deny" if policies is None or len(policies) > 0 else "allow"
+    return str(spec.get("defaultAction") or default).lower() == "allow"
 
 
 # -- the invocation itself -------------------------------------------------------
@@ -154,35 +154,54 @@ class InvokeBlock(Block):
                 request.query_string,
                 list(request.headers.items()),
                 await request.read(),
+                request_span(self.sidecar, request),
             )
         except InvokeError as exc:
             return exc.response()
         out = web.Response(status=resp.status, body=resp.body)
         for key, value in resp.headers:
             if key.lower() not in _DROP_RESPONSE:
-                out.headers.add(key, value)
+                out.headers.add(canonical_header(key), value)
         return out
 
     async def invoke(
-        self, target: str, method: str, verb: str, query: str, headers: list[tuple[str, str]], body: bytes
+        self,
+        target: str,
+        method: str,
+        verb: str,
+        query: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        span: SpanContext | None,
     ) -> AppResponse:
+        """`span`: the caller's API span; the callee's sidecar starts its own below it."""
         caller = self.sidecar.app_id
         callee: Sidecar | None = self.sidecar.runtime.sidecars.get(target)
         if callee is None:
             raise InvokeError(target, f"couldn't find service: {target}")
-        if not access_allowed(callee.options.configuration, caller, unquote(method), verb):
+        if not access_allowed(callee.options.configuration):
+            # The id is the caller's SPIFFE id, empty without mTLS.
             raise InvokeError(
                 target,
                 "rpc error: code = PermissionDenied desc = access control policy has denied access to "
-                f"id: spiffe://{_TRUST_DOMAIN}/ns/{_NAMESPACE}/{caller} operation: {method} verb: {verb}",
+                f"id:  operation: {unquote(method)} verb: {verb}",
                 403,
                 grpc.StatusCode.PERMISSION_DENIED,
             )
         if callee.app_base_url is None or callee.http is None:
             raise InvokeError(target, "app channel is not initialized (the app has no appPort)")
         url = f"{callee.app_base_url}/{method}" + (f"?{query}" if query else "")
+        callee_span = callee.tracing.span(span)
         out = [(k, v) for k, v in headers if k.lower() not in _DROP_REQUEST]
-        out += [(CALLER_HEADER, caller), (CALLEE_HEADER, target), *callee.app_headers().items()]
+        out += [(CALLER_HEADER, caller), (CALLEE_HEADER, target), (CALLER_NAMESPACE_HEADER, NAMESPACE)]
+        out += [
+            *callee.app_headers().items(),
+            *_forwarded_headers(),
+            ("traceparent", header_value(callee_span)),
+        ]
+        if callee_span is not None and callee_span.state:
+            out.append(("tracestate", callee_span.state))
+        out = [(canonical_header(k), v) for k, v in out]
         timeout, retry = self._policies(target)
         attempt = 0
         while True:
@@ -229,32 +248,21 @@ class InvokeBlock(Block):
         msg = request.message
         verb = common_pb2.HTTPExtension.Verb.Name(msg.http_extension.verb)
         verb = "POST" if verb == "NONE" else verb
-        headers = [(k, v) for k, v in context.invocation_metadata() or () if not k.startswith(":")]
+        metadata = context.invocation_metadata() or ()
+        headers = [(k, v) for k, v in metadata if not k.startswith(":") and not k.endswith("-bin")]
         if msg.content_type:
             headers.append(("content-type", msg.content_type))
+        span = self.sidecar.tracing.span(parse_grpc_metadata(dict(metadata)))
         try:
             resp = await self.invoke(
-                request.id, msg.method, verb, msg.http_extension.querystring, headers, msg.data.value
+                request.id, msg.method, verb, msg.http_extension.querystring, headers, msg.data.value, span
             )
         except InvokeError as exc:
             await context.abort(exc.code, str(exc))
-        context.set_trailing_metadata((("dapr-http-status", str(resp.status)),))
+        # grpc.go InvokeService: the app's status as a header; a non-2xx one becomes messaging's
+        # ErrorFromHTTPResponseCode (the status text, the body as ErrorInfo detail).
+        await context.send_initial_metadata((("dapr-http-status", str(resp.status)),))
         if not 200 <= resp.status <= 299:
-            await context.abort(_grpc_code(resp.status), resp.body.decode("utf-8", "replace"))
+            status = status_from_http(resp.status, resp.body.decode("utf-8", "replace"))
+            await context.abort(status.code, status.details, trailing_metadata=status.trailing_metadata)
         return common_pb2.InvokeResponse(data=any_pb2.Any(value=resp.body), content_type=resp.content_type)
-
-
-def _grpc_code(status: int) -> grpc.StatusCode:
-    """HTTP status → gRPC code, as dapr/dapr pkg/messaging/v1 CodeFromHTTPStatus."""
-    return {
-        400: grpc.StatusCode.INTERNAL,
-        401: grpc.StatusCode.UNAUTHENTICATED,
-        403: grpc.StatusCode.PERMISSION_DENIED,
-        404: grpc.StatusCode.NOT_FOUND,
-        409: grpc.StatusCode.ABORTED,
-        429: grpc.StatusCode.UNAVAILABLE,
-        499: grpc.StatusCode.CANCELLED,
-        501: grpc.StatusCode.UNIMPLEMENTED,
-        503: grpc.StatusCode.UNAVAILABLE,
-        504: grpc.StatusCode.DEADLINE_EXCEEDED,
-    }.get(status, grpc.StatusCode.UNKNOWN)

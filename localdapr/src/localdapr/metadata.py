@@ -28,6 +28,9 @@ from .sidecar import Block
 log = logging.getLogger("localdapr.metadata")
 
 RUNTIME_VERSION = f"{__version__}-localdapr"
+# Preview features daprd 1.18 enables by default (pkg/config/configuration.go defaultFeatures),
+# listed as enabled by its metadata API (in map order: unordered).
+DEFAULT_FEATURES = frozenset({"HotReload", "WorkflowsRemoteActivityReminder"})
 
 
 def _capabilities(component: Component) -> list[str]:
@@ -35,7 +38,7 @@ def _capabilities(component: Component) -> list[str]:
     if component.kind == "state":
         caps = ["ETAG", "TRANSACTIONAL", "TTL"]
         if component.type == "state.postgresql" and component.version == "v1":
-            caps.append("QUERY_API")
+            caps += ["KEYS_LIKE", "QUERY_API"]
         if component.flag("actorStateStore"):
             caps.append("ACTOR")
         return caps
@@ -68,17 +71,25 @@ class MetadataBlock(Block):
     def document(self) -> dict[str, Any]:
         o = self.sidecar.options
         resources = o.resources
-        components = [
-            {"name": c.name, "type": c.type, "version": c.version, "capabilities": _capabilities(c)}
-            for c in resources.components_for(self.sidecar.app_id)
-        ]
-        actors = any("ACTOR" in c["capabilities"] for c in components) and o.app_port is not None
+        components = []
+        for c in resources.components_for(self.sidecar.app_id):
+            entry: dict[str, Any] = {"name": c.name, "type": c.type, "version": c.version}
+            if caps := _capabilities(c):  # protojson leaves an empty list out
+                entry["capabilities"] = caps
+            components.append(entry)
+        actors = any("ACTOR" in c.get("capabilities", ()) for c in components) and o.app_port is not None
         features = (o.configuration.spec.get("features") if o.configuration else None) or []
+        flags = dict.fromkeys(DEFAULT_FEATURES, True)  # a Configuration may turn them off
+        flags.update({str(f["name"]): bool(f.get("enabled")) for f in features if f.get("name")})
+        enabled = sorted(name for name, on in flags.items() if on)
         doc: dict[str, Any] = {
             "id": self.sidecar.app_id,
             "runtimeVersion": RUNTIME_VERSION,
-            "enabledFeatures": [f["name"] for f in features if f.get("enabled")],
+            "enabledFeatures": enabled,
             "components": components,
+            "resiliencies": [
+                {"name": r.name} for r in resources.resiliencies if r.visible_to(self.sidecar.app_id)
+            ],
             "extended": {"daprRuntimeVersion": RUNTIME_VERSION, **self.extended},
             "subscriptions": self._subscriptions(),
             "httpEndpoints": [],

@@ -11,14 +11,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import grpc
 from aiohttp import web
 from dapr.proto.runtime.v1 import dapr_pb2_grpc
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+from yarl import URL
 
 from .config import Configuration, Resources
+from .tracing import SpanContext, Tracing, header_value, parse_traceparent
 
 if TYPE_CHECKING:
     from .runtime import LocalDapr
@@ -27,8 +33,47 @@ log = logging.getLogger("localdapr")
 
 # The header (HTTP) and metadata key (gRPC) that carry Dapr's API tokens.
 API_TOKEN_HEADER = "dapr-api-token"
-# Routes daprd serves without a token (pkg/http/api.go: healthz is token-exempt).
-TOKEN_EXEMPT_PATHS = ("/v1.0/healthz",)
+# What daprd serves without a token (pkg/api/http/middlewares.go isRouteExcludedFromAPITokenAuth):
+# GET of these paths, compared with their slashes trimmed.
+TOKEN_EXEMPT_PATHS = ("v1.0/healthz", "v1.0/healthz/outbound")
+
+# Go's http.StatusText, for the statuses localdapr turns into gRPC errors.
+HTTP_STATUS_TEXT = {s.value: s.phrase for s in HTTPStatus}
+# dapr/dapr pkg/messaging/v1 CodeFromHTTPStatus (anything else non-2xx is UNKNOWN).
+_GRPC_CODE_OF_HTTP = {
+    408: grpc.StatusCode.CANCELLED,
+    500: grpc.StatusCode.UNKNOWN,
+    400: grpc.StatusCode.INTERNAL,
+    504: grpc.StatusCode.DEADLINE_EXCEEDED,
+    404: grpc.StatusCode.NOT_FOUND,
+    409: grpc.StatusCode.ALREADY_EXISTS,
+    403: grpc.StatusCode.PERMISSION_DENIED,
+    401: grpc.StatusCode.UNAUTHENTICATED,
+    429: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    501: grpc.StatusCode.UNIMPLEMENTED,
+    503: grpc.StatusCode.UNAVAILABLE,
+}
+
+
+def grpc_code_of_http(status: int) -> grpc.StatusCode:
+    return (
+        grpc.StatusCode.OK if 200 <= status < 300 else _GRPC_CODE_OF_HTTP.get(status, grpc.StatusCode.UNKNOWN)
+    )
+
+
+def status_from_http(status: int, detail: str) -> grpc.Status:
+    """pkg/messaging/v1 ErrorFromHTTPResponseCode: the gRPC code of an HTTP status, the status
+    text as message, and an ErrorInfo holding the code and (up to 63 characters of) the detail."""
+    text = HTTP_STATUS_TEXT.get(status, "")
+    info = error_details_pb2.ErrorInfo(
+        reason=text,
+        domain="dapr.io",
+        metadata={"http.code": str(status), "http.error_message": detail[:63]},
+    )
+    packed = any_pb2.Any()
+    packed.Pack(info)
+    code = grpc_code_of_http(status).value[0]
+    return rpc_status.to_status(status_pb2.Status(code=code, message=text, details=[packed]))
 
 
 @dataclass(frozen=True)
@@ -42,6 +87,20 @@ class SidecarOptions:
     configuration: Configuration | None = None
     api_token: str | None = None  # DAPR_API_TOKEN: required on this sidecar's API
     app_api_token: str | None = None  # APP_API_TOKEN: sent to the app on every call
+
+
+# Where an HTTP API request keeps its span (see request_span).
+SPAN_KEY = "localdapr.span"
+
+
+def request_span(sidecar: Sidecar, request: web.Request) -> SpanContext | None:
+    """The request's span: set by the trace middleware, else made here (the middleware is off
+    when samplingRate is 0, but the API still starts spans)."""
+    if SPAN_KEY in request:
+        span: SpanContext | None = request[SPAN_KEY]
+        return span
+    parent = parse_traceparent(request.headers.get("traceparent"), request.headers.get("tracestate"))
+    return sidecar.tracing.span(parent)
 
 
 class Block:
@@ -69,27 +128,71 @@ class Block:
 
 
 class _TokenInterceptor(grpc.aio.ServerInterceptor):
+    """pkg/api/grpc/auth.go: every call needs the token in its metadata; a refusal is the
+    401 of ErrorFromHTTPResponseCode with auth.go's reason as the detail."""
+
     def __init__(self, token: str) -> None:
         self._token = token
 
-        async def deny(request: Any, context: grpc.aio.ServicerContext) -> None:
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "authentication error: api token mismatch")
+    def _denial(self, detail: str, streaming: bool) -> grpc.RpcMethodHandler:
+        status = status_from_http(401, detail)
 
-        self._deny = grpc.unary_unary_rpc_method_handler(deny)
-        self._deny_stream = grpc.unary_stream_rpc_method_handler(deny)
+        async def deny(request: Any, context: grpc.aio.ServicerContext) -> None:
+            await context.abort(status.code, status.details, trailing_metadata=status.trailing_metadata)
+
+        if streaming:
+            return grpc.unary_stream_rpc_method_handler(deny)
+        return grpc.unary_unary_rpc_method_handler(deny)
 
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
-        metadata = dict(details.invocation_metadata or ())
-        if metadata.get(API_TOKEN_HEADER) == self._token:
-            return await continuation(details)
+        tokens = [v for k, v in details.invocation_metadata or () if k == API_TOKEN_HEADER]
         handler = await continuation(details)
-        if handler is not None and handler.response_streaming:
-            return self._deny_stream
-        return self._deny
+        if tokens and tokens[0] == self._token:
+            return handler
+        detail = (
+            "missing api token in request metadata"
+            if not tokens
+            else "authentication error: api token mismatch"
+        )
+        return self._denial(detail, handler is not None and handler.response_streaming)
+
+
+def clean_path(path: str) -> str:
+    """Go's path.Clean: one slash between elements, no `.` elements, `..` resolved, no
+    trailing slash (the root stays `/`)."""
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if parts:
+                parts.pop()
+            continue
+        parts.append(part)
+    return "/" + "/".join(parts)
+
+
+@web.middleware
+async def _clean_path_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """daprd's router matches the cleaned escaped path (pkg/api/http/middlewares.go
+    CleanPathMiddleware, StripSlashesMiddleware): `/v1.0//healthz/` is `/v1.0/healthz`.
+    The innermost middleware, so a request routed again skips nothing."""
+    raw = request.rel_url.raw_path
+    cleaned = clean_path(raw)
+    if cleaned == raw:
+        return await handler(request)
+    url = URL.build(path=cleaned, query_string=request.rel_url.raw_query_string, encoded=True)
+    clone = request.clone(rel_url=url)
+    match = await request.app.router.resolve(clone)
+    match.add_app(request.app)
+    clone._match_info = match  # what aiohttp's own dispatch sets on a routed request
+    return await match.handler(clone)
 
 
 class Sidecar:
@@ -99,6 +202,8 @@ class Sidecar:
         self.options = options
         self.runtime = runtime
         self.app_id = options.app_id
+        config = options.configuration
+        self.tracing = Tracing.from_spec((config.spec if config else {}).get("tracing"))
         self.blocks: list[Block] = [block(self) for block in BLOCKS]
         self.http: aiohttp.ClientSession | None = None  # the app channel
         self._grpc: grpc.aio.Server | None = None
@@ -143,7 +248,10 @@ class Sidecar:
         await server.start()
         self._grpc = server
 
-        app = web.Application(middlewares=[self._token_middleware] if o.api_token else [])
+        # In daprd's order: tracing, then the token check, then routing on the cleaned path.
+        middlewares = [self._trace_middleware] if self.tracing.middleware else []
+        middlewares += [self._token_middleware] if o.api_token else []
+        app = web.Application(middlewares=[*middlewares, _clean_path_middleware])
         for block in self.blocks:
             app.add_routes(block.http_routes())
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -169,14 +277,33 @@ class Sidecar:
             await self.http.close()
 
     @web.middleware
+    async def _trace_middleware(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        """diagnostics HTTPTraceMiddleware: each API request gets a span (request_span) whose
+        context the response carries as `traceparent` unless it has one; not for healthz."""
+        if "/healthz" in request.path:
+            return await handler(request)
+        parent = parse_traceparent(request.headers.get("traceparent"), request.headers.get("tracestate"))
+        span = self.tracing.span(parent)
+        request[SPAN_KEY] = span
+        response = await handler(request)
+        if not response.prepared and "traceparent" not in response.headers:
+            response.headers["traceparent"] = header_value(span)
+            if span is not None and span.state:
+                response.headers["tracestate"] = span.state
+        return response
+
+    @web.middleware
     async def _token_middleware(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
-        if request.path.startswith(TOKEN_EXEMPT_PATHS):
-            return await handler(request)
-        if request.headers.get(API_TOKEN_HEADER) != self.options.api_token:
-            return web.json_response(
-                {"errorCode": "ERR_UNAUTHORIZED", "message": "authentication error: api token mismatch"},
+        # pkg/api/http/middlewares.go APITokenAuthMiddleware: Go's http.Error, a text body.
+        exempt = request.method == "GET" and request.path.strip("/") in TOKEN_EXEMPT_PATHS
+        if request.headers.get(API_TOKEN_HEADER) != self.options.api_token and not exempt:
+            return web.Response(
                 status=401,
+                text="invalid api token\n",
+                headers={"Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff"},
             )
         return await handler(request)

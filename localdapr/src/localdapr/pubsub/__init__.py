@@ -24,10 +24,11 @@ from .delivery import DeliveryPolicy, GroupConsumer, Route
 
 log = logging.getLogger("localdapr.pubsub")
 
-# Redis Streams' defaults in components-contrib: a NACKed message is reclaimed once it has
-# been pending `processingTimeout`, checked every `redeliverInterval`.
-DEFAULT_PROCESSING_TIMEOUT = 15.0
-DEFAULT_REDELIVER_INTERVAL = 60.0
+# Redis Streams' defaults in components-contrib (common/component/redis/redis.go): a pending
+# message is reclaimed once it has been idle `processingTimeout`, checked every
+# `redeliverInterval`.
+DEFAULT_PROCESSING_TIMEOUT = 60.0
+DEFAULT_REDELIVER_INTERVAL = 15.0
 
 
 def shared_broker(sidecar: Sidecar) -> Broker:
@@ -68,6 +69,7 @@ class PubSubBlock(Block):
         self._consumers: list[GroupConsumer] = []
         self._loader: asyncio.Task[None] | None = None
         self._channel: AppChannel | None = None
+        self._loaded: list[tuple[Route, str]] | None = None  # (route, "PROGRAMMATIC"/"DECLARATIVE")
 
     @property
     def broker(self) -> Broker:
@@ -114,6 +116,9 @@ class PubSubBlock(Block):
         # daprd loads subscriptions (and starts delivering) once the app's port answers.
         programmatic = await subscriptions.fetch_programmatic(self.sidecar)
         routes = subscriptions.merge(self._declarative(), programmatic, self.sidecar.app_id)
+        self._loaded = [
+            (r, "PROGRAMMATIC" if any(r is p for p in programmatic) else "DECLARATIVE") for r in routes
+        ]
         components = self._components()
         for route in routes:
             component = components.get(route.pubsub)
@@ -137,6 +142,26 @@ class PubSubBlock(Block):
             log.info(
                 "%s: subscribed to %s/%s -> %s", self.sidecar.app_id, route.pubsub, route.topic, route.path()
             )
+
+    def metadata_subscriptions(self) -> list[dict[str, Any]]:
+        """The subscriptions as daprd's metadata API lists them: the declarative ones until the
+        app's own are loaded; rules then the default route, empty fields left out."""
+        loaded = self._loaded
+        if loaded is None:
+            loaded = [(r, "DECLARATIVE") for r in self._declarative()]
+        out = []
+        for route, kind in loaded:
+            rules: list[dict[str, str]] = [
+                {"match": m, "path": p} if m else {"path": p} for m, p in route.rules
+            ]
+            if route.default_path:
+                rules.append({"path": route.default_path})
+            entry: dict[str, Any] = {"pubsubname": route.pubsub, "topic": route.topic}
+            if route.metadata:
+                entry["metadata"] = dict(route.metadata)
+            entry.update(rules=rules, deadLetterTopic=route.dead_letter_topic or "", type=kind)
+            out.append(entry)
+        return out
 
     def _policy(self, component: Component) -> DeliveryPolicy:
         resources = self.sidecar.options.resources

@@ -18,6 +18,8 @@ from google.protobuf import any_pb2, empty_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from ..sidecar import request_span
+from ..tracing import SpanContext, parse_grpc_metadata
 from . import cloudevents
 from .delivery import parse_bool
 
@@ -36,14 +38,16 @@ class PublishError(Exception):
     reason: str  # ErrorInfo reason, e.g. DAPR_PUBSUB_NOT_FOUND
     message: str
     pubsub: str = ""
+    resource_info: bool = True  # errors/pubsub.go: NotFound and NotConfigured carry none
+    info: dict[str, str] | None = None  # the ErrorInfo's metadata (Go nil: JSON null)
 
     def grpc_status(self) -> grpc.Status:
-        info = error_details_pb2.ErrorInfo(reason=self.reason, domain="dapr.io")
+        info = error_details_pb2.ErrorInfo(reason=self.reason, domain="dapr.io", metadata=self.info or {})
         resource = error_details_pb2.ResourceInfo(
             resource_type="pubsub", resource_name=self.pubsub, description=self.message
         )
         details = []
-        for detail in (info, resource):
+        for detail in (info, resource) if self.resource_info else (info,):
             packed = any_pb2.Any()
             packed.Pack(detail)
             details.append(packed)
@@ -51,30 +55,34 @@ class PublishError(Exception):
         return rpc_status.to_status(status_pb2.Status(code=code, message=self.message, details=details))
 
     def http_response(self) -> web.Response:
-        body = {
-            "errorCode": self.error_code,
-            "message": self.message,
-            "details": [
-                {
-                    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-                    "reason": self.reason,
-                    "domain": "dapr.io",
-                    "metadata": None,
-                },
+        details: list[dict[str, Any]] = [
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": self.reason,
+                "domain": "dapr.io",
+                "metadata": self.info,
+            }
+        ]
+        if self.resource_info:
+            details.append(
                 {
                     "@type": "type.googleapis.com/google.rpc.ResourceInfo",
                     "resource_type": "pubsub",
                     "resource_name": self.pubsub,
                     "owner": "",
                     "description": self.message,
-                },
-            ],
-        }
+                }
+            )
+        body = {"errorCode": self.error_code, "message": self.message, "details": details}
         return web.json_response(body, status=self.http_status)
 
 
-def _validate(sidecar: Sidecar, pubsub: str, topic: str, metadata: dict[str, str]) -> bool:
-    """Check the request as daprd does; returns whether the payload is raw."""
+def _validate(
+    sidecar: Sidecar, pubsub: str, topic: str, metadata: dict[str, str], http: bool = False
+) -> bool:
+    """Check the request as daprd does; returns whether the payload is raw. The errors carry the
+    request's metadata in their ErrorInfo, but over gRPC not-found carries none (grpc.go passes
+    nil there; http.go validateAndGetPubsubAndTopic passes the request's, maybe empty)."""
     if not pubsub:
         raise PublishError(
             grpc.StatusCode.INVALID_ARGUMENT,
@@ -82,6 +90,7 @@ def _validate(sidecar: Sidecar, pubsub: str, topic: str, metadata: dict[str, str
             "ERR_PUBSUB_EMPTY",
             "DAPR_PUBSUB_NAME_EMPTY",
             "pubsub name is empty",
+            info=metadata,
         )
     names = {c.name for c in sidecar.options.resources.components_for(sidecar.app_id, "pubsub")}
     if pubsub not in names:
@@ -90,8 +99,10 @@ def _validate(sidecar: Sidecar, pubsub: str, topic: str, metadata: dict[str, str
             404,
             "ERR_PUBSUB_NOT_FOUND",
             "DAPR_PUBSUB_NOT_FOUND",
-            f"pubsub {pubsub} not found",
+            f"pubsub {pubsub} is not found",
             pubsub,
+            resource_info=False,
+            info=metadata if http else None,
         )
     if not topic:
         raise PublishError(
@@ -101,6 +112,7 @@ def _validate(sidecar: Sidecar, pubsub: str, topic: str, metadata: dict[str, str
             "DAPR_PUBSUB_TOPIC_NAME_EMPTY",
             f"topic is empty in pubsub {pubsub}",
             pubsub,
+            info=metadata,
         )
     value = metadata.get("rawPayload")
     try:
@@ -113,6 +125,7 @@ def _validate(sidecar: Sidecar, pubsub: str, topic: str, metadata: dict[str, str
             "DAPR_PUBSUB_METADATA_DESERIALIZATION",
             f"failed deserializing metadata. Error: {exc}",
             pubsub,
+            info=metadata,
         ) from None
 
 
@@ -125,12 +138,13 @@ def _encode(
     content_type: str,
     metadata: dict[str, str],
     raw: bool,
-    traceparent: str | None,
-    tracestate: str | None,
+    span: SpanContext | None,
 ) -> tuple[bytes, dict[str, str], dict[str, Any] | None]:
-    """The bytes the broker stores, the metadata that travels with them, the envelope's fields."""
-    trace = cloudevents.new_traceparent(traceparent)
-    state = tracestate or ""
+    """The bytes the broker stores, the metadata that travels with them, the envelope's fields.
+    The publish span's context becomes `traceparent`/`traceid` and `tracestate` ("" without
+    one: grpc.go takes them from diag.TraceIDAndStateFromSpan, which skips an invalid span)."""
+    trace = span.w3c() if span is not None else ""
+    state = span.state if span is not None else ""
     if raw:
         return data, {**metadata, "traceid": trace, "tracestate": state}, None
     try:
@@ -156,9 +170,9 @@ def _encode(
     return envelope, dict(metadata), fields
 
 
-def _grpc_trace(context: grpc.aio.ServicerContext) -> tuple[str | None, str | None]:
-    md = dict(context.invocation_metadata() or ())
-    return md.get("traceparent"), md.get("tracestate")
+def _grpc_span(sidecar: Sidecar, context: grpc.aio.ServicerContext) -> SpanContext | None:
+    """The span the gRPC trace interceptor starts for this call."""
+    return sidecar.tracing.span(parse_grpc_metadata(dict(context.invocation_metadata() or ())))
 
 
 class PublishAPI:
@@ -173,9 +187,10 @@ class PublishAPI:
         data: bytes,
         content_type: str,
         metadata: dict[str, str],
-        trace: tuple[str | None, str | None],
+        span: SpanContext | None,
+        http: bool = False,
     ) -> None:
-        raw = _validate(self.sidecar, pubsub, topic, metadata)
+        raw = _validate(self.sidecar, pubsub, topic, metadata, http)
         stored, md, fields = _encode(
             self.sidecar,
             pubsub=pubsub,
@@ -184,8 +199,7 @@ class PublishAPI:
             content_type=content_type,
             metadata=metadata,
             raw=raw,
-            traceparent=trace[0],
-            tracestate=trace[1],
+            span=span,
         )
         await self.broker.publish(pubsub, topic, stored, md, raw, fields)
 
@@ -200,7 +214,7 @@ class PublishAPI:
                 request.data,
                 request.data_content_type,
                 dict(request.metadata),
-                _grpc_trace(context),
+                _grpc_span(self.sidecar, context),
             )
         except PublishError as err:
             await _abort(context, err)
@@ -214,6 +228,7 @@ class PublishAPI:
             raw = _validate(self.sidecar, pubsub, topic, dict(request.metadata))
             seen: set[str] = set()
             items: list[Item] = []
+            span = _grpc_span(self.sidecar, context)
             for entry in request.entries:
                 if not entry.entry_id or entry.entry_id in seen:
                     raise PublishError(
@@ -236,8 +251,7 @@ class PublishAPI:
                     content_type=entry.content_type,
                     metadata=metadata,
                     raw=raw,
-                    traceparent=_grpc_trace(context)[0],
-                    tracestate=_grpc_trace(context)[1],
+                    span=span,
                 )
                 items.append((stored, md, raw, fields))
         except PublishError as err:
@@ -261,7 +275,8 @@ class PublishAPI:
                 await request.read(),
                 request.headers.get("Content-Type", ""),
                 metadata,
-                (request.headers.get("traceparent"), request.headers.get("tracestate")),
+                request_span(self.sidecar, request),
+                http=True,
             )
         except PublishError as err:
             return err.http_response()

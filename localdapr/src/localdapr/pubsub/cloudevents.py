@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -59,16 +58,6 @@ def rfc3339_now() -> str:
         text = now.isoformat(timespec="seconds")
         _clock = (second, text[:-6] + "Z" if now.utcoffset() == timedelta(0) else text)
     return _clock[1]
-
-
-def new_traceparent(parent: str | None = None) -> str:
-    """A W3C traceparent for the publish span: a child of `parent` when one came in."""
-    span = os.urandom(8).hex()
-    if parent:
-        parts = parent.strip().split("-")
-        if len(parts) == 4 and len(parts[1]) == 32 and len(parts[2]) == 16:
-            return f"{parts[0]}-{parts[1]}-{span}-{parts[3]}"
-    return f"00-{os.urandom(16).hex()}-{span}-01"
 
 
 def ttl_seconds(metadata: dict[str, str]) -> int | None:

@@ -214,12 +214,6 @@ class GroupConsumer:
         heapq.heappush(self._redeliveries, due)
         self._wake.set()  # the loop must re-arm its timer for this redelivery
 
-    async def _dead_letter_or_nack(self, msg: Message) -> None:
-        if self.route.dead_letter_topic:
-            await self.broker.dead_letter(self.gid, self.route.pubsub, msg, self.route.dead_letter_topic)
-        else:
-            await self._nack(msg)
-
     async def _drop(self, msg: Message) -> None:
         if self.route.dead_letter_topic:
             await self.broker.dead_letter(self.gid, self.route.pubsub, msg, self.route.dead_letter_topic)
@@ -256,7 +250,7 @@ class GroupConsumer:
     async def _process(self, msg: Message) -> None:
         prepared = self._envelope(msg)
         if prepared is None:
-            await self._dead_letter_or_nack(msg)
+            await self._drop(msg)
             return
         event, body = prepared
         if cloudevents.has_expired(event):
@@ -279,9 +273,12 @@ class GroupConsumer:
                 return
             retry = self.policy.retry
             if retry is None or retry.exhausted(attempt):
-                # Without a policy daprd makes one attempt and NACKs; a policy that ran out
-                # sends the message to the dead-letter topic, else NACKs it too.
-                await self._dead_letter_or_nack(msg)
+                # Without a policy daprd makes one attempt; when that or the policy's last one
+                # fails, the message goes to the dead-letter topic, else the component gets the
+                # error, and Redis Streams acknowledges a message whose handler failed (only one
+                # cut off by processingTimeout stays pending): components-contrib
+                # pubsub/redis/redis.go processMessage.
+                await self._drop(msg)
                 return
             await asyncio.sleep(retry.delay(attempt))
 

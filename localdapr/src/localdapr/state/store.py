@@ -12,7 +12,9 @@ Mirrors Dapr's `state.postgresql` v1 component (components-contrib
 - `ttlInSeconds` sets an expiry; expired rows are invisible and purged lazily;
 - a transaction is all or nothing; bulk saves and deletes are independent
   operations (daprd's `PerformBulkStoreOperation`), so some may succeed;
-- only values saved as JSON are seen by the query API.
+- only values saved as JSON are seen by the query API;
+- a JSON value comes back as Postgres writes out its `jsonb` column, after daprd decoded it
+  into Go values (`postgres_json`).
 
 Keys arrive already prefixed (`{app-id}||{key}`, see `modified_key`). The
 ETag counter is global and never goes back (like `xmin`), so an old ETag
@@ -41,6 +43,54 @@ JSON_CONTENT_TYPE = "application/json"
 MAX_ETAG = 2**32 - 1  # strconv.ParseUint(etag, 10, 32) in the postgresql component
 PURGE_EVERY = 1.0  # seconds between lazy purges of expired rows
 _GO_INT = re.compile(r"[+-]?[0-9]+")  # what strconv.ParseInt(s, 10, 0) accepts
+
+
+def _go_value(value: Any) -> Any:
+    """A decoded JSON value as Go's json.Unmarshal into `any` has it: every number a float64."""
+    if isinstance(value, bool) or value is None or isinstance(value, str | float):
+        return value
+    if isinstance(value, int):
+        return float(value)
+    if isinstance(value, list):
+        return [_go_value(v) for v in value]
+    return {k: _go_value(v) for k, v in value.items()}
+
+
+def _jsonb_number(x: float) -> str:
+    """Go's shortest float64 text (json.Marshal) read as Postgres `numeric` and written back:
+    the same digits, never an exponent; -0 is 0."""
+    d = Decimal(repr(x))
+    if d == d.to_integral_value():
+        return str(int(d))
+    return format(d, "f")
+
+
+def _jsonb_text(value: Any) -> str:
+    """Postgres' jsonb output: `", "` and `": "` separators, object keys shortest first then
+    bytewise (one per key, the last wins), strings with only `"`, `\\` and control characters
+    escaped."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return _jsonb_number(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(_jsonb_text(v) for v in value) + "]"
+    keys = sorted(value, key=lambda k: (len(k.encode()), k.encode()))
+    return (
+        "{" + ", ".join(f"{json.dumps(k, ensure_ascii=False)}: {_jsonb_text(value[k])}" for k in keys) + "}"
+    )
+
+
+def postgres_json(raw: bytes) -> bytes:
+    """A JSON value as state.postgresql v1 returns it: daprd decodes it (Go: numbers become
+    float64), the component marshals it again and stores it as `jsonb`, which Postgres
+    normalizes (components-contrib common/component/postgresql/v1/postgresql.go doSet)."""
+    return _jsonb_text(_go_value(json.loads(raw))).encode()
+
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS state (
@@ -291,7 +341,8 @@ class StateStore:
         t = now()
         expires = t + ttl if ttl and ttl > 0 else None
         new_etag = self._next_etag()
-        value = (req.value, int(req.is_json), req.content_type, new_etag, expires)
+        stored = postgres_json(req.value) if req.is_json else req.value
+        value = (stored, int(req.is_json), req.content_type, new_etag, expires)
         if etag is not None:
             cur = self.db.execute(
                 "UPDATE state SET value = ?, is_json = ?, content_type = ?, etag = ?, expires = ?"

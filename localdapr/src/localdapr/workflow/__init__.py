@@ -6,15 +6,15 @@ cross-app child workflows and activities commit in one transaction.
 See engine.py for the model, service.py for the gRPC surface, http_api.py for the HTTP one
 (`/v1.0/workflows/...`).
 
-Where this differs from daprd (deliberately, and invisible to the SDK):
-- terminate, suspend and resume act in the backend at once, without a worker
-  turn (daprd routes them through the workflow's inbox);
-- with no worker connected, StartInstance creates the instance and returns at
-  once; it starts when a worker connects (daprd refuses: its workflow actors
-  are registered only while a worker stream is open);
-- a work item is offered again when its stream ends or localdapr restarts;
-  a workflow turn also after 30 s without completion (doubling each time),
-  an activity never on a timer (Dapr has no activity timeout, dapr/dapr#8391).
+As daprd: every write (start, raise, terminate, suspend, resume, purge) waits until a
+worker stream is open, since daprd registers the workflow actor types only then; without
+an actor state store (`actorStateStore: "true"`) reads fail and writes never proceed.
+A work item is offered again when its stream ends or localdapr restarts, never on a
+timer (Dapr has no activity timeout, dapr/dapr#8391).
+
+Where this differs from daprd (deliberately, and invisible to the SDK): terminate,
+suspend and resume act in the backend at once, without a worker turn (daprd routes them
+through the workflow's inbox), so they never wait for a turn.
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ class WorkflowBlock(Block):
             shared["workflow.store"] = Store(sidecar.runtime.db)
             shared["workflow.engines"] = {}
         self.engine = Engine(sidecar.app_id, shared["workflow.store"], shared["workflow.engines"])
+        states = sidecar.options.resources.components_for(sidecar.app_id, "state")
+        self.engine.actor_store = any(c.flag("actorStateStore") for c in states)
 
     def grpc_services(self) -> list[Callable[[grpc.aio.Server], None]]:
         return [add_service(self.engine)]

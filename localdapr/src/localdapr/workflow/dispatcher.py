@@ -4,8 +4,10 @@ Every connected worker stream takes items from one shared queue, so each item
 goes to exactly one worker. An item handed to a stream stays owned by that
 stream until its completion arrives; if the stream ends first (worker killed,
 connection lost), the item goes back to the front of the queue for the next
-stream. Workflow turns also get a deadline: a turn whose completion never
-comes is offered again (the completion token makes a late duplicate harmless).
+stream, as durabletask-go's executor cancels a dead stream's pending work and
+the workflow actor runs it again. There is no other re-dispatch: daprd sends
+no completion token (completions are matched by instance id and task id), so
+a second copy of a live item could have its late answer taken for a newer one.
 """
 
 from __future__ import annotations
@@ -19,30 +21,19 @@ from dataclasses import dataclass, field
 
 log = logging.getLogger("localdapr.workflow")
 
-# A workflow turn replays history and returns; it should never take long. Each
-# further offer of the same turn waits twice as long, so an overloaded worker
-# is not flooded with duplicates.
-TURN_REDISPATCH_AFTER = 30.0
-
 
 @dataclass(eq=False)
 class WorkItem:
     payload: bytes | None  # the serialized WorkItem; None until `render` builds it
-    is_turn: bool
     label: str
     # Builds the payload when the item is first handed out (a turn's WorkflowStarted
     # must carry the time it is dispatched, not the time it was queued).
     render: Callable[[], bytes] | None = None
     stream: Stream | None = None
     done: bool = False  # completed, or no longer wanted (instance ended)
-    offers: int = 0
-    _deadline: asyncio.TimerHandle | None = None
 
     def finish(self) -> None:
         self.done = True
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
         if self.stream is not None:
             self.stream.outstanding.discard(self)
             self.stream = None
@@ -62,6 +53,8 @@ class Dispatcher:
         self._ids = itertools.count(1)
         self.streams: dict[int, Stream] = {}
         self.on_stream_open: Callable[[], None] | None = None
+        # Set while a worker stream is open: daprd registers the workflow actor types only then.
+        self.connected = asyncio.Event()
 
     def push(self, item: WorkItem, front: bool = False) -> None:
         if item.done:
@@ -94,6 +87,7 @@ class Dispatcher:
         """Feed one `GetWorkItems` stream until it ends; then requeue what it owned."""
         stream = Stream(next(self._ids))
         self.streams[stream.id] = stream
+        self.connected.set()
         log.info("workflow worker connected to %s (stream %d)", self.app_id, stream.id)
         if self.on_stream_open:
             self.on_stream_open()
@@ -107,21 +101,15 @@ class Dispatcher:
                     item.payload = item.render()
                 item.stream = stream
                 stream.outstanding.add(item)
-                if item.is_turn:
-                    item._deadline = asyncio.get_running_loop().call_later(
-                        TURN_REDISPATCH_AFTER * 2**item.offers, self._overdue, item
-                    )
-                item.offers += 1
                 await write(item.payload)
         finally:
             del self.streams[stream.id]
+            if not self.streams:
+                self.connected.clear()
             lost = [i for i in stream.outstanding if not i.done]
             stream.outstanding.clear()
             for item in lost:
                 item.stream = None
-                if item._deadline is not None:
-                    item._deadline.cancel()
-                    item._deadline = None
                 self.push(item, front=True)
             log.info(
                 "workflow worker stream %d of %s ended; %d work item(s) re-queued",
@@ -129,16 +117,6 @@ class Dispatcher:
                 self.app_id,
                 len(lost),
             )
-
-    def _overdue(self, item: WorkItem) -> None:
-        item._deadline = None
-        if item.done:
-            return
-        log.warning("%s: no completion after %d offer(s), dispatching again", item.label, item.offers)
-        if item.stream is not None:
-            item.stream.outstanding.discard(item)
-            item.stream = None
-        self.push(item, front=True)
 
     def close(self) -> None:
         for taker in self._takers:

@@ -46,6 +46,11 @@ _TERMINAL = tuple(TERMINAL)
 NOT_FOUND = "no such instance exists"
 # durabletask-go api.ErrNotCompleted.
 NOT_COMPLETED = "orchestration has not yet completed"
+# dapr messages.ErrActorRuntimeNotFound: reads on a sidecar without an actor state store.
+NO_ACTOR_STORE = (
+    "the state store is not configured to use the actor runtime. Have you set the - name: "
+    'actorStateStore value: "true" in your state store component file?'
+)
 
 
 class WorkflowError(Exception):
@@ -85,7 +90,6 @@ class Inbox:
 
 @dataclass(eq=False)
 class Turn:
-    token: str
     events: list[Inbox]
     new_events: list[bytes]  # WorkflowStarted first
     item: WorkItem
@@ -113,6 +117,14 @@ class Instance:
     timers: dict[int, bytes] = field(default_factory=dict)  # row -> TimerFired (or delayed start) event
     activities: set[tuple[str, str, int]] = field(default_factory=set)
     turn: Turn | None = None
+    # A terminate that waits for the turn in flight (output, recursive); in memory only: a
+    # restart meanwhile drops it with the caller's call.
+    pending_terminate: tuple[str | None, bool] | None = None
+
+    @property
+    def turn_in_flight(self) -> bool:
+        """A worker holds a turn of this instance (handed out, not completed)."""
+        return self.turn is not None and bool(self.turn.new_events)
 
     @property
     def terminal(self) -> bool:
@@ -181,12 +193,15 @@ class Engine:
         self.dispatcher.on_stream_open = self._unstall
         self.timers = Timers()
         self.instances: dict[str, Instance] = {}
-        # Pending activities: (instance, execution, task id) -> its work item.
+        # Pending activities of this app's instances: (instance, execution, task id) -> work item.
         self.activities: dict[tuple[str, str, int], WorkItem] = {}
+        # Activities handed to this app's workers, by what their completion names (instance id,
+        # task id), with the engine and execution they belong to (another app's, for
+        # call_activity(app_id=...)).
+        self.routed: dict[tuple[str, int], tuple[Engine, str]] = {}
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
-        self._epoch = uuid.uuid4().hex[:8]  # makes turn tokens unique across restarts
-        self._turns = 0
         self.ready = asyncio.Event()
+        self.actor_store = True  # the app has a state store with actorStateStore: "true"
 
     # -- start / stop ----------------------------------------------------
     def load(self) -> None:
@@ -218,6 +233,21 @@ class Engine:
         for waiters in self._waiters.values():
             for fut in waiters:
                 fut.cancel()
+
+    # -- what daprd's actor runtime allows ---------------------------------
+    def check_actor_store(self) -> None:
+        """Reads go to the actor state store; without one daprd fails them at once."""
+        if not self.actor_store:
+            raise WorkflowError(grpc.StatusCode.INTERNAL, NO_ACTOR_STORE)
+
+    async def writable(self) -> None:
+        """Wait until a write may proceed. daprd sends every write to a workflow actor, whose type
+        it registers only while a worker stream is open (and never without an actor state
+        store): until then its placement lookup waits, so the call blocks until a worker
+        connects or the caller gives up (its gRPC deadline)."""
+        if not self.actor_store:
+            await asyncio.Event().wait()
+        await self.dispatcher.connected.wait()
 
     # -- lookups and waiting ---------------------------------------------
     def get(self, instance_id: str) -> Instance | None:
@@ -281,18 +311,14 @@ class Engine:
             return  # e.g. events raised before a delayed start: they wait for it
         events = sorted(inst.inbox, key=lambda e: not e.is_start)  # ExecutionStarted leads
         inst.inbox = []
-        self._turns += 1
-        token = f"{self._epoch}:{self._turns}"
-        item = WorkItem(None, True, f"workflow {self.app_id}/{inst.instance_id}")
-        turn = Turn(token, events, [], item)
+        item = WorkItem(None, f"workflow {self.app_id}/{inst.instance_id}")
+        turn = Turn(events, [], item)
 
         def render() -> bytes:
             # WorkflowStarted is the workflow's clock: stamp it when a worker gets the turn.
             started = _bytes(wire.event(workflowStarted=pb.WorkflowStartedEvent()))
             turn.new_events = [started, *(e.event for e in events)]
-            return wire.workflow_work_item(
-                inst.instance_id, inst.execution_id, inst.history, turn.new_events, token
-            )
+            return wire.workflow_work_item(inst.instance_id, inst.execution_id, inst.history, turn.new_events)
 
         item.render = render
         inst.turn = turn
@@ -312,8 +338,21 @@ class Engine:
             return False
         row = self.store.add_inbox(tx, self.app_id, instance_id, event, fire_at)
         self._add_inbox(inst, row, event, fire_at, False)
+        if fire_at is None and not inst.started:
+            self._start_now(tx, inst)
         tx.after(lambda: self._schedule(inst))
         return True
+
+    def _start_now(self, tx: Tx, inst: Instance) -> None:
+        """An event for an instance whose start is scheduled later starts it now: daprd's
+        workflow actor keeps ExecutionStarted in the inbox from creation, and any new event
+        wakes it to run the whole inbox (orchestrator/add.go, create.go scheduleWorkflowStart)."""
+        for row, event in list(inst.timers.items()):
+            if pb.HistoryEvent.FromString(event).HasField("executionStarted"):
+                self.store.clear_fire_at(tx, row)
+                self.timers.cancel([row])
+                del inst.timers[row]
+                self._add_inbox(inst, row, event, None, True)
 
     # -- creating instances ----------------------------------------------
     def create(
@@ -410,13 +449,23 @@ class Engine:
 
     # -- applying a turn -------------------------------------------------
     def complete_turn(self, resp: pb.WorkflowResponse) -> None:
+        """The result of the instance's pending turn: durabletask-go matches it by instance id
+        alone (its token is ignored), and drops one that finds no turn handed out. A terminate
+        that waited for this turn is applied after it."""
+        self._complete_turn(resp)
+        inst = self.instances.get(resp.instanceId)
+        if inst is not None and inst.pending_terminate is not None and not inst.turn_in_flight:
+            output, recursive = inst.pending_terminate
+            inst.pending_terminate = None
+            if not inst.terminal:
+                with self.store.tx() as tx:
+                    self._terminate(tx, inst, output, recursive)
+
+    def _complete_turn(self, resp: pb.WorkflowResponse) -> None:
         inst = self.instances.get(resp.instanceId)
         turn = inst.turn if inst is not None else None
-        if inst is None or turn is None or turn.token != resp.completionToken:
-            log.debug("ignoring stale workflow completion for %s", resp.instanceId)
-            return
-        if not turn.new_events:
-            log.debug("ignoring completion of a turn of %s that was never dispatched", resp.instanceId)
+        if inst is None or turn is None or not turn.new_events:
+            log.debug("ignoring a workflow completion for %s: no turn of it is pending", resp.instanceId)
             return
         inst.turn = None
         turn.item.finish()
@@ -431,6 +480,7 @@ class Engine:
         if resp.HasField("version"):
             # durabletask-go records the worker's version/patches on the turn's WorkflowStarted.
             first.workflowStarted.version.CopyFrom(resp.version)
+            self._compact_patches(inst, first.workflowStarted)
         frames = [wire.past(_bytes(first)), *(wire.past(e) for e in turn.new_events[1:])]
         if any(e.is_start for e in turn.events):
             inst.started = True
@@ -491,6 +541,28 @@ class Engine:
             iid = inst.instance_id
             tx.after(lambda: (self._notify(iid), self._schedule(inst)))
 
+    @staticmethod
+    def _compact_patches(inst: Instance, started: pb.WorkflowStartedEvent) -> None:
+        """dapr orchestrator/versioning.go compactPatches: a turn's version keeps only the patches
+        not recorded by an earlier turn (counted with repeats), and no name; none left: no version."""
+        patches = list(started.version.patches)
+        if not patches:
+            return
+        seen: dict[str, int] = {}
+        for event in wire.parse_history(inst.history):
+            if event.HasField("workflowStarted"):
+                for patch in event.workflowStarted.version.patches:
+                    seen[patch] = seen.get(patch, 0) + 1
+        new = []
+        for patch in patches:
+            if seen.get(patch, 0) > 0:
+                seen[patch] -= 1
+            else:
+                new.append(patch)
+        started.ClearField("version")
+        if new:
+            started.version.patches.extend(new)
+
     def _schedule_task(self, tx: Tx, inst: Instance, action: pb.WorkflowAction) -> bytes:
         task = action.scheduleTask
         scheduled = pb.TaskScheduledEvent(name=task.name, taskExecutionId=task.taskExecutionId)
@@ -520,17 +592,14 @@ class Engine:
     def _queue_activity(self, inst: Instance, task_id: int, request: bytes, target_app: str | None) -> None:
         if inst.terminal or self.instances.get(inst.instance_id) is not inst:
             return
-        # The token routes the result back to this app and execution, whichever sidecar ran it.
-        token = f"{self.app_id}\n{inst.execution_id}\n{task_id}"
         item = WorkItem(
-            wire.activity_work_item(request, token),
-            False,
-            f"activity {self.app_id}/{inst.instance_id}#{task_id}",
+            wire.activity_work_item(request), f"activity {self.app_id}/{inst.instance_id}#{task_id}"
         )
         key = (inst.instance_id, inst.execution_id, task_id)
         self.activities[key] = item
         inst.activities.add(key)
         engine = self.engines.get(target_app or self.app_id, self)
+        engine.routed[(inst.instance_id, task_id)] = (self, inst.execution_id)
         engine.dispatcher.push(item)
 
     def _create_timer(self, tx: Tx, inst: Instance, action: pb.WorkflowAction) -> bytes:
@@ -671,19 +740,22 @@ class Engine:
             item = self.activities.pop(key, None)
             if item is not None:
                 item.finish()
+            iid, execution_id, task_id = key
+            for engine in self.engines.values():
+                if engine.routed.get((iid, task_id)) == (self, execution_id):
+                    del engine.routed[(iid, task_id)]
         inst.activities.clear()
 
     # -- activity results ------------------------------------------------
     def complete_activity(self, resp: pb.ActivityResponse) -> None:
-        try:
-            app_id, execution_id, task = resp.completionToken.split("\n")
-            task_id = int(task)
-        except ValueError:
-            log.warning("ignoring activity completion with unknown token %r", resp.completionToken)
+        """An activity result from one of this app's workers, matched as durabletask-go's
+        executor does by instance id and task id (no token); a second result finds nothing."""
+        route = self.routed.pop((resp.instanceId, resp.taskId), None)
+        if route is None:
+            log.debug("ignoring a result of activity %s#%d: none is pending", resp.instanceId, resp.taskId)
             return
-        engine = self.engines.get(app_id)
-        if engine is not None:
-            engine._activity_done(resp, execution_id, task_id)
+        owner, execution_id = route
+        owner._activity_done(resp, execution_id, resp.taskId)
 
     def _activity_done(self, resp: pb.ActivityResponse, execution_id: str, task_id: int) -> None:
         key = (resp.instanceId, execution_id, task_id)
@@ -751,7 +823,13 @@ class Engine:
             self._terminate(tx, inst, reason, recursive)
 
     def _terminate(self, tx: Tx, inst: Instance, output: str | None, recursive: bool) -> None:
-        """Terminate now, in the backend: no worker round trip is needed to end an instance."""
+        """Terminate in the backend, no worker round trip needed; but not under a turn a worker
+        holds: daprd queues the terminate behind it (its workflow actor runs one turn at a time),
+        and the late result of that turn must not land on a recreated instance of the same id,
+        as completions are matched by instance id. Children the same, each on its own."""
+        if inst.turn_in_flight and not inst.terminal:
+            inst.pending_terminate = (output, recursive)
+            return
         if not inst.terminal:
             terminated = wire.event(
                 executionTerminated=pb.ExecutionTerminatedEvent(input=wire.sv(output), recurse=recursive)

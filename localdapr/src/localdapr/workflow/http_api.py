@@ -11,13 +11,20 @@ Mirrors dapr/dapr:
   names, and the `properties` of get.
 - `pkg/messages/predefined.go`: codes and messages.
 
+- `pkg/api/http/universal.go`: a non-empty body of get, terminate, pause, resume and purge is
+  read as the protojson of the call's request message (unknown fields ignored); one that does
+  not parse is 400 ERR_MALFORMED_REQUEST. Start and raiseEvent take the body as-is.
+- durabletask-go `backend/client.go`: terminate, pause and resume only queue their event, so
+  they answer before the instance has acted on it (localdapr applies them at once anyway).
+
 daprd ignores the `{component}` segment since 1.15 (the workflow engine is built in and its
 ERR_WORKFLOW_COMPONENT_NOT_FOUND is never returned, see dapr/dapr#9830), so any name works.
-Unlike daprd, a start with no worker connected is accepted at once (see the package docstring).
+Writes wait for a connected worker, as over gRPC (see the package docstring).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Awaitable, Callable
@@ -28,7 +35,7 @@ from google.protobuf import empty_pb2, json_format
 from google.protobuf.message import Message
 
 from . import wire
-from .engine import Engine, Instance, WorkflowError
+from .engine import NO_ACTOR_STORE, Engine, Instance, WorkflowError
 from .wire import pb
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -129,6 +136,36 @@ def accepted() -> web.Response:
     return proto_response(empty_pb2.Empty(), 202)
 
 
+async def parse_body(request: web.Request, message: Message) -> None:
+    """universal.go: protojson, unknown fields discarded. The cause after daprd's prefix is Go's
+    protojson wording for a body that is not a JSON object, Python protobuf's otherwise."""
+    raw = await request.read()
+    if not raw:
+        return
+    cause = None
+    try:
+        value = json.loads(raw)
+    except ValueError as err:
+        cause = f"proto: syntax error: {err}"
+    else:
+        if not isinstance(value, dict):  # Python's parser would take `[]` as an empty message
+            token = raw.decode(errors="replace").strip()
+            cause = (
+                f"proto: syntax error (line 1:1): unexpected token {'[' if token.startswith('[') else token}"
+            )
+        else:
+            try:
+                json_format.ParseDict(value, message, ignore_unknown_fields=True)
+            except json_format.ParseError as err:
+                cause = str(err)
+    if cause is not None:
+        raise HttpError(400, "ERR_MALFORMED_REQUEST", f"failed deserializing HTTP body: {cause}")
+
+
+class ClientGone(Exception):
+    """The caller hung up while its write waited for a worker."""
+
+
 async def body_text(request: web.Request) -> str | None:
     """The body as the engine stores it (a string), None if it is not UTF-8. An empty body is
     an empty string, not "no input": daprd passes it on as-is (the SDK then reads None)."""
@@ -167,14 +204,28 @@ class WorkflowHttp:
                 return await handler(request)
             except HttpError as err:
                 return err.response()
+            except ClientGone:
+                return web.Response(status=499)  # nobody reads it: daprd drops the call too
 
         return run
+
+    async def _writable(self, request: web.Request) -> None:
+        """Engine.writable, given up when the client disconnects (daprd's request context ends)."""
+        wait = asyncio.ensure_future(self.engine.writable())
+        try:
+            while not wait.done():
+                await asyncio.wait({wait}, timeout=1.0)
+                if not wait.done() and (request.transport is None or request.transport.is_closing()):
+                    raise ClientGone
+        finally:
+            wait.cancel()
 
     async def start(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
         instance_id = request.query.get("instanceID") or str(uuid.uuid4())
         check_new_instance_id(instance_id)
         text = await body_text(request)
+        await self._writable(request)
         cause = NOT_UTF8
         if text is not None:
             req = pb.CreateInstanceRequest(instanceId=instance_id, name=name, input=wire.sv(text))
@@ -191,7 +242,16 @@ class WorkflowHttp:
         )
 
     async def get(self, request: web.Request) -> web.StreamResponse:
+        await parse_body(request, workflow_pb2.GetWorkflowRequest())
         instance_id = request.match_info["instance"]
+        if not self.engine.actor_store:
+            raise HttpError(
+                500,
+                "ERR_GET_WORKFLOW",
+                f"error while getting workflow info on instance '{instance_id}': failed to get workflow "
+                f"metadata for '{instance_id}': failed to fetch workflow metadata: api error: code = "
+                f"Internal desc = {NO_ACTOR_STORE}",
+            )
         inst = self.engine.get(instance_id)
         if inst is None:
             raise instance_not_found(instance_id)
@@ -200,6 +260,7 @@ class WorkflowHttp:
     async def raise_event(self, request: web.Request) -> web.StreamResponse:
         instance_id, event = request.match_info["instance"], request.match_info["event"]
         text = await body_text(request)
+        await self._writable(request)
         cause = NOT_UTF8
         if text is not None:
             try:
@@ -216,7 +277,9 @@ class WorkflowHttp:
 
     async def terminate(self, request: web.Request) -> web.StreamResponse:
         """Always recursive and without output: daprd's HTTP route reads no options."""
+        await parse_body(request, workflow_pb2.TerminateWorkflowRequest())
         instance_id = request.match_info["instance"]
+        await self._writable(request)
         try:
             self.engine.terminate(instance_id, None, True)
         except WorkflowError as err:
@@ -233,11 +296,15 @@ class WorkflowHttp:
 
     async def pause(self, request: web.Request) -> web.StreamResponse:
         verbs = ("pausing", "pause", "suspend")
+        await parse_body(request, workflow_pb2.PauseWorkflowRequest())
+        await self._writable(request)
         return self._suspend_or_resume(request, self.engine.suspend, "ERR_PAUSE_WORKFLOW", verbs)
 
     async def resume(self, request: web.Request) -> web.StreamResponse:
         """`?reason=` is accepted and ignored, as daprd's route reads no options."""
         verbs = ("resuming", "resume", "resume")
+        await parse_body(request, workflow_pb2.ResumeWorkflowRequest())
+        await self._writable(request)
         return self._suspend_or_resume(request, self.engine.resume, "ERR_RESUME_WORKFLOW", verbs)
 
     def _suspend_or_resume(
@@ -259,7 +326,9 @@ class WorkflowHttp:
 
     async def purge(self, request: web.Request) -> web.StreamResponse:
         """Recursive, terminal instances only (no force over HTTP)."""
+        await parse_body(request, workflow_pb2.PurgeWorkflowRequest())
         instance_id = request.match_info["instance"]
+        await self._writable(request)
         try:
             self.engine.purge(instance_id, True)
         except WorkflowError as err:

@@ -2,10 +2,12 @@
 
 Request/response behaviour follows durabletask-go's `backend/executor.go` as
 daprd runs it: StartInstance waits for the instance to start (unless it has a
-scheduled start or no worker is connected), TerminateInstance waits for completion, Suspend/Resume wait
+scheduled start), TerminateInstance waits for completion, Suspend/Resume wait
 for the new status; GetInstance answers `exists=false` for an unknown id, the
 other calls fail with "no such instance exists". ListInstanceIDs and GetInstanceHistory
 follow dapr's actor backend (`pkg/runtime/wfengine/backends/actors/actors.go`), see engine.py.
+Every write waits for a connected worker, reads need an actor state store (Engine.writable,
+Engine.check_actor_store).
 
 Handlers are registered by hand (not via the generated `add_..._to_server`)
 so that `GetWorkItems` can write pre-serialized work items.
@@ -65,17 +67,25 @@ class WorkflowService:
     async def Hello(self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext) -> empty_pb2.Empty:
         return empty_pb2.Empty()
 
-    async def StartInstance(self, req: pb.CreateInstanceRequest, context: Any) -> pb.CreateInstanceResponse:
+    async def _writable(self) -> Engine:
         engine = await self._ready()
+        await engine.writable()
+        return engine
+
+    async def _readable(self) -> Engine:
+        engine = await self._ready()
+        engine.check_actor_store()
+        return engine
+
+    async def StartInstance(self, req: pb.CreateInstanceRequest, context: Any) -> pb.CreateInstanceResponse:
+        engine = await self._writable()
         instance_id = engine.start_instance(req)
-        # Without a connected worker, waiting would hang the caller (the SDK sets no deadline);
-        # the instance starts once a worker connects.
-        if not req.HasField("scheduledStartTimestamp") and engine.dispatcher.streams:
+        if not req.HasField("scheduledStartTimestamp"):
             await engine.wait(instance_id, lambda i: i.status != PENDING)
         return pb.CreateInstanceResponse(instanceId=instance_id)
 
     async def GetInstance(self, req: pb.GetInstanceRequest, context: Any) -> pb.GetInstanceResponse:
-        engine = await self._ready()
+        engine = await self._readable()
         inst = engine.get(req.instanceId)
         if inst is None:
             return pb.GetInstanceResponse(exists=False)
@@ -84,7 +94,7 @@ class WorkflowService:
         )
 
     async def WaitForInstanceStart(self, req: pb.GetInstanceRequest, context: Any) -> pb.GetInstanceResponse:
-        engine = await self._ready()
+        engine = await self._readable()
         inst = await engine.wait(req.instanceId, lambda i: i.status != PENDING)
         return pb.GetInstanceResponse(
             exists=True, workflowState=workflow_state(inst, req.getInputsAndOutputs)
@@ -93,37 +103,37 @@ class WorkflowService:
     async def WaitForInstanceCompletion(
         self, req: pb.GetInstanceRequest, context: Any
     ) -> pb.GetInstanceResponse:
-        engine = await self._ready()
+        engine = await self._readable()
         inst = await engine.wait(req.instanceId, lambda i: i.status in TERMINAL)
         return pb.GetInstanceResponse(
             exists=True, workflowState=workflow_state(inst, req.getInputsAndOutputs)
         )
 
     async def RaiseEvent(self, req: pb.RaiseEventRequest, context: Any) -> pb.RaiseEventResponse:
-        engine = await self._ready()
+        engine = await self._writable()
         engine.raise_event(req.instanceId, req.name, req.input if req.HasField("input") else None)
         return pb.RaiseEventResponse()
 
     async def TerminateInstance(self, req: pb.TerminateRequest, context: Any) -> pb.TerminateResponse:
-        engine = await self._ready()
+        engine = await self._writable()
         engine.terminate(req.instanceId, wire.opt(req, "output"), req.recursive)
         await engine.wait(req.instanceId, lambda i: i.status in TERMINAL)
         return pb.TerminateResponse()
 
     async def SuspendInstance(self, req: pb.SuspendRequest, context: Any) -> pb.SuspendResponse:
-        engine = await self._ready()
+        engine = await self._writable()
         engine.suspend(req.instanceId)
         await engine.wait(req.instanceId, lambda i: i.status == SUSPENDED or i.status in TERMINAL)
         return pb.SuspendResponse()
 
     async def ResumeInstance(self, req: pb.ResumeRequest, context: Any) -> pb.ResumeResponse:
-        engine = await self._ready()
+        engine = await self._writable()
         engine.resume(req.instanceId)
         await engine.wait(req.instanceId, lambda i: i.status in (RUNNING, PENDING) or i.status in TERMINAL)
         return pb.ResumeResponse()
 
     async def PurgeInstances(self, req: pb.PurgeInstancesRequest, context: Any) -> pb.PurgeInstancesResponse:
-        engine = await self._ready()
+        engine = await self._writable()
         if req.HasField("purgeInstanceFilter"):
             raise WorkflowError(grpc.StatusCode.UNIMPLEMENTED, "multi-instance purge is not implemented")
         count = engine.purge(req.instanceId, req.recursive, req.HasField("force") and req.force)
@@ -133,13 +143,15 @@ class WorkflowService:
         self, req: pb.ListInstanceIDsRequest, context: Any
     ) -> pb.ListInstanceIDsResponse:
         engine = await self._ready()
+        if not engine.actor_store:  # dapr wfengine/state/list: the store lookup's own error
+            raise WorkflowError(grpc.StatusCode.UNKNOWN, "no state store with actor support found")
         ids, token = engine.list_instance_ids(req.pageSize, req.continuationToken)
         return pb.ListInstanceIDsResponse(instanceIds=ids, continuationToken=token)
 
     async def GetInstanceHistory(
         self, req: pb.GetInstanceHistoryRequest, context: Any
     ) -> pb.GetInstanceHistoryResponse:
-        engine = await self._ready()
+        engine = await self._readable()
         return pb.GetInstanceHistoryResponse(events=engine.history(req.instanceId))
 
     async def GetWorkItems(self, req: pb.GetWorkItemsRequest, context: grpc.aio.ServicerContext) -> None:

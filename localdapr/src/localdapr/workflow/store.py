@@ -187,6 +187,10 @@ class Store:
         )
         return int(cur.lastrowid or 0)
 
+    def clear_fire_at(self, tx: Tx, row: int) -> None:
+        """A delayed inbox row becomes due now."""
+        tx.conn.execute("UPDATE wf_inbox SET fire_at=NULL WHERE id=?", (row,))
+
     def delete_inbox(self, tx: Tx, row_ids: list[int]) -> None:
         tx.conn.executemany("DELETE FROM wf_inbox WHERE id=?", [(r,) for r in row_ids])
 

@@ -17,7 +17,7 @@ __all__ = ["pb", "timestamp_pb2", "wrappers_pb2"]
 
 # Field numbers (orchestrator_service.proto).
 _WR_INSTANCE_ID, _WR_EXECUTION_ID, _WR_PAST, _WR_NEW = 1, 2, 3, 4
-_WI_WORKFLOW, _WI_ACTIVITY, _WI_TOKEN = 1, 2, 10
+_WI_WORKFLOW, _WI_ACTIVITY = 1, 2
 
 # Terminal runtime statuses (durabletask-go api.WorkflowMetadataIsComplete).
 TERMINAL = frozenset(
@@ -54,20 +54,22 @@ def past(event: bytes) -> bytes:
     return frame(_WR_PAST, event)
 
 
-def workflow_work_item(
-    instance_id: str, execution_id: str, history: bytes, new_events: list[bytes], token: str
-) -> bytes:
+# A WorkItem carries no completionToken: durabletask-go's executor never sets one, and matches a
+# completion to its pending item by instance id (and task id), whatever token comes back.
+
+
+def workflow_work_item(instance_id: str, execution_id: str, history: bytes, new_events: list[bytes]) -> bytes:
     request = (
         frame(_WR_INSTANCE_ID, instance_id.encode())
         + frame(_WR_EXECUTION_ID, frame(1, execution_id.encode()))
         + history
         + b"".join(frame(_WR_NEW, e) for e in new_events)
     )
-    return frame(_WI_WORKFLOW, request) + frame(_WI_TOKEN, token.encode())
+    return frame(_WI_WORKFLOW, request)
 
 
-def activity_work_item(request: bytes, token: str) -> bytes:
-    return frame(_WI_ACTIVITY, request) + frame(_WI_TOKEN, token.encode())
+def activity_work_item(request: bytes) -> bytes:
+    return frame(_WI_ACTIVITY, request)
 
 
 def parse_history(history: bytes) -> list[pb.HistoryEvent]:
