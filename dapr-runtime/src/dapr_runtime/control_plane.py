@@ -15,58 +15,55 @@ from .processes import Managed, free_port, http_ok
 
 
 @dataclass
-class Placement:
+class _ControlPlane:
     runtime: Runtime
     log_dir: Path
     port: int
     echo: bool = False
     server: Managed | None = None
+    name = ""
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self) -> None:
+    def flags(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self, cwd: Path | None = None) -> None:
         healthz = free_port()
         argv = [
-            self.runtime.bin("placement"),
+            self.runtime.bin(self.name),
             *("--port", str(self.port), "--listen-address", "127.0.0.1"),
             # placement, scheduler and daprd all default healthz to 8080 and metrics to 9090
             *("--healthz-port", str(healthz), "--metrics-port", str(free_port())),
-            *("--initial-cluster", f"dapr-placement-0=127.0.0.1:{free_port()}"),
-            "--tls-enabled=false",
+            *self.flags(),
         ]
-        self.server = Managed("placement", argv, self.log_dir / "placement.log", echo=self.echo)
+        self.server = Managed(self.name, argv, self.log_dir / f"{self.name}.log", echo=self.echo, cwd=cwd)
         self.server.start()
-        self.server.wait_until(http_ok(f"http://127.0.0.1:{healthz}/healthz"), "healthy", timeout=60)
+        self.server.wait_until(http_ok(f"http://127.0.0.1:{healthz}/healthz"), "healthy", timeout=90)
 
 
 @dataclass
-class Scheduler:
-    runtime: Runtime
-    log_dir: Path
-    data_dir: Path  # its embedded etcd: jobs and reminders survive a restart
-    port: int
-    echo: bool = False
-    server: Managed | None = None
+class Placement(_ControlPlane):
+    name = "placement"
 
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
+    def flags(self) -> list[str]:
+        return [f"--initial-cluster=dapr-placement-0=127.0.0.1:{free_port()}", "--tls-enabled=false"]
 
-    def start(self) -> None:
-        healthz = free_port()
-        argv = [
-            self.runtime.bin("scheduler"),
-            *("--port", str(self.port), "--listen-address", "127.0.0.1"),
-            *("--healthz-port", str(healthz), "--metrics-port", str(free_port())),
-            *("--etcd-data-dir", self.data_dir, "--etcd-client-port", str(free_port())),
+
+@dataclass
+class Scheduler(_ControlPlane):
+    data_dir: Path = Path("scheduler")  # its embedded etcd: jobs and reminders survive a restart
+    name = "scheduler"
+
+    def flags(self) -> list[str]:
+        return [
+            *("--etcd-data-dir", str(self.data_dir), "--etcd-client-port", str(free_port())),
             *("--etcd-initial-cluster", f"dapr-scheduler-server-0=http://127.0.0.1:{free_port()}"),
             *("--override-broadcast-host-port", self.address),
         ]
-        self.server = Managed(
-            "scheduler", argv, self.log_dir / "scheduler.log", echo=self.echo, cwd=self.data_dir
-        )
+
+    def start(self, cwd: Path | None = None) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.server.start()
-        self.server.wait_until(http_ok(f"http://127.0.0.1:{healthz}/healthz"), "healthy", timeout=90)
+        super().start(cwd=self.data_dir)  # its default data folder is relative to the working folder

@@ -103,20 +103,12 @@ class Postgres:
         self.server.wait_until(listening(self.port), f"listening on :{self.port}", timeout=60)
         self.server.wait_until(self._accepts, "accepting connections", timeout=60)
 
+    def _client(self, tool: str) -> list[str]:
+        """A PostgreSQL client tool pointed at this server, as its superuser."""
+        return [str(postgres_bindir() / tool), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres"]
+
     def _accepts(self) -> bool:
-        result = subprocess.run(
-            [
-                str(postgres_bindir() / "pg_isready"),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "-U",
-                "postgres",
-            ],
-            capture_output=True,
-        )
-        return result.returncode == 0
+        return subprocess.run(self._client("pg_isready"), capture_output=True).returncode == 0
 
     def create_databases(self, names: Iterable[str]) -> None:
         for name in names:
@@ -124,15 +116,7 @@ class Postgres:
                 f"SELECT 'CREATE DATABASE \"{name}\"' "
                 f"WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '{name}')\\gexec"
             )
-            psql = [
-                str(postgres_bindir() / "psql"),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "-U",
-                "postgres",
-            ]
+            psql = self._client("psql")
             result = subprocess.run(
                 [*psql, "-v", "ON_ERROR_STOP=1"], input=sql, capture_output=True, text=True
             )

@@ -90,7 +90,7 @@ class DaprSystem:
         self.placement = Placement(self.runtime, self.logs, free_port(), echo=self.echo)
         self.placement.start()
         self.scheduler = Scheduler(
-            self.runtime, self.logs, self.workdir / "data" / "scheduler", free_port(), echo=self.echo
+            self.runtime, self.logs, free_port(), echo=self.echo, data_dir=self.workdir / "data" / "scheduler"
         )
         self.scheduler.start()
         folder = res.prepare(
