@@ -22,6 +22,19 @@ import yaml
 
 NO_RUN = "no running system found (.data/run.json): start it with make run or make run-dapr, or pass --grpc"
 TOKEN = "wfcli-secret"
+STORE = {
+    "apiVersion": "dapr.io/v1alpha1",
+    "kind": "Component",
+    "metadata": {"name": "store"},
+    "spec": {
+        "type": "state.postgresql",
+        "version": "v1",
+        "metadata": [
+            {"name": "connectionString", "value": "host=localhost"},
+            {"name": "actorStateStore", "value": "true"},
+        ],
+    },
+}
 
 
 def free_port() -> int:
@@ -45,7 +58,11 @@ def start_localdapr(folder: Path, env: dict[str, str] | None = None) -> LocalDap
     """`localdapr run -f` with one app, `order`, whose process is this test (no command)."""
     grpc_port, http_port = free_port(), free_port()
     app = {"appID": "order", "appDirPath": ".", "daprGRPCPort": grpc_port, "daprHTTPPort": http_port}
-    (folder / "dapr.yaml").write_text(yaml.safe_dump({"version": 1, "apps": [app]}))
+    # Workflows need an actor state store, on daprd and so on localdapr (its store is SQLite anyway).
+    (folder / "resources").mkdir(exist_ok=True)
+    (folder / "resources" / "store.yaml").write_text(yaml.safe_dump(STORE))
+    run = {"version": 1, "common": {"resourcesPath": "./resources"}, "apps": [app]}
+    (folder / "dapr.yaml").write_text(yaml.safe_dump(run))
     log = open(folder / "localdapr.log", "ab")  # noqa: SIM115 - owned by the process
     process = subprocess.Popen(
         [sys.executable, "-m", "localdapr", "run", "-f", "dapr.yaml", "--data-dir", "data"],
