@@ -128,6 +128,9 @@ BAD_BODIES = [
     ({**ORDER, "dtime": "soon"}, "invalid_dtime", "dtime"),
     ({**ORDER, "quntity": 0}, "invalid_quntity", "quntity"),
     ({**ORDER, "id_product": "one"}, "invalid_id_product", "id_product"),
+    # A boolean is no count or id (pydantic would read true as 1).
+    ({**ORDER, "quntity": True}, "invalid_quntity", "quntity"),
+    ({**ORDER, "id_product": True}, "invalid_id_product", "id_product"),
     ({**ORDER, "e_mail": "not-an-address"}, "invalid_email", "e_mail"),
     ({**ORDER, "login": ""}, "invalid_login", "login"),
     ({k: v for k, v in ORDER.items() if k != "amount"}, "missing_field", "amount"),

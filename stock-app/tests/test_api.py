@@ -35,6 +35,8 @@ def test_register_accepts_quntity_and_a_price(client):
         {"description": "", "quantity": 1},
         {"quantity": 1},
         {"description": "x", "quantity": "many"},
+        # Found by fuzzing: JSON false was read as 0 units.
+        {"description": "x", "quantity": False},
         {"description": "x", "quantity": 1, "price": "1.001"},
     ],
 )

@@ -9,6 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
+from dapr_helpers.fields import Integer
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PlainSerializer, field_validator
 
 from order_app.domain import (
@@ -33,8 +34,8 @@ class CreateOrder(BaseModel):
 
     login: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@+-]+$")
     email: str = Field(validation_alias=AliasChoices("e_mail", "email"), max_length=254)
-    product_id: int = Field(gt=0, validation_alias=AliasChoices("id_product", "product_id"))
-    quantity: int = Field(gt=0, le=1_000_000, validation_alias=AliasChoices("quntity", "quantity"))
+    product_id: Integer = Field(gt=0, validation_alias=AliasChoices("id_product", "product_id"))
+    quantity: Integer = Field(gt=0, le=1_000_000, validation_alias=AliasChoices("quntity", "quantity"))
     amount: Decimal = Field(description="decimal > 0 with at most 2 fraction digits, e.g. 12.50")
     dtime: datetime = Field(description='"2030-01-08 10:00:00" or ISO 8601; naive means UTC; future')
 

@@ -3,6 +3,7 @@
 from decimal import Decimal
 from typing import Annotated
 
+from dapr_helpers.fields import Integer
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
 
 from stock_app.domain.product import Product
@@ -18,12 +19,12 @@ class RegisterRequest(BaseModel):
 
     description: Description
     # `quntity` is the assignment's spelling.
-    quantity: int = Field(ge=0, le=MAX_UNITS, validation_alias=AliasChoices("quantity", "quntity"))
+    quantity: Integer = Field(ge=0, le=MAX_UNITS, validation_alias=AliasChoices("quantity", "quntity"))
     price: PriceIn | None = None
 
 
 class RestockRequest(BaseModel):
-    quantity: int = Field(gt=0, le=MAX_UNITS, validation_alias=AliasChoices("quantity", "quntity"))
+    quantity: Integer = Field(gt=0, le=MAX_UNITS, validation_alias=AliasChoices("quantity", "quntity"))
 
 
 class ProductOut(BaseModel):
