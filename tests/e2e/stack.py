@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from typing import Any
 
 import httpx
 import yaml
+from dapr_runtime.processes import listening
 from dapr_runtime.system import DaprSystem
 from localdapr.config import load_gateway_routes
 from localdapr.lifeline import die_with_parent
@@ -319,16 +319,11 @@ def _start_gateway(stack: Stack) -> subprocess.Popen[bytes]:
         preexec_fn=die_with_parent(os.getpid()),
     )
     deadline = time.monotonic() + 30
-    while not _listening(stack.gateway_port):
+    while not listening(stack.gateway_port)():
         if process.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f"the gateway did not start; its log: {stack.workdir / 'gateway.log'}")
         time.sleep(0.05)
     return process
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:

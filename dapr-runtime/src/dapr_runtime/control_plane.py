@@ -10,8 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from localdapr.runner import free_port
+
 from .binaries import Runtime
-from .processes import Managed, free_port, http_ok
+from .processes import Managed, http_ok
 
 
 @dataclass

@@ -23,12 +23,6 @@ class StartError(Exception):
     """A process that did not come up: the message names it and points to its log."""
 
 
-def free_port() -> int:
-    from localdapr.runner import free_port as _free  # never hands out one port twice
-
-    return _free()
-
-
 @dataclass
 class Managed:
     name: str  # as a person calls it: "daprd order", "postgres"

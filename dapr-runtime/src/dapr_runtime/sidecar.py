@@ -7,8 +7,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from localdapr.runner import free_port
+
 from .binaries import Runtime
-from .processes import Managed, free_port, http_ok
+from .processes import Managed, http_ok
 
 
 @dataclass

@@ -19,11 +19,13 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from localdapr.runner import free_port
+
 from . import resources as res
 from .binaries import Runtime, find_runtime
 from .control_plane import Placement, Scheduler
 from .infra import Postgres, Redis
-from .processes import Managed, free_port
+from .processes import Managed
 from .sidecar import Daprd
 
 log = logging.getLogger("dapr_runtime")
