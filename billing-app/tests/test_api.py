@@ -97,3 +97,12 @@ def test_refuses_absurd_or_broken_refill_bodies_with_422(client, login, store, b
 def test_public_api_document_shows_only_billing_routes(client):
     paths = client.get("/billing/openapi.json").json()["paths"]
     assert paths and all(path.startswith("/billing/") for path in paths)
+
+
+def test_the_directory_answers_whether_an_account_exists_with_200_either_way(client, login):
+    """The order app's lookup: an unknown account is an answer, never a failure status
+    that Dapr's resiliency would retry and count towards its circuit breaker."""
+    assert client.get("/directory/account", params={"login": login}).json() == {"exists": False}
+    client.post(f"/billing/register?login={login}")
+    resp = client.get("/directory/account", params={"login": login})
+    assert (resp.status_code, resp.json()) == (200, {"exists": True})

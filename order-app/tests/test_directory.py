@@ -47,31 +47,44 @@ async def test_the_directory_remembers_nothing_when_the_participant_is_down():
 
 
 class FakeSidecar:
-    """Answers invocations as the sidecar does: found, 404, another error, or not there."""
+    """Answers invocations as the sidecar does: `{"exists": ...}`, an error status, or not there."""
 
-    def __init__(self, error: Exception | None = None) -> None:
+    def __init__(self, error: Exception | None = None, body: bytes = b'{"exists": true}') -> None:
         self.error = error
+        self.body = body
         self.paths: list[str] = []
 
     async def request(self, method: str, path: str, body: object = None) -> tuple[int, bytes, None]:
         self.paths.append(path)
         if self.error:
             raise self.error
-        return 200, b"{}", None
+        return 200, self.body, None
 
 
-async def test_the_dapr_directory_invokes_billing_and_stock_and_reads_404_as_unknown():
+async def test_the_dapr_directory_asks_one_lookup_per_participant_with_the_key_in_the_query():
+    """The query string is not part of daprd's breaker key: one breaker per lookup, not per login."""
     sidecar = FakeSidecar()
     directory = DaprDirectory(sidecar, "billing", "stock")  # type: ignore[arg-type]
-    assert await directory.account_exists("ann") and await directory.product_exists(3)
-    assert sidecar.paths == ["/invoke/billing/method/billing/account/ann", "/invoke/stock/method/stock/3"]
+    assert await directory.account_exists("ann+1@x") and await directory.product_exists(3)
+    assert sidecar.paths == [
+        "/invoke/billing/method/directory/account?login=ann%2B1%40x",
+        "/invoke/stock/method/directory/product?id=3",
+    ]
 
-    sidecar.error = DaprHttpError(404, "", "not found")
+    sidecar.body = b'{"exists": false}'
     assert not await directory.account_exists("zoe")
 
 
-@pytest.mark.parametrize("error", [DaprHttpError(500, "ERR_DIRECT_INVOKE", "boom"), DaprUnavailable("down")])
-async def test_the_dapr_directory_is_unavailable_when_the_answer_is_neither(error):
-    directory = DaprDirectory(FakeSidecar(error), "billing", "stock")  # type: ignore[arg-type]
+@pytest.mark.parametrize(
+    "sidecar",
+    [
+        FakeSidecar(DaprHttpError(500, "ERR_DIRECT_INVOKE", "boom")),
+        FakeSidecar(DaprHttpError(404, "", "no such route")),  # an old participant: not "unknown"
+        FakeSidecar(DaprUnavailable("down")),
+        FakeSidecar(body=b"<html>"),
+    ],
+)
+async def test_the_dapr_directory_is_unavailable_when_the_answer_is_not_a_lookup(sidecar):
+    directory = DaprDirectory(sidecar, "billing", "stock")  # type: ignore[arg-type]
     with pytest.raises(DirectoryUnavailable):
         await directory.account_exists("ann")

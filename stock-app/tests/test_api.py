@@ -85,3 +85,13 @@ def test_list_answers_with_and_without_trailing_slash(client, product):
 def test_public_api_document_shows_only_stock_routes(client):
     paths = client.get("/stock/openapi.json").json()["paths"]
     assert paths and all(path.startswith("/stock") for path in paths)
+
+
+def test_the_directory_answers_whether_a_product_exists_with_200_either_way(client):
+    """The order app's lookup: an unknown product is an answer, never a failure status
+    that Dapr's resiliency would retry and count towards its circuit breaker."""
+    pid = client.post("/stock/register", json={"description": "fig", "quantity": 1}).json()["id"]
+    resp = client.get("/directory/product", params={"id": pid})
+    assert (resp.status_code, resp.json()) == (200, {"exists": True})
+    assert client.get("/directory/product", params={"id": pid + 1}).json() == {"exists": False}
+    assert client.get("/directory/product", params={"id": "x"}).status_code == 422

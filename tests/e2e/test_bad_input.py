@@ -127,3 +127,30 @@ def test_unknown_order_is_404(api: Api) -> None:
     r = api.http.get("/orders/999999999999")
     assert r.status_code == 404
     assert r.json()["code"]
+
+
+def test_an_unknown_account_or_product_is_422_every_time_and_welcome_once_it_exists(api: Api) -> None:
+    """Dapr's resiliency must not turn "no such account" into an outage.
+
+    daprd counts every non-2xx answer of an invoked app as a failure: retried, and
+    counted by the circuit breaker keyed by `app:method path`. When the existence
+    checks answered 404, the second order of an unknown login tripped the breaker
+    and, for 30 s, every order of that login was a 503, even once the account
+    existed. The checks now answer 200 `{"exists": false}`, and retries match only
+    transient statuses (components/resiliency.yaml, the chart's resiliency).
+    """
+    login, product = f"late-{uuid.uuid4().hex[:10]}", api.new_product(5)
+    missing_product = 10**9 + uuid.uuid4().int % 10**6
+    for _ in range(6):  # more than the breaker's trip count of 5
+        r = api.create_order(login, product, 1, 1, future_slot())
+        assert (r.status_code, r.json()["code"]) == (422, "unknown_account"), r.text
+    owner = api.new_account(100)
+    for _ in range(6):
+        r = api.create_order(owner, missing_product, 1, 1, future_slot())
+        assert (r.status_code, r.json()["code"]) == (422, "unknown_product"), r.text
+
+    assert api.http.post("/billing/register", params={"login": login}).status_code == 201
+    assert api.http.post("/billing/refill", json={"login": login, "amount": 10}).status_code == 200
+    created = api.create_order(login, product, 1, 1, future_slot())
+    assert created.status_code == 201, created.text
+    assert api.wait_final(created.json()["id"])["status"] == "completed"

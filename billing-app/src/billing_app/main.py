@@ -7,6 +7,7 @@ from dapr_helpers.state import JsonStore
 from fastapi import FastAPI
 
 from billing_app.adapters.repository import BillingRepository
+from billing_app.api import directory
 from billing_app.api.errors import install_billing_errors
 from billing_app.api.routes import router
 from billing_app.config import Settings
@@ -30,5 +31,6 @@ def build_app(settings: Settings, store: JsonStore, publisher: Publisher) -> Fas
     app.state.commands = CommandService(repo, publisher, settings.replies_topic)
     install_billing_errors(app)
     app.include_router(router)
+    app.include_router(directory.router)
     subscribe_commands(app, settings.pubsub_name, settings.commands_topic, parse_command, router.prefix)
     return app

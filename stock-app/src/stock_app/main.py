@@ -7,6 +7,7 @@ from dapr_helpers.state import JsonStore
 from fastapi import FastAPI
 
 from stock_app.adapters.repository import StockRepository
+from stock_app.api import directory
 from stock_app.api.errors import install_stock_errors
 from stock_app.api.routes import router
 from stock_app.config import Settings
@@ -30,5 +31,6 @@ def build_app(settings: Settings, store: JsonStore, publisher: Publisher) -> Fas
     app.state.commands = CommandService(repo, publisher, settings.replies_topic)
     install_stock_errors(app)
     app.include_router(router)
+    app.include_router(directory.router)
     subscribe_commands(app, settings.pubsub_name, settings.commands_topic, parse_command, router.prefix)
     return app

@@ -38,5 +38,9 @@ class AccountService:
             raise UnknownAccount(login)
         return account
 
+    async def exists(self, login: str) -> bool:
+        account, _ = await self.repo.account(login)
+        return account is not None
+
     async def payment(self, order_id: int) -> OrderPayment | None:
         return await self.repo.find_payment(order_id)

@@ -6,10 +6,12 @@ new TCP connection, for every call, and two of them sit on the path of every
 order created.
 """
 
+import json
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Protocol
+from urllib.parse import urlencode
 
 from dapr_helpers.client import DaprHttp, DaprHttpError, DaprUnavailable
 
@@ -28,9 +30,12 @@ class Directory(Protocol):
 
 
 class DaprDirectory:
-    """`GET billing/account/{login}` on app `billing`, `GET stock/{id}` on app `stock`.
+    """`GET directory/account?login=` on app `billing`, `GET directory/product?id=` on app `stock`.
 
-    `dapr` carries the timeout, so a request never hangs on a sidecar that does not answer.
+    Both answer 200 `{"exists": bool}`: an unknown account is an answer, not a
+    failure that daprd's resiliency would retry and count towards the circuit
+    breaker. `dapr` carries the timeout, so a request never hangs on a sidecar
+    that does not answer.
     """
 
     def __init__(self, dapr: DaprHttp, billing_app_id: str, stock_app_id: str) -> None:
@@ -39,22 +44,23 @@ class DaprDirectory:
         self.stock = stock_app_id
 
     async def account_exists(self, login: str) -> bool:
-        return await self._exists(self.billing, f"billing/account/{login}")
+        return await self._exists(self.billing, "directory/account", {"login": login})
 
     async def product_exists(self, product_id: int) -> bool:
-        return await self._exists(self.stock, f"stock/{product_id}")
+        return await self._exists(self.stock, "directory/product", {"id": str(product_id)})
 
-    async def _exists(self, app_id: str, method: str) -> bool:
+    async def _exists(self, app_id: str, method: str, query: dict[str, str]) -> bool:
+        path = f"/invoke/{app_id}/method/{method}?{urlencode(query)}"
         try:
-            await self.dapr.request("GET", f"/invoke/{app_id}/method/{method}")
+            _, body, _ = await self.dapr.request("GET", path)
+            return bool(json.loads(body)["exists"])
         except DaprUnavailable as err:
             log.warning("invoking %s %s failed: %s", app_id, method, err)
             raise DirectoryUnavailable(f"{app_id} is unreachable") from None
         except DaprHttpError as err:
-            if err.status == 404:
-                return False
             raise DirectoryUnavailable(f"{app_id} answered {err.status}") from None
-        return True
+        except (ValueError, KeyError, TypeError):
+            raise DirectoryUnavailable(f"{app_id} gave an unreadable answer") from None
 
 
 class RememberingDirectory:

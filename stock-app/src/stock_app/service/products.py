@@ -44,6 +44,10 @@ class ProductService:
             raise UnknownProduct(product_id)
         return product
 
+    async def exists(self, product_id: int) -> bool:
+        product, _ = await self.repo.product(product_id)
+        return product is not None
+
     async def list(self) -> list[Product]:
         return await self.repo.products()
 
