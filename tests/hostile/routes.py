@@ -20,6 +20,7 @@ class AppRoute:
     app_id: str
     method: str
     path: str  # path parameters filled in, so it can be requested
+    query: tuple[tuple[str, str], ...] = ()  # required query parameters, filled in likewise
 
     def __str__(self) -> str:
         return f"{self.app_id} {self.method} {self.path}"
@@ -60,7 +61,9 @@ def app_routes(app_id: str) -> tuple[AppRoute, ...]:
             continue
         path = re.sub(r"\{[^}]+\}", "1", route.path)
         methods = sorted((getattr(route, "methods", None) or {"GET"}) - {"HEAD"})
-        found += [AppRoute(app_id, method, path) for method in methods]
+        params = getattr(getattr(route, "dependant", None), "query_params", [])
+        query = tuple((q.alias, "1") for q in params if q.field_info.is_required())
+        found += [AppRoute(app_id, method, path, query) for method in methods]
     return tuple(found)
 
 

@@ -19,6 +19,7 @@ import grpc
 import httpx
 import pytest
 from dapr.proto.runtime.v1 import dapr_pb2_grpc, metadata_pb2
+from dapr_helpers.app_token import OPEN_PATHS
 
 from tests.e2e.stack import STACK_ENV, Stack
 
@@ -89,15 +90,16 @@ def test_the_sidecar_health_endpoint_needs_no_token(token_stack: Stack) -> None:
     assert httpx.get(f"{token_stack.sidecar_url('order')}/v1.0/healthz").status_code == 204
 
 
-@pytest.mark.parametrize("route", [r for r in internal_routes() if r.path != "/healthz"], ids=str)
+@pytest.mark.parametrize("route", [r for r in internal_routes() if r.path not in OPEN_PATHS], ids=str)
 def test_an_apps_internal_route_refuses_a_direct_call_without_the_app_token(
     token_stack: Stack, route: AppRoute
 ) -> None:
     url, method = f"{token_stack.app_url(route.app_id)}{route.path}", route.method
     for headers in ({}, {"dapr-api-token": "wrong"}, {"dapr-api-token": DAPR_TOKEN}):
-        r = httpx.request(method, url, headers=headers, json={})
+        r = httpx.request(method, url, params=route.query, headers=headers, json={})
         assert r.status_code == 401, (headers, r.text)
-    assert httpx.request(method, url, headers={"dapr-api-token": APP_TOKEN}, json={}).status_code == 200
+    r = httpx.request(method, url, params=route.query, headers={"dapr-api-token": APP_TOKEN}, json={})
+    assert r.status_code == 200, r.text
 
 
 def test_app_health_and_public_api_stay_open_without_a_token(token_stack: Stack) -> None:
