@@ -93,6 +93,7 @@ def test_an_empty_token_is_never_a_password() -> None:
         ("/shopx", False),
         ("/healthz", True),
         ("/healthz/x", False),
+        ("/readyz", True),
         ("/", False),
     ],
 )

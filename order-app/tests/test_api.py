@@ -270,15 +270,42 @@ def cloud_event(data: Any) -> dict[str, Any]:
 REPLY = {"order_id": 1, "participant": "stock", "action": "reserve", "ok": True}
 
 
-def test_advertises_the_replies_subscription_with_a_dead_letter_topic(api):
-    (sub,) = api.http.get("/dapr/subscribe").json()
+def test_advertises_the_replies_subscription_with_a_dead_letter_topic_it_also_reads(api):
+    sub, dead = api.http.get("/dapr/subscribe").json()
 
     assert (sub["pubsubname"], sub["topic"], sub["deadLetterTopic"]) == (
         "pubsub",
         "order-replies",
         "order-replies-dead",
     )
-    assert not sub["route"].startswith("/orders")
+    assert (dead["pubsubname"], dead["topic"], dead.get("deadLetterTopic")) == (
+        "pubsub",
+        "order-replies-dead",
+        None,
+    )
+    assert not sub["route"].startswith("/orders") and not dead["route"].startswith("/orders")
+
+
+def test_a_dead_lettered_reply_is_counted_once_and_listed_newest_first_in_a_bounded_record(api):
+    route = api.http.get("/dapr/subscribe").json()[1]["route"]
+    assert api.http.get("/orders/dead-letters").json() == {"count": 0, "recent": []}
+
+    for n in range(25):
+        event = cloud_event(REPLY | {"order_id": n}) | {"id": f"dead-{n}"}
+        assert api.http.post(route, json=event).json() == {"status": "SUCCESS"}
+    assert api.http.post(route, json=cloud_event("not a reply") | {"id": "dead-24"}).json() == {
+        "status": "SUCCESS"
+    }  # a redelivery of the last one: not counted again
+
+    dead = api.http.get("/orders/dead-letters").json()
+    assert dead["count"] == 25
+    assert [e["reply"]["order_id"] for e in dead["recent"]] == [str(n) for n in range(24, 4, -1)]
+    assert dead["recent"][0]["reply"] == {
+        "order_id": "24",
+        "participant": "stock",
+        "action": "reserve",
+        "ok": "True",
+    }
 
 
 def test_a_reply_becomes_the_workflow_event_participant_dot_action(api):
@@ -325,3 +352,19 @@ def test_the_public_api_document_shows_only_public_routes(api):
 def test_health_is_served_outside_the_public_prefix(api):
     assert api.http.get("/healthz").json()["status"] == "ok"
     assert api.http.get("/orders/docs").status_code == 200
+
+
+def test_readiness_follows_the_saga_workers_connection_and_liveness_does_not():
+    """Kubernetes' readiness probe: no orders while the worker is away from the sidecar."""
+    from fastapi.testclient import TestClient
+    from order_app.config import Settings
+    from order_app.main import create_app
+
+    app = create_app(Settings())  # the real wiring; without the lifespan the worker never connects
+    http = TestClient(app)
+    assert (http.get("/healthz").status_code, http.get("/healthz").json()["workflow_worker"]) == (200, False)
+    unready = http.get("/readyz")
+    assert (unready.status_code, unready.json()) == (503, {"status": "unready", "workflow_worker": False})
+
+    app.state.worker.ready = True
+    assert http.get("/readyz").json() == {"status": "ready", "workflow_worker": True}

@@ -7,6 +7,7 @@ def test_starts_and_serves_docs_without_a_sidecar(restore_logging):
     # Nothing may connect at startup: no sidecar runs here.
     with TestClient(create_app(Settings())) as client:
         assert client.get("/healthz").json() == {"status": "ok"}
+        assert client.get("/readyz").json() == {"status": "ready"}
         assert client.get("/stock/docs").status_code == 200
         assert client.get("/stock/openapi.json").json()["info"]["title"] == "stock"
 

@@ -4,8 +4,8 @@ With `APP_API_TOKEN` set, the sidecar sends it as `dapr-api-token` on every call
 into the app (pub/sub deliveries, `/dapr/subscribe`, invocations), and Dapr
 recommends the app check it. The check covers every route outside the public
 prefix, so a new internal route is guarded without being listed. The public API
-stays open: it is what the ingress serves. `/healthz` stays open too, for the
-kubelet's probes, which carry no token.
+stays open: it is what the ingress serves. `/healthz` and `/readyz` stay open
+too, for the kubelet's probes, which carry no token.
 """
 
 import hmac
@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from dapr_helpers.problems import problem_response
 
 APP_TOKEN_HEADER = "dapr-api-token"
-OPEN_PATHS = ("/healthz",)
+OPEN_PATHS = ("/healthz", "/readyz")
 
 
 def is_open(path: str, public_prefix: str, open_paths: tuple[str, ...] = OPEN_PATHS) -> bool:

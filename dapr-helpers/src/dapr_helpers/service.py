@@ -1,7 +1,7 @@
 """The FastAPI scaffolding every participant service shares.
 
 A service serves its public API and OpenAPI docs under its own prefix (so the
-ingress routes it without rewriting), answers `/healthz`, maps errors to
+ingress routes it without rewriting), answers `/healthz` and `/readyz`, maps errors to
 problem details, and consumes one command topic on an internal route that the
 public API document does not show.
 """
@@ -54,6 +54,11 @@ def service_app(name: str, description: str) -> FastAPI:
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> dict[str, str]:
+        """Kubernetes' readiness probe: a participant holds no connection it could lose."""
+        return {"status": "ready"}
 
     return app
 

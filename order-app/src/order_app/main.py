@@ -17,12 +17,13 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
+from order_app.adapters.dead_letters import DeadLetterLog
 from order_app.adapters.directory import DaprDirectory, RememberingDirectory
 from order_app.adapters.idempotency import IdempotencyKeys
 from order_app.adapters.orders import OrderRepository
 from order_app.adapters.sagas import DaprSagaGateway
 from order_app.api import problems
-from order_app.api.replies import subscribe_replies
+from order_app.api.replies import subscribe_dead_replies, subscribe_replies
 from order_app.api.routes import router
 from order_app.config import Settings
 from order_app.service import OrderService
@@ -78,9 +79,12 @@ def create_app(settings: Settings | None = None, service: OrderService | None = 
     )
     app.state.service = service
     app.state.worker = worker
+    app.state.dead_letters = DeadLetterLog(service.orders.store)
     problems.install(app)
     app.include_router(router)
-    subscribe_replies(DaprApp(app), settings)
+    dapr_app = DaprApp(app)
+    subscribe_replies(dapr_app, settings)
+    subscribe_dead_replies(dapr_app, settings)
     for route in app.routes:  # the sidecar's routes stay out of the public API document
         if isinstance(route, APIRoute) and not route.path.startswith(router.prefix):
             route.include_in_schema = False
@@ -91,5 +95,16 @@ def create_app(settings: Settings | None = None, service: OrderService | None = 
         """Live; `workflow_worker` tells whether the saga worker is connected to the sidecar."""
         connected = worker.ready if worker is not None else None
         return JSONResponse({"status": "ok", "workflow_worker": connected})
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        """Ready to take orders: 503 while the saga worker is not connected to the sidecar,
+        since a saga started then would wait for it. Kubernetes' readiness probe; liveness
+        stays on /healthz, as a restart of the app would not reconnect it sooner."""
+        connected = worker.ready if worker is not None else True
+        return JSONResponse(
+            {"status": "ready" if connected else "unready", "workflow_worker": connected},
+            status_code=200 if connected else 503,
+        )
 
     return app

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from order_app.adapters.dead_letters import DeadLetterLog
 from order_app.adapters.orders import OrderRepository
 from order_app.adapters.sagas import SagaGateway
 from order_app.config import Settings
@@ -30,7 +31,12 @@ async def _settings(request: Request) -> Settings:
     return request.app.state.service.settings
 
 
+async def _dead_letters(request: Request) -> DeadLetterLog:
+    return request.app.state.dead_letters
+
+
 ServiceDep = Annotated[OrderService, Depends(_service)]
 OrdersDep = Annotated[OrderRepository, Depends(_orders)]
 SagasDep = Annotated[SagaGateway, Depends(_sagas)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
+DeadLettersDep = Annotated[DeadLetterLog, Depends(_dead_letters)]

@@ -1,7 +1,8 @@
 """The `order-replies` subscription: each participant reply becomes a workflow event.
 
 Dapr reads the handler's answer: SUCCESS acknowledges, RETRY redelivers later,
-DROP sends the message to `order-replies-dead`.
+DROP sends the message to `order-replies-dead`, which the app subscribes to as well:
+it counts and logs what arrives there (`adapters/dead_letters.py` says why that is safe).
 """
 
 import logging
@@ -13,8 +14,9 @@ from dapr_helpers.pubsub import DaprReply, event_data
 from fastapi import Body
 from pydantic import ValidationError
 
+from order_app.adapters.dead_letters import summary_of
 from order_app.adapters.sagas import SagaGateway
-from order_app.api.deps import SagasDep
+from order_app.api.deps import DeadLettersDep, SagasDep
 from order_app.config import Settings
 from order_app.workflow.messages import Reply, event_name
 
@@ -48,6 +50,22 @@ def subscribe_replies(dapr_app: DaprApp, settings: Settings) -> None:
                 return DaprReply.retry()  # the workflow engine is unreachable: try again later
             log.debug("reply %s (ok=%s) raised on the saga", name, reply.ok)
             return DaprReply.success()
+
+
+def subscribe_dead_replies(dapr_app: DaprApp, settings: Settings) -> None:
+    """Counted and logged as an error: an alert for people, since no saga waits for them."""
+
+    @dapr_app.subscribe(pubsub=settings.pubsub_name, topic=f"{settings.replies_topic}-dead")
+    async def on_dead_reply(dead: DeadLettersDep, envelope: Any = Body(None)) -> DaprReply:  # noqa: B008
+        event_id = str(envelope.get("id", "")) if isinstance(envelope, dict) else ""
+        data = event_data(envelope)
+        if await dead.add(event_id, data):
+            log.error(
+                "a reply was dead-lettered after Dapr's delivery retries: %s; its saga compensates "
+                "on its own timeout (GET /orders/dead-letters lists the latest)",
+                summary_of(data),
+            )
+        return DaprReply.success()
 
 
 async def _unknown(sagas: SagaGateway, order_id: int) -> bool:

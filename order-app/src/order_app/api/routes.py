@@ -3,11 +3,11 @@
 import asyncio
 import logging
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Query, Response
 
-from order_app.api.deps import OrdersDep, SagasDep, ServiceDep, SettingsDep
+from order_app.api.deps import DeadLettersDep, OrdersDep, SagasDep, ServiceDep, SettingsDep
 from order_app.api.schemas import CreateOrder, OrderOut, OrderPage
 from order_app.domain import Order
 
@@ -53,6 +53,12 @@ async def last_order(orders: OrdersDep) -> OrderOut:
     if not found:
         raise HTTPException(404, "no order has been created yet")
     return OrderOut.of(max(found, key=lambda o: o.id))
+
+
+@router.get("/dead-letters")
+async def dead_letters(dead: DeadLettersDep) -> dict[str, Any]:
+    """Replies Dapr gave up delivering to the saga: how many, and the latest (see docs/messaging.md)."""
+    return await dead.read()
 
 
 @router.get("/{order_id}", response_model=OrderOut)
