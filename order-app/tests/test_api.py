@@ -228,6 +228,8 @@ def test_waiting_returns_the_final_status_at_once_when_the_saga_is_done(api):
     api.http.portal.call(api.orders.update, 1, lambda o: o.complete(o.steps, NOW))
 
     assert api.http.get("/orders/1", params={"wait": 30}).json()["status"] == "completed"
+    # Read from the record: daprd's wait on a purged saga would run to the deadline.
+    assert api.sagas.waits == []
 
 
 def test_waiting_on_an_order_that_does_not_exist_is_a_404_at_once(api):

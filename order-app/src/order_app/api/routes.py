@@ -96,14 +96,18 @@ async def list_orders(
 
 
 async def _wait_final(order_id: int, orders: OrdersDep, sagas: SagasDep, seconds: int) -> Order | None:
-    """Wait on the workflow itself, then read the record; None if there is no such order.
+    """The record once final, or at the deadline; None if there is no such order.
 
-    The wait comes first (it returns at once for a finished or unknown saga), so
-    waiting on a pending order costs one read, not two. If the engine cannot be
-    asked, the record is polled, bounded.
+    A final or unknown order answers from the record at once: daprd's wait on a
+    saga whose history was purged (`stateRetentionPolicy`) runs to its deadline.
+    Otherwise the wait is on the workflow itself; if the engine cannot be asked,
+    the record is polled, bounded.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
+    order = await orders.get(order_id)
+    if order is None or order.is_final:
+        return order
     try:
         async with asyncio.timeout(seconds):
             await sagas.wait(order_id, seconds)
