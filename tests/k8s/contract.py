@@ -2,7 +2,8 @@
 
 - app ids, ports and start commands: dapr.yaml (the multi-app run file)
 - state stores and pub/sub (names, types, scopes, metadata): components/*.yaml
-- topics, their publishers and subscribers, dead letters: docs/messaging.md
+- topics, their publishers and subscribers, who reads dead letters: docs/messaging.md
+- resiliency policies and targets: components/resiliency.yaml
 - public prefixes: gateway.yaml
 - what the apps themselves name (topics, stores, app ids they call): */src/
 
@@ -25,6 +26,9 @@ import yaml
 from .helmtool import REPO, Manifest
 
 DEAD_LETTER = "{topic}-dead"  # docs/messaging.md: deadLetterTopic: {topic}-dead
+# Component metadata that says where a backend is and how to log in: the chart's differs
+# from components/ (the cluster's Services and Secrets); every other item must agree.
+CONNECTION_METADATA = frozenset({"connectionString", "redisHost", "redisPassword"})
 
 
 @dataclass(frozen=True)
@@ -83,18 +87,35 @@ def documented_topics(path: Path = REPO / "docs" / "messaging.md") -> dict[str, 
     return topics
 
 
+def documented_dead_letter_readers(path: Path = REPO / "docs" / "messaging.md") -> dict[str, str]:
+    """Dead-letter topic -> the app that subscribes to it: "**`{topic}-dead` is read by the {app} app.**"."""
+    section = path.read_text().split("## Topics", 1)[1].split("\n## ", 1)[0]
+    found = re.findall(r"`([a-z0-9-]+-dead)` is read by the ([a-z]+) app", section)
+    return dict(found)
+
+
 def app_sources(folder: str) -> list[Path]:
     return sorted((REPO / folder / "src").rglob("*.py"))
 
 
 def string_literals(paths: Iterable[Path], pattern: str) -> set[str]:
-    """Every string constant in the Python files that matches `pattern` as a whole."""
+    """Every string constant in the Python files that matches `pattern` as a whole, except
+    the value of a `*KEY*` constant (a state key such as "dead-replies" is not a topic)."""
     found = set()
     for p in paths:
-        for node in ast.walk(ast.parse(p.read_text(), filename=str(p))):
+        tree = ast.parse(p.read_text(), filename=str(p))
+        keys = {
+            id(node.value)
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.Assign, ast.AnnAssign))
+            for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+            if isinstance(target, ast.Name) and "KEY" in target.id.upper()
+        }
+        for node in ast.walk(tree):
             if (
                 isinstance(node, ast.Constant)
                 and isinstance(node.value, str)
+                and id(node) not in keys
                 and re.fullmatch(pattern, node.value)
             ):
                 found.add(node.value)
@@ -187,7 +208,7 @@ def components_problems(manifests: list[Manifest]) -> list[str]:
         if sorted(got.get("scopes", [])) != sorted(want.get("scopes", [])):
             problems.append(f"{key}: scopes {got.get('scopes')} != {want.get('scopes')}")
         want_md, got_md = component_metadata(want), component_metadata(got)
-        for name in ("tableName", "actorStateStore"):
+        for name in sorted((set(want_md) | {"tableName", "actorStateStore"}) - CONNECTION_METADATA):
             if want_md.get(name) != got_md.get(name):
                 problems.append(f"{key}: metadata {name} {got_md.get(name)!r} != {want_md.get(name)!r}")
         for name, value in got_md.items():
@@ -247,48 +268,40 @@ def app_source_problems(run: dict[str, RunApp] | None = None) -> list[str]:
 
 
 def topics_problems(manifests: list[Manifest], values: dict[str, Any]) -> list[str]:
-    """The chart's topics (values, and the pub/sub component's scoping) are the documented ones."""
+    """The pub/sub component's scoping is docs/messaging.md's table, exactly: each app may
+    publish its topics and the dead letters of the topics it subscribes to (its sidecar
+    writes them), and subscribe to its topics and the dead letters it reads."""
     problems = []
     topics = documented_topics()
     if not topics:
         return ["no topics found in docs/messaging.md"]
-    charted = values["messaging"]["topics"]
-    if set(charted) != set(topics):
-        problems.append(f"topics: chart {sorted(charted)} != docs/messaging.md {sorted(topics)}")
-    for name, topic in topics.items():
-        spec = charted.get(name)
-        if spec and (set(spec["publishers"]), set(spec["subscribers"])) != (
-            topic.publishers,
-            topic.subscribers,
-        ):
-            problems.append(
-                f"{name}: chart publishers/subscribers {spec['publishers']}/{spec['subscribers']} != "
-                f"docs {sorted(topic.publishers)}/{sorted(topic.subscribers)}"
-            )
-    suffix = values["messaging"]["deadLetterSuffix"]
-    if DEAD_LETTER.format(topic="t") != f"t{suffix}":
-        problems.append(f"dead-letter suffix {suffix!r} != docs/messaging.md {DEAD_LETTER!r}")
     pubsub = next(
         (m.obj for m in of_kind(manifests, "Component") if m.name == values["messaging"]["pubsubName"]), None
     )
     if pubsub is None:
-        return [*problems, f"no pub/sub component {values['messaging']['pubsubName']!r}"]
+        return [f"no pub/sub component {values['messaging']['pubsubName']!r}"]
+    if not values["messaging"]["scopeTopics"]:
+        return problems
     md = component_metadata(pubsub)
-    if values["messaging"]["scopeTopics"]:
-        allowed = set(md.get("allowedTopics", "").split(","))
-        for name, topic in topics.items():
-            dead = DEAD_LETTER.format(topic=name)
-            if not {name, dead} <= allowed:
-                problems.append(f"allowedTopics lacks {name!r} or {dead!r}")
-            for scope_key, apps, wanted in (
-                ("publishingScopes", topic.publishers, name),
-                ("subscriptionScopes", topic.subscribers, name),
-                ("publishingScopes", topic.subscribers, dead),
-            ):
-                scopes = _scopes(md.get(scope_key, ""))
-                for app in apps:
-                    if wanted not in scopes.get(app, set()):
-                        problems.append(f"{scope_key}: {app} may not use {wanted!r}")
+    allowed = set(filter(None, md.get("allowedTopics", "").split(",")))
+    want_allowed = set(topics) | {DEAD_LETTER.format(topic=t) for t in topics}
+    if allowed != want_allowed:
+        problems.append(f"allowedTopics {sorted(allowed)} != docs/messaging.md {sorted(want_allowed)}")
+    readers = documented_dead_letter_readers()
+    for scope_key in ("publishingScopes", "subscriptionScopes"):
+        scopes = _scopes(md.get(scope_key, ""))
+        for app in run_file_apps():
+            if scope_key == "publishingScopes":
+                want = {t.name for t in topics.values() if app in t.publishers} | {
+                    DEAD_LETTER.format(topic=t.name) for t in topics.values() if app in t.subscribers
+                }
+            else:
+                want = {t.name for t in topics.values() if app in t.subscribers} | {
+                    dead for dead, reader in readers.items() if reader == app
+                }
+            got = scopes.get(app)
+            if got != want:
+                problems.append(f"{scope_key}: {app} may use {sorted(got or [])}, docs say {sorted(want)}")
     return problems
 
 
@@ -344,7 +357,21 @@ def resiliency_problems(manifests: list[Manifest]) -> list[str]:
     scopes = set(resiliencies[0].obj.get("scopes", []))
     if scopes and scopes != apps:
         problems.append(f"resiliency scopes {sorted(scopes)} != apps {sorted(apps)}")
+    for path in _differences(spec["policies"], local["spec"]["policies"], "spec.policies") + _differences(
+        spec["targets"], local["spec"]["targets"], "spec.targets"
+    ):
+        problems.append(f"resiliency {path} differs from components/resiliency.yaml")
     return problems
+
+
+def _differences(got: Any, want: Any, path: str) -> list[str]:
+    """The paths at which two parsed YAML documents differ (a missing key counts)."""
+    if isinstance(got, dict) and isinstance(want, dict):
+        found = []
+        for key in sorted(set(got) | set(want)):
+            found += _differences(got.get(key), want.get(key), f"{path}.{key}")
+        return found
+    return [] if got == want else [f"{path} ({got!r} != {want!r})"]
 
 
 def ingress_problems(manifests: list[Manifest], host: str = "arch.homework") -> list[str]:

@@ -4,6 +4,7 @@ when one side is renamed."""
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 
 from . import contract
-from .conftest import CHART_DIR, merge, merged_values, rendered
+from .conftest import CHART_DIR, merged_values, rendered
 from .helmtool import render
 
 
@@ -47,6 +48,19 @@ def test_the_messaging_contract_has_the_saga_topics() -> None:
     topics = contract.documented_topics()
     assert set(topics) == {"stock-commands", "delivery-commands", "billing-commands", "order-replies"}
     assert topics["order-replies"].publishers == {"stock", "delivery", "billing"}
+    assert contract.documented_dead_letter_readers() == {"order-replies-dead": "order"}
+
+
+def test_order_may_subscribe_to_its_replies_dead_letters_and_nobody_else_to_any(case: str) -> None:
+    pubsub = next(m.obj for m in rendered(case) if m.kind == "Component" and m.name == "pubsub")
+    md = contract.component_metadata(pubsub)
+    if not merged_values(case)["messaging"]["scopeTopics"]:
+        assert "subscriptionScopes" not in md
+        return
+    subscriptions = contract._scopes(md["subscriptionScopes"])
+    assert subscriptions["order"] == {"order-replies", "order-replies-dead"}
+    for app in ("stock", "delivery", "billing"):
+        assert subscriptions[app] == {f"{app}-commands"}, app
 
 
 def test_every_app_folder_holds_the_module_the_chart_starts() -> None:
@@ -72,6 +86,16 @@ def test_every_app_folder_holds_the_module_the_chart_starts() -> None:
         ({"accessControl": {"allowedCallers": {"delivery": ["order"]}}}, contract.access_control_problems),
         ({"accessControl": {"allowedCallers": {"stock": []}}}, contract.access_control_problems),
         ({"resiliency": {"invokeTargets": ["billing"]}}, contract.resiliency_problems),
+        (
+            {
+                "resiliency": {
+                    "policies": {"retries": {"invokeRetry": {"matching": {"httpStatusCodes": "500"}}}}
+                }
+            },
+            contract.resiliency_problems,
+        ),
+        ({"resiliency": {"policies": {"timeouts": {"invoke": "3s"}}}}, contract.resiliency_problems),
+        ({"messaging": {"maxLenApprox": "500"}}, contract.components_problems),
     ],
     ids=lambda v: v.__name__ if callable(v) else str(v),
 )
@@ -80,17 +104,41 @@ def test_a_renamed_chart_value_is_caught(values: dict[str, Any], check: Any) -> 
 
 
 def test_a_renamed_topic_in_the_chart_is_caught() -> None:
-    values = {
-        "messaging": {
-            "topics": {
-                "stock-commands": None,  # null deletes a default key, as with helm --set
-                "stock-command": {"publishers": ["order"], "subscribers": ["stock"]},
-            }
-        }
-    }
-    manifests = render(CHART_DIR, values)
-    problems = contract.topics_problems(manifests, merge(values))
-    assert any("stock-commands" in p for p in problems), problems
+    """The topics are fixed in the templates: rename one in the rendered component."""
+    manifests = copy.deepcopy(rendered("default"))
+    pubsub = next(m.obj for m in manifests if m.kind == "Component" and m.name == "pubsub")
+    for item in pubsub["spec"]["metadata"]:
+        if item["name"] in ("allowedTopics", "publishingScopes", "subscriptionScopes"):
+            item["value"] = re.sub(r"\bstock-commands\b", "stock-command", item["value"])
+    problems = contract.topics_problems(manifests, merged_values("default"))
+    assert any("allowedTopics" in p for p in problems), problems
+    assert any("publishingScopes: order" in p for p in problems), problems
+    assert any("subscriptionScopes: stock" in p for p in problems), problems
+
+
+def test_a_dead_letter_subscription_missing_from_the_chart_is_caught() -> None:
+    manifests = copy.deepcopy(rendered("default"))
+    pubsub = next(m.obj for m in manifests if m.kind == "Component" and m.name == "pubsub")
+    for item in pubsub["spec"]["metadata"]:
+        if item["name"] == "subscriptionScopes":
+            item["value"] = item["value"].replace("order-replies,order-replies-dead", "order-replies")
+    problems = contract.topics_problems(manifests, merged_values("default"))
+    assert problems == [
+        "subscriptionScopes: order may use ['order-replies'], "
+        "docs say ['order-replies', 'order-replies-dead']"
+    ]
+
+
+def test_a_changed_local_resiliency_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    local = copy.deepcopy(contract.local_components())
+    policies = local["Resiliency/saga-resiliency"]["spec"]["policies"]
+    policies["retries"]["invokeRetry"]["maxRetries"] = 2
+    monkeypatch.setattr(contract, "local_components", lambda: local)
+    problems = contract.resiliency_problems(rendered("default"))
+    assert problems == [
+        "resiliency spec.policies.retries.invokeRetry.maxRetries (3 != 2) "
+        "differs from components/resiliency.yaml"
+    ]
 
 
 def test_a_renamed_topic_in_the_contract_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -78,6 +78,18 @@ def test_kubernetes_validation_is_strict() -> None:
             lambda o: o["spec"]["targets"]["apps"]["billing"].update(circuitbreaker="x"),
             "Additional properties are not allowed",
         ),
+        (
+            "Resiliency",
+            lambda o: o["spec"]["policies"]["retries"]["invokeRetry"]["matching"].update(
+                httpStatusCode="500"
+            ),
+            "Additional properties are not allowed",
+        ),
+        (
+            "Configuration",
+            lambda o: o["spec"].update(workflow={"stateRetentionPolicy": {"complete": "24h"}}),
+            "Additional properties are not allowed",
+        ),
     ],
 )
 def test_dapr_schema_refuses_what_the_crds_refuse(kind: str, mutate: Any, expected: str) -> None:
@@ -99,7 +111,34 @@ def test_dapr_schema_refuses_what_the_crds_refuse(kind: str, mutate: Any, expect
         ({"tracing": {"samplingRate": "2"}}, "/tracing/samplingRate"),
         ({"postgres": {"external": {"billing": {"enabled": True}}}}, "missing property 'connectionString'"),
         ({"broker": {"external": {"enabled": True}}}, "/broker/external/host"),
-        ({"messaging": {"topics": {"stock-commands": {"publishers": ["shop"]}}}}, "/messaging/topics"),
+        ({"messaging": {"topics": {}}}, "additional properties 'topics' not allowed"),
+        ({"messaging": {"deadLetterSuffix": "-dlq"}}, "additional properties 'deadLetterSuffix' not allowed"),
+        ({"messaging": {"maxLenApprox": 10000}}, "/messaging/maxLenApprox"),
+        (
+            {
+                "resiliency": {
+                    "policies": {"retries": {"invokeRetry": {"matching": {"httpStatusCodes": "5xx"}}}}
+                }
+            },
+            "/resiliency/policies/retries/invokeRetry/matching/httpStatusCodes",
+        ),
+        (
+            {
+                "resiliency": {
+                    "policies": {"retries": {"invokeRetry": {"matching": {"gRPCStatusCodes": "2-17"}}}}
+                }
+            },
+            "/resiliency/policies/retries/invokeRetry/matching/gRPCStatusCodes",
+        ),
+        ({"broker": {"password": "two words"}}, "/broker/password"),
+        ({"broker": {"maxmemory": "75%"}}, "/broker/maxmemory"),
+        (
+            {"workflow": {"stateRetentionPolicy": {"completed": "1 day"}}},
+            "/workflow/stateRetentionPolicy/completed",
+        ),
+        ({"workflow": {"stateRetentionPolicy": {"succeeded": "24h"}}}, "additional properties 'succeeded'"),
+        ({"networkPolicy": {"ingressNamespace": "Ingress Nginx"}}, "/networkPolicy/ingressNamespace"),
+        ({"clusterDomain": "cluster.local."}, "/clusterDomain"),
         (
             {"resiliency": {"policies": {"timeouts": {"invoke": "5 seconds"}}}},
             "/resiliency/policies/timeouts/invoke",
@@ -157,6 +196,8 @@ def test_dapr_annotations_of_every_app() -> None:
         assert ann["dapr.io/config"] == f"order-saga-{app_id}"
         assert ann["dapr.io/enable-app-health-check"] == "true"
         assert ann["dapr.io/app-health-check-path"] == "/healthz"
+        assert ann["dapr.io/app-token-secret"] == "order-saga-app-token"
+        assert ann["dapr.io/api-token-secret"] == "order-saga-dapr-api-token"
 
 
 def test_components_read_credentials_from_secrets_the_chart_writes() -> None:
@@ -310,7 +351,8 @@ def test_apps_wait_for_the_charts_own_backends_before_their_sidecars_start() -> 
 
 def test_generated_passwords_outlive_an_uninstall_like_the_volumes_they_unlock() -> None:
     for m in rendered("default"):
-        if m.kind == "Secret":
+        component = m.obj["metadata"]["labels"]["app.kubernetes.io/component"] if m.kind == "Secret" else ""
+        if component.endswith("-db") or component == "broker":
             assert m.obj["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep", m
         if m.kind == "StatefulSet":
             assert m.obj["spec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"] == "Retain", m
@@ -333,7 +375,8 @@ def test_a_packaged_chart_carries_the_collection_itself(tmp_path: Path) -> None:
 
 # The pod annotations Dapr's sidecar injector reads: the `annotation:"..."` tags of
 # SidecarConfig in github.com/dapr/dapr, pkg/injector/patcher/sidecar.go (commit
-# db305e804871cc90ef5fb93075cc057545378c7c), the ones this chart may use. The injector
+# db305e804871cc90ef5fb93075cc057545378c7c; the token ones also at v1.18.2), the ones
+# this chart may use. The injector
 # ignores any other dapr.io/ key silently, so a typo would only show as a missing setting.
 DAPR_POD_ANNOTATIONS = {
     "dapr.io/enabled",
@@ -360,6 +403,8 @@ DAPR_POD_ANNOTATIONS = {
     "dapr.io/app-health-probe-interval",
     "dapr.io/app-health-probe-timeout",
     "dapr.io/app-health-threshold",
+    "dapr.io/app-token-secret",
+    "dapr.io/api-token-secret",
 }
 
 

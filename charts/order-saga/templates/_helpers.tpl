@@ -92,7 +92,7 @@ redis-password
 {{- if .Values.broker.external.enabled -}}
 {{- required "broker.external.host is required when broker.external.enabled is true" .Values.broker.external.host -}}
 {{- else -}}
-{{- printf "%s-redis.%s.svc.cluster.local:6379" (include "order-saga.fullname" .) .Release.Namespace -}}
+{{- printf "%s:6379" (include "order-saga.serviceHost" (dict "root" . "name" (printf "%s-redis" (include "order-saga.fullname" .)))) -}}
 {{- end -}}
 {{- end -}}
 
@@ -113,6 +113,50 @@ redis-password
 {{- if .Values.tracing.zipkin.endpoint -}}
 {{- .Values.tracing.zipkin.endpoint -}}
 {{- else -}}
-{{- printf "http://%s-zipkin.%s.svc.cluster.local:9411/api/v2/spans" (include "order-saga.fullname" .) .Release.Namespace -}}
+{{- printf "http://%s:9411/api/v2/spans" (include "order-saga.serviceHost" (dict "root" . "name" (printf "%s-zipkin" (include "order-saga.fullname" .)))) -}}
 {{- end -}}
+{{- end -}}
+
+{{/* The DNS name of one of the release's Services: {name}.{namespace}.svc.{clusterDomain}.
+     Call with (dict "root" $ "name" "order-saga-redis"). */}}
+{{- define "order-saga.serviceHost" -}}
+{{- printf "%s.%s.svc.%s" .name .root.Release.Namespace .root.Values.clusterDomain -}}
+{{- end -}}
+
+{{/* The saga's topics (docs/messaging.md): who publishes, who subscribes, and which apps
+     also read the topic's dead letters ({topic}-dead). Not values: the apps hard-code
+     these names and the suffix, so a value could only make the chart disagree with them. */}}
+{{- define "order-saga.topics" -}}
+stock-commands: {publishers: [order], subscribers: [stock], deadLetterReaders: []}
+delivery-commands: {publishers: [order], subscribers: [delivery], deadLetterReaders: []}
+billing-commands: {publishers: [order], subscribers: [billing], deadLetterReaders: []}
+order-replies: {publishers: [stock, delivery, billing], subscribers: [order], deadLetterReaders: [order]}
+{{- end -}}
+
+{{- define "order-saga.deadLetterTopic" -}}
+{{- printf "%s-dead" . -}}
+{{- end -}}
+
+{{/* The Secrets with the tokens between each app and its sidecar (key `token`, the key
+     Dapr's sidecar injector reads): the app's token authenticates the sidecar to the app
+     (dapr.io/app-token-secret), the API token the app to its sidecar (dapr.io/api-token-secret). */}}
+{{- define "order-saga.appTokenSecret" -}}
+{{- printf "%s-app-token" (include "order-saga.fullname" .) -}}
+{{- end -}}
+
+{{- define "order-saga.daprApiTokenSecret" -}}
+{{- printf "%s-dapr-api-token" (include "order-saga.fullname" .) -}}
+{{- end -}}
+
+{{/* A Kubernetes memory quantity ("256Mi", "1G", "1.5Gi", 268435456) in bytes, as an
+     integer; `what` names the value in the error. Call with (dict "q" "256Mi" "what" "..."). */}}
+{{- define "order-saga.bytes" -}}
+{{- $q := toString .q -}}
+{{- $re := "^([0-9]+(?:\\.[0-9]+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?$" -}}
+{{- if not (regexMatch $re $q) -}}
+{{- fail (printf "%s: %q is not a memory quantity this chart can read (e.g. 256Mi, 1Gi, 500M)" .what $q) -}}
+{{- end -}}
+{{- $units := dict "" 1.0 "k" 1e3 "M" 1e6 "G" 1e9 "T" 1e12 "Ki" 1024.0 "Mi" 1048576.0 "Gi" 1073741824.0 "Ti" 1099511627776.0 -}}
+{{- $n := float64 (regexReplaceAll $re $q "${1}") -}}
+{{- printf "%.0f" (floor (mulf $n (index $units (regexReplaceAll $re $q "${2}")))) -}}
 {{- end -}}

@@ -136,6 +136,9 @@ class Redis:
     log_dir: Path
     echo: bool = False
     server: Managed | None = None
+    # Below what the machine can spare: at the limit a publish fails (noeviction) and
+    # Dapr retries it, where evicting would silently lose a saga's message.
+    maxmemory: str = "256mb"
 
     def start(self) -> None:
         self.data.mkdir(parents=True, exist_ok=True)
@@ -145,6 +148,7 @@ class Redis:
             # Redis Streams hold the saga's messages until acknowledged: keep them on disk
             # (append-only file, fsync every second), as a broker should.
             *("--appendonly", "yes", "--appendfsync", "everysec", "--save", ""),
+            *("--maxmemory", self.maxmemory, "--maxmemory-policy", "noeviction"),
             *("--daemonize", "no", "--protected-mode", "yes", "--logfile", ""),
         ]
         self.server = Managed("redis", argv, self.log_dir / "redis.log", echo=self.echo)
