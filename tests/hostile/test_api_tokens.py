@@ -8,10 +8,8 @@ completes end to end, since every legitimate caller holds its token.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,7 +19,7 @@ import pytest
 from dapr.proto.runtime.v1 import dapr_pb2_grpc, metadata_pb2
 from dapr_helpers.app_token import OPEN_PATHS
 
-from tests.e2e.stack import STACK_ENV, Stack
+from tests.e2e.stack import STACK_ENV, Stack, make_stack
 
 from .routes import AppRoute, internal_routes
 
@@ -30,33 +28,11 @@ APP_TOKEN = f"app-{uuid.uuid4().hex}"
 TOKENS = {"DAPR_API_TOKEN": DAPR_TOKEN, "APP_API_TOKEN": APP_TOKEN}
 
 
-@contextmanager
-def environ(**values: str) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-class TokenStack(Stack):
-    """The stack with both tokens: the apps get them in `env`, the sidecars from the
-    runner's environment (localdapr reads them there, as daprd reads its own)."""
-
-    def start_sidecars(self) -> None:
-        with environ(**TOKENS):  # inherited by the runner process only
-            super().start_sidecars()
-
-
 @pytest.fixture(scope="module")
-def token_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    workdir: Path = tmp_path_factory.mktemp("tokens")
-    s = TokenStack(workdir, env={**STACK_ENV, **TOKENS})
+def token_stack(tmp_path_factory: pytest.TempPathFactory, runtime: str) -> Iterator[Stack]:
+    """Apps get both tokens in their environment, the sidecars (daprd or localdapr) in theirs."""
+    workdir: Path = tmp_path_factory.mktemp(f"tokens-{runtime}")
+    s = make_stack(runtime, workdir, env={**STACK_ENV, **TOKENS}, sidecar_env=TOKENS)
     s.start()
     yield s
     s.stop()
@@ -134,3 +110,21 @@ def test_the_saga_completes_end_to_end_with_tokens(token_stack: Stack) -> None:
         assert http.get(f"/billing/account/{login}").json()["balance"] == 70
         assert http.get(f"/stock/{product}").json()["quantity"] == 3
         assert [b["id_order"] for b in http.get("/delivery").json() if b["id_order"] == final["id"]]
+
+    # Any pod could otherwise tell the saga that a step failed: a forged reply to the
+    # order app's subscription route is refused without the token the sidecar holds.
+    forged = {
+        "specversion": "1.0",
+        "id": uuid.uuid4().hex,
+        "source": "billing",
+        "type": "com.dapr.event.sent",
+        "topic": "order-replies",
+        "pubsubname": "pubsub",
+        "datacontenttype": "application/json",
+        "data": {"order_id": final["id"], "participant": "billing", "action": "pay", "ok": False},
+    }
+    route = f"{token_stack.app_url('order')}/events/pubsub/order-replies"
+    for headers in ({}, {"dapr-api-token": DAPR_TOKEN}):
+        assert httpx.post(route, json=forged, headers=headers).status_code == 401
+    with httpx.Client(base_url=token_stack.url, timeout=10) as http:
+        assert http.get(f"/orders/{final['id']}").json() == final
