@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from localdapr.config import ConfigError, load_gateway_routes, load_resources, load_run_file, parse_duration
+from localdapr.config import (
+    ConfigError,
+    RetryPolicy,
+    load_gateway_routes,
+    load_resources,
+    load_run_file,
+    parse_duration,
+)
 from localdapr.runner import load_configuration
 
 
@@ -170,6 +177,82 @@ def test_configuration_file(tmp_path: Path) -> None:
     assert load_configuration(None) is None
     with pytest.raises(ConfigError):
         load_configuration(_write(tmp_path / "empty.yaml", "kind: Component\n"))
+
+
+MATCHING = """
+kind: Resiliency
+metadata: {name: res}
+spec:
+  policies:
+    retries:
+      r:
+        maxRetries: 2
+        matching: {%s}
+"""
+
+
+@pytest.mark.parametrize(
+    ("matching", "http", "grpc"),
+    [
+        ("", None, None),
+        ('httpStatusCodes: "408,429,500-599"', ((408, 408), (429, 429), (500, 599)), None),
+        ('httpStatusCodes: "+404,,", gRPCStatusCodes: "1-4"', ((404, 404),), ((1, 4),)),
+        ('httpStatusCodes: ","', (), None),  # no code at all: nothing is retried
+    ],
+)
+def test_retry_matching(tmp_path: Path, matching: str, http: object, grpc: object) -> None:
+    """pkg/resiliency/retry.go parsePatterns: "" = any code, empty items skipped, Atoi's sign."""
+    _write(tmp_path / "res" / "r.yaml", MATCHING % matching)
+    policy = load_resources([tmp_path / "res"]).resiliencies[0].retries["r"]
+    assert (policy.http_codes, policy.grpc_codes) == (http, grpc)
+
+
+def test_retry_matching_decides_by_code_kind() -> None:
+    """statusCodeNeedRetry: 0-16 is a gRPC code, 100-599 an HTTP one, anything else is final."""
+    policy = RetryPolicy(http_codes=((500, 599),), grpc_codes=((14, 14),))
+    assert [policy.retries_code(c) for c in (503, 404, 14, 2, 600, 99)] == [
+        True,
+        False,
+        True,
+        False,
+        False,
+        False,
+    ]
+    assert RetryPolicy().retries_code(404) and not RetryPolicy().retries_code(600)
+
+
+@pytest.mark.parametrize(
+    "matching",
+    [
+        'httpStatusCodes: "500-599-600"',
+        'httpStatusCodes: "5xx"',
+        'httpStatusCodes: "500 ,503"',
+        'httpStatusCodes: "99"',
+        'httpStatusCodes: "599-500"',
+        'gRPCStatusCodes: "17"',
+        "httpStatusCodes: 500",
+    ],
+)
+def test_bad_retry_matching_is_a_config_error(tmp_path: Path, matching: str) -> None:
+    _write(tmp_path / "res" / "r.yaml", MATCHING % matching)
+    with pytest.raises(ConfigError, match=r"r\.yaml: resiliency 'res': retry 'r': matching\."):
+        load_resources([tmp_path / "res"])
+
+
+def test_workflow_retention_policy(tmp_path: Path) -> None:
+    """pkg/config WorkflowStateRetentionPolicy: a status's own TTL, else anyTerminal, else none."""
+    text = "kind: Configuration\nmetadata: {name: c}\nspec:\n  workflow:\n    stateRetentionPolicy:\n"
+    config = load_configuration(
+        _write(tmp_path / "c.yaml", text + "      anyTerminal: 1m\n      failed: 2s\n")
+    )
+    policy = config.retention_policy if config else None
+    assert policy is not None
+    assert [policy.ttl(s) for s in ("completed", "failed", "terminated", "canceled")] == [60, 2, 60, 60]
+    config = load_configuration(_write(tmp_path / "d.yaml", text + "      completed: 0s\n"))
+    policy = config.retention_policy if config else None
+    assert policy is not None and (policy.ttl("completed"), policy.ttl("failed")) == (0, None)
+    with pytest.raises(ConfigError, match=r"stateRetentionPolicy\.completed"):
+        load_configuration(_write(tmp_path / "e.yaml", text + "      completed: soon\n"))
 
 
 def test_gateway_routes(tmp_path: Path) -> None:

@@ -233,12 +233,34 @@ class Private:
     """What `private_sidecars` started: the sidecars by app id, and (daprd) the system."""
 
     sidecars: dict[str, Sidecar]
+    workdir: Path
     system: DaprSystem | None = None
     process: subprocess.Popen[bytes] | None = None
     servers: list[uvicorn.Server] = field(default_factory=list)
 
     def __getitem__(self, app_id: str) -> Sidecar:
         return self.sidecars[app_id]
+
+    def kill(self) -> None:
+        """`kill -9` every sidecar (their data stays: Postgres and the scheduler on daprd)."""
+        if self.system is not None:
+            for app_id in self.sidecars:
+                self.system.kill_sidecar(app_id)
+        elif self.process is not None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def start(self) -> None:
+        """Start the killed sidecars again and wait until they are healthy (none may be `app_down`)."""
+        if self.system is not None:
+            for app_id in self.sidecars:
+                self.system.start_sidecar(app_id)
+            for app_id in self.sidecars:
+                self.system.sidecars[app_id].wait_healthy()
+        else:
+            self.process = start_localdapr(self.workdir)
+            for sidecar in self.sidecars.values():
+                wait_healthy(sidecar)
 
 
 @contextmanager
@@ -254,7 +276,7 @@ def private_sidecars(
     resources folder they share.
     """
     sidecars = {spec["app_id"]: new_sidecar(spec["app_id"]) for spec in apps}
-    private = Private(sidecars)
+    private = Private(sidecars, workdir)
     folder = workdir / "resources"
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in (resources or {}).items():

@@ -70,6 +70,20 @@ class RetryPolicy:
     duration: float = 1.0  # seconds between attempts (constant)
     max_interval: float = 60.0  # cap for exponential backoff
     max_retries: int = -1  # -1 = retry forever, as Dapr's default for pub/sub
+    # `matching`: inclusive ranges of the status codes that may be retried; None = any code.
+    http_codes: tuple[tuple[int, int], ...] | None = None
+    grpc_codes: tuple[tuple[int, int], ...] | None = None
+
+    def retries_code(self, code: int) -> bool:
+        """pkg/resiliency/retry.go statusCodeNeedRetry, for a failure that carries a status
+        code: 0-16 is read as a gRPC code, 100-599 as an HTTP one, anything else is final."""
+        if 0 <= code <= 16:
+            ranges = self.grpc_codes
+        elif 100 <= code <= 599:
+            ranges = self.http_codes
+        else:
+            return False
+        return ranges is None or any(lo <= code <= hi for lo, hi in ranges)
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait before retry number `attempt` (1-based)."""
@@ -116,9 +130,57 @@ class AccessPolicy:
 
 
 @dataclass(frozen=True)
+class RetentionPolicy:
+    """`spec.workflow.stateRetentionPolicy` (pkg/config WorkflowStateRetentionPolicy): seconds
+    after which an instance that ended with a status is purged; the status's own TTL wins over
+    `anyTerminal`, no TTL keeps it."""
+
+    any_terminal: float | None = None
+    completed: float | None = None
+    failed: float | None = None
+    terminated: float | None = None
+
+    def ttl(self, status: str) -> float | None:
+        """`status`: "completed", "failed", "terminated" (another terminal one: anyTerminal)."""
+        own = {"completed": self.completed, "failed": self.failed, "terminated": self.terminated}.get(status)
+        return own if own is not None else self.any_terminal
+
+
+def _ttl(key: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value / 1e9  # daprd decodes it with yaml.v3 into a time.Duration: nanoseconds
+    if isinstance(value, str):
+        try:
+            return parse_duration(value)
+        except ConfigError as exc:
+            raise ConfigError(f"workflow.stateRetentionPolicy.{key}: {exc}") from None
+    raise ConfigError(f"workflow.stateRetentionPolicy.{key}: expected a duration such as 72h")
+
+
+def _retention_policy(spec: dict[str, Any]) -> RetentionPolicy | None:
+    raw = (spec.get("workflow") or {}).get("stateRetentionPolicy")
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise ConfigError("workflow.stateRetentionPolicy must be a mapping")
+    return RetentionPolicy(
+        any_terminal=_ttl("anyTerminal", raw.get("anyTerminal")),
+        completed=_ttl("completed", raw.get("completed")),
+        failed=_ttl("failed", raw.get("failed")),
+        terminated=_ttl("terminated", raw.get("terminated")),
+    )
+
+
+@dataclass(frozen=True)
 class Configuration:
     name: str
     spec: dict[str, Any]
+
+    @property
+    def retention_policy(self) -> RetentionPolicy | None:
+        return _retention_policy(self.spec)
 
     @property
     def access_default(self) -> str:
@@ -194,6 +256,51 @@ def parse_duration(value: str | int | float) -> float:
     return sum(float(n) * scale[u] for n, u in parts)
 
 
+_GO_INT = re.compile(r"[+-]?[0-9]+")  # what Go's strconv.Atoi accepts
+
+
+def parse_code_ranges(text: str, low: int, high: int) -> tuple[tuple[int, int], ...] | None:
+    """A retry's `matching` list ("408,429,500-599") as pkg/resiliency/retry.go parsePatterns
+    reads it: "" = no filter (None), empty items are skipped, codes must lie in low..high."""
+    if text == "":
+        return None
+    ranges: list[tuple[int, int]] = []
+    for item in text.split(","):
+        if not item:
+            continue
+        parts = item.split("-")
+        if len(parts) > 2 or not all(_GO_INT.fullmatch(p) for p in parts):
+            raise ConfigError(f"invalid pattern {item!r} (expected a code or a range such as 500-599)")
+        start, end = int(parts[0]), int(parts[-1])
+        if not (low <= start <= high and low <= end <= high):
+            raise ConfigError(f"invalid pattern {item!r}: codes must be within {low}-{high}")
+        if end < start:
+            raise ConfigError(f"invalid pattern {item!r}: the start is bigger than the end")
+        ranges.append((start, end))
+    return tuple(ranges)
+
+
+def _retry_policy(name: str, spec: dict[str, Any]) -> RetryPolicy:
+    matching = spec.get("matching") or {}
+    codes: dict[str, tuple[tuple[int, int], ...] | None] = {}
+    for key, low, high in (("httpStatusCodes", 100, 599), ("gRPCStatusCodes", 0, 16)):
+        value = matching.get(key, "")
+        if not isinstance(value, str):
+            raise ConfigError(f'retry {name!r}: matching.{key} must be a string such as "500-599"')
+        try:
+            codes[key] = parse_code_ranges(value, low, high)
+        except ConfigError as exc:
+            raise ConfigError(f"retry {name!r}: matching.{key}: {exc}") from None
+    return RetryPolicy(
+        policy=str(spec.get("policy", "constant")),
+        duration=parse_duration(spec.get("duration", "1s")),
+        max_interval=parse_duration(spec.get("maxInterval", "60s")),
+        max_retries=int(spec.get("maxRetries", -1)),
+        http_codes=codes["httpStatusCodes"],
+        grpc_codes=codes["gRPCStatusCodes"],
+    )
+
+
 def _metadata_dict(items: list[dict[str, Any]] | None) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in items or []:
@@ -249,15 +356,11 @@ def _parse_resource(doc: dict[str, Any], source: Path, into: Resources) -> None:
         into.configurations[name] = Configuration(name=name, spec=spec)
     elif kind == "Resiliency":
         policies = spec.get("policies") or {}
-        retries = {
-            key: RetryPolicy(
-                policy=str(p.get("policy", "constant")),
-                duration=parse_duration(p.get("duration", "1s")),
-                max_interval=parse_duration(p.get("maxInterval", "60s")),
-                max_retries=int(p.get("maxRetries", -1)),
-            )
-            for key, p in (policies.get("retries") or {}).items()
-        }
+        try:
+            retries = {key: _retry_policy(key, p or {}) for key, p in (policies.get("retries") or {}).items()}
+        except ConfigError as exc:
+            # daprd logs this and skips the Resiliency; a loud start is kinder than silent retries.
+            raise ConfigError(f"{source}: resiliency {name!r}: {exc}") from None
         into.resiliencies.append(
             Resiliency(
                 name=name,

@@ -173,8 +173,10 @@ class InvokeBlock(Block):
         headers: list[tuple[str, str]],
         body: bytes,
         span: SpanContext | None,
+        grpc_api: bool = False,
     ) -> AppResponse:
-        """`span`: the caller's API span; the callee's sidecar starts its own below it."""
+        """`span`: the caller's API span; the callee's sidecar starts its own below it.
+        `grpc_api`: called through gRPC InvokeService, whose retries differ (see below)."""
         caller = self.sidecar.app_id
         callee: Sidecar | None = self.sidecar.runtime.sidecars.get(target)
         if callee is None:
@@ -213,8 +215,12 @@ class InvokeBlock(Block):
             except TimeoutError:
                 failure = InvokeError(target, "context deadline exceeded (resiliency timeout)")
             else:
-                # Resiliency counts any status outside 200-399 as a failure (directmessaging.go).
-                if 200 <= resp.status <= 399 or retry is None:
+                # HTTP (directmessaging.go): a status outside 200-399 fails as a CodeError, which
+                # only the retry's `matching` codes retry. gRPC (grpc.go InvokeService): any non-2xx
+                # fails as a gRPC status error, which carries no CodeError, so every one is retried.
+                if 200 <= resp.status <= (299 if grpc_api else 399) or retry is None:
+                    return resp
+                if not grpc_api and not retry.retries_code(resp.status):
                     return resp
                 failure = resp
             if retry is None or retry.exhausted(attempt):
@@ -255,7 +261,14 @@ class InvokeBlock(Block):
         span = self.sidecar.tracing.span(parse_grpc_metadata(dict(metadata)))
         try:
             resp = await self.invoke(
-                request.id, msg.method, verb, msg.http_extension.querystring, headers, msg.data.value, span
+                request.id,
+                msg.method,
+                verb,
+                msg.http_extension.querystring,
+                headers,
+                msg.data.value,
+                span,
+                grpc_api=True,
             )
         except InvokeError as exc:
             await context.abort(exc.code, str(exc))

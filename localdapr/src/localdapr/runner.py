@@ -146,9 +146,14 @@ def load_configuration(path: Path | None) -> Configuration | None:
         raise ConfigError(f"config file {path}: {exc}") from None
     for doc in docs:
         if isinstance(doc, dict) and doc.get("kind") == "Configuration":
-            return Configuration(
+            config = Configuration(
                 name=(doc.get("metadata") or {}).get("name", path.stem), spec=doc.get("spec") or {}
             )
+            try:
+                config.retention_policy  # noqa: B018 - parsed here so a bad one fails the start
+            except ConfigError as exc:
+                raise ConfigError(f"config file {path}: {exc}") from None
+            return config
     raise ConfigError(f"config file {path}: no Configuration document")
 
 

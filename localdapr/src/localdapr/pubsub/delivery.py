@@ -264,7 +264,7 @@ class GroupConsumer:
         attempt = 0
         while True:
             attempt += 1
-            outcome = await self._deliver_once(path, body, event)
+            outcome, code = await self._deliver_once(path, body, event)
             if outcome is Outcome.SUCCESS:
                 await self.broker.ack(self.gid, msg.seq)
                 return
@@ -272,7 +272,10 @@ class GroupConsumer:
                 await self._drop(msg)
                 return
             retry = self.policy.retry
-            if retry is None or retry.exhausted(attempt):
+            # An error status reaches the policy as a CodeError, which only the retry's `matching`
+            # codes retry (postman/http/http.go Deliver); RETRY and channel errors always retry.
+            final = code is not None and retry is not None and not retry.retries_code(code)
+            if retry is None or retry.exhausted(attempt) or final:
                 # Without a policy daprd makes one attempt; when that or the policy's last one
                 # fails, the message goes to the dead-letter topic, else the component gets the
                 # error, and Redis Streams acknowledges a message whose handler failed (only one
@@ -282,7 +285,11 @@ class GroupConsumer:
                 return
             await asyncio.sleep(retry.delay(attempt))
 
-    async def _deliver_once(self, path: str, body: bytes, event: dict[str, Any]) -> Outcome:
+    async def _deliver_once(
+        self, path: str, body: bytes, event: dict[str, Any]
+    ) -> tuple[Outcome, int | None]:
+        """The outcome, and the app's status when daprd reports the failure with it (a RETRY
+        for an error status other than 404)."""
         sidecar = self.sidecar
         headers = {
             "Content-Type": cloudevents.CLOUDEVENT_CONTENT_TYPE,
@@ -301,7 +308,7 @@ class GroupConsumer:
             log.warning(
                 "%s: app channel error delivering to %s: %s", sidecar.app_id, path, exc or type(exc).__name__
             )
-            return Outcome.RETRY
+            return Outcome.RETRY, None
         outcome = interpret_reply(status, reply)
         if outcome is not Outcome.SUCCESS:
             log.info(
@@ -312,4 +319,5 @@ class GroupConsumer:
                 outcome.value,
                 event.get("id"),
             )
-        return outcome
+        failed_status = outcome is Outcome.RETRY and not 200 <= status <= 299
+        return outcome, status if failed_status else None

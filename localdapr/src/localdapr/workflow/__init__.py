@@ -41,6 +41,8 @@ class WorkflowBlock(Block):
         self.engine = Engine(sidecar.app_id, shared["workflow.store"], shared["workflow.engines"])
         states = sidecar.options.resources.components_for(sidecar.app_id, "state")
         self.engine.actor_store = any(c.flag("actorStateStore") for c in states)
+        config = sidecar.options.configuration
+        self.engine.retention = config.retention_policy if config else None
 
     def grpc_services(self) -> list[Callable[[grpc.aio.Server], None]]:
         return [add_service(self.engine)]

@@ -12,6 +12,9 @@ Dapr's workflow actor (`pkg/actors/targets/workflow/orchestrator`):
   created. Only then do the effects reach memory (work items, timers, waiters).
 - Every non-terminal instance lives in memory (loaded at start); terminal ones
   are read from the database on demand.
+- Under the app's `stateRetentionPolicy` an ended instance is purged once its TTL has
+  passed since it ended (`orchestrator/run.go` handleRetention, `retentioner`): the due time
+  is stored with the end, so it survives a restart.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any
 
 import grpc
 
+from ..config import RetentionPolicy
 from . import wire
 from .dispatcher import Dispatcher, WorkItem
 from .store import Store, Tx
@@ -190,8 +194,11 @@ class Engine:
         self.engines = engines
         engines[app_id] = self
         self.dispatcher = Dispatcher(app_id)
-        self.dispatcher.on_stream_open = self._unstall
-        self.timers = Timers()
+        self.dispatcher.on_stream_open = self._on_worker
+        self.timers: Timers[int] = Timers()
+        self.retention: RetentionPolicy | None = None
+        self.retention_timers: Timers[str] = Timers()
+        self._purges_waiting: set[str] = set()  # retention purges due while no worker was connected
         self.instances: dict[str, Instance] = {}
         # Pending activities of this app's instances: (instance, execution, task id) -> work item.
         self.activities: dict[tuple[str, str, int], WorkItem] = {}
@@ -219,6 +226,8 @@ class Engine:
                 self._queue_activity(inst, row["task_id"], row["request"], row["target_app"])
         for inst in list(self.instances.values()):
             self._schedule(inst)
+        for row in self.store.retentions(self.app_id):
+            self.retention_timers.arm(row["instance_id"], row["purge_at"], self._retention_due)
         log.info(
             "workflows of %s: %d active instance(s), %d pending activities",
             self.app_id,
@@ -229,6 +238,7 @@ class Engine:
 
     def close(self) -> None:
         self.timers.cancel_all()
+        self.retention_timers.cancel_all()
         self.dispatcher.close()
         for waiters in self._waiters.values():
             for fut in waiters:
@@ -324,8 +334,13 @@ class Engine:
         inst.turn = turn
         self.dispatcher.push(item)
 
-    def _unstall(self) -> None:
-        """A new worker connected: retry instances stalled on a missing workflow version."""
+    def _on_worker(self) -> None:
+        """A new worker connected: retry instances stalled on a missing workflow version, and
+        run the retention purges that came due without one (daprd registers the retentioner
+        actor type, whose reminders the scheduler delivers, only while a worker is connected)."""
+        waiting, self._purges_waiting = self._purges_waiting, set()
+        for instance_id in waiting:
+            self._retention_purge(instance_id)
         for inst in list(self.instances.values()):
             if inst.status == STALLED:
                 inst.status = RUNNING if inst.started else PENDING
@@ -690,6 +705,7 @@ class Engine:
         inst.completed_at = inst.updated_at = time.time()
         self.store.clear_pending(tx, self.app_id, inst.instance_id)
         self._forget(inst)
+        self._keep_until(tx, inst)
         p = inst.parent
         parent_engine = self.engines.get(p.app) if p else None
         if p is not None and parent_engine is not None:
@@ -724,6 +740,34 @@ class Engine:
                 del self.instances[iid]
 
         tx.after(evict)
+
+    # -- retention (stateRetentionPolicy) ---------------------------------
+    def _keep_until(self, tx: Tx, inst: Instance) -> None:
+        """Schedule the purge of an instance that just ended, if the policy has a TTL for its
+        status; the due time counts from its end, as daprd anchors the reminder."""
+        status = pb.OrchestrationStatus.Name(inst.status).removeprefix("ORCHESTRATION_STATUS_").lower()
+        ttl = self.retention.ttl(status) if self.retention is not None else None
+        if ttl is None or inst.completed_at is None:
+            return
+        iid, purge_at = inst.instance_id, inst.completed_at + ttl
+        self.store.set_retention(tx, self.app_id, iid, purge_at)
+        tx.after(lambda: self.retention_timers.arm(iid, purge_at, self._retention_due))
+
+    def _retention_due(self, instance_id: str) -> None:
+        if self.dispatcher.connected.is_set():
+            self._retention_purge(instance_id)
+        else:
+            self._purges_waiting.add(instance_id)
+
+    def _retention_purge(self, instance_id: str) -> None:
+        """The retentioner's purge: this instance only (its children have their own); one that
+        is running again (recreated since) is left alone, and the reminder dropped."""
+        inst = self.get(instance_id)
+        with self.store.tx() as tx:
+            self.store.delete_retention(tx, self.app_id, instance_id)
+            if inst is not None and inst.terminal:
+                self._purge(tx, inst, recursive=False, force=False)
+                log.info("workflow %s/%s purged under the retention policy", self.app_id, instance_id)
 
     def _forget(self, inst: Instance) -> None:
         """Drop an instance's in-memory pending work (its rows are handled by the caller)."""
@@ -895,6 +939,7 @@ class Engine:
                 if engine is not None and target is not None:
                     count += engine._purge(tx, target, True, force)
         self.store.delete_instance(tx, self.app_id, inst.instance_id)
+        self.retention_timers.cancel([inst.instance_id])
         if self.instances.get(inst.instance_id) is inst:
             self._forget(inst)
             del self.instances[inst.instance_id]

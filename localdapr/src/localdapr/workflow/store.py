@@ -12,6 +12,8 @@ Dapr's actor-based backend does (the actor type embeds the app id).
   appends them to history, so a crash replays the turn, never loses it.
 - `wf_activities`: scheduled activities whose result has not arrived yet
   (`target_app`: the app whose workers run it, for cross-app calls).
+- `wf_retention`: when an ended instance is due to be purged under the app's
+  `stateRetentionPolicy` (daprd's one-shot `retention` reminder).
 """
 
 from __future__ import annotations
@@ -64,6 +66,12 @@ CREATE TABLE IF NOT EXISTS wf_activities (
     request BLOB NOT NULL,
     target_app TEXT,
     PRIMARY KEY (app_id, instance_id, execution_id, task_id)
+);
+CREATE TABLE IF NOT EXISTS wf_retention (
+    app_id TEXT NOT NULL,
+    instance_id TEXT NOT NULL,
+    purge_at REAL NOT NULL,
+    PRIMARY KEY (app_id, instance_id)
 );
 """
 
@@ -173,6 +181,7 @@ class Store:
     def delete_instance(self, tx: Tx, app_id: str, instance_id: str) -> None:
         tx.conn.execute("DELETE FROM wf_instances WHERE app_id=? AND instance_id=?", (app_id, instance_id))
         self.clear_pending(tx, app_id, instance_id)
+        self.delete_retention(tx, app_id, instance_id)  # a purge deletes the retention reminder too
 
     def clear_pending(self, tx: Tx, app_id: str, instance_id: str) -> None:
         """Drop an instance's inbox, timers and pending activities."""
@@ -227,4 +236,20 @@ class Store:
             "SELECT instance_id, execution_id, task_id, request, target_app"
             " FROM wf_activities WHERE app_id=?",
             (app_id,),
+        ).fetchall()
+
+    # -- retention -------------------------------------------------------
+    def set_retention(self, tx: Tx, app_id: str, instance_id: str, purge_at: float) -> None:
+        """One per instance, replaced by a later end (daprd's reminder is overwritten by name)."""
+        tx.conn.execute(
+            "INSERT OR REPLACE INTO wf_retention (app_id, instance_id, purge_at) VALUES (?,?,?)",
+            (app_id, instance_id, purge_at),
+        )
+
+    def delete_retention(self, tx: Tx, app_id: str, instance_id: str) -> None:
+        tx.conn.execute("DELETE FROM wf_retention WHERE app_id=? AND instance_id=?", (app_id, instance_id))
+
+    def retentions(self, app_id: str) -> list[sqlite3.Row]:
+        return self.db.execute(
+            "SELECT instance_id, purge_at FROM wf_retention WHERE app_id=?", (app_id,)
         ).fetchall()
