@@ -178,7 +178,7 @@ def test_dapr_yaml_follows_the_cli_run_file_format() -> None:
 def test_every_app_is_started_by_a_command_and_the_resources_are_shared() -> None:
     run_file = load()
     assert all(isinstance(app.get("command"), list) and app["command"] for app in run_file["apps"])
-    assert (RUN_FILE.parent / run_file["common"]["resourcesPath"]).is_dir()
+    assert all((RUN_FILE.parent / p).is_dir() for p in run_file["common"]["resourcesPaths"])
 
 
 @pytest.mark.parametrize(
@@ -194,7 +194,7 @@ def test_every_app_is_started_by_a_command_and_the_resources_are_shared() -> Non
         (("version",), 2, "version: expected 1"),
         (("apps", 2, "appDirPath"), None, "apps[2]: required key 'appDirPath' is missing"),
         (("apps", 2, "appDirPath"), "./no-such-app/", "apps[2].appDirPath:"),
-        (("common", "resourcesPath"), "./no-such-components", "common.resourcesPath:"),
+        (("common", "resourcesPaths"), ["./no-such-components"], "common.resourcesPaths:"),
         (("apps", 3, "appID"), "order", "appID 'order' is used by more than one app"),
     ],
 )

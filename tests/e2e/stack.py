@@ -57,7 +57,8 @@ STACK_ENV = {
 class Stack:
     """The system on localdapr. `env` goes to every app, `app_env[app_id]` to one.
     `deadletters` adds the audit's dead-letter subscriber (`bench.deadletters`) as a
-    fifth app with its own sidecar. `sidecar_env` goes to the sidecars (API tokens)."""
+    fifth app with its own sidecar. `sidecar_env` goes to the sidecars (API tokens).
+    `config` is the sidecars' Configuration (default: the run file's, `config.yaml`)."""
 
     runtime = "localdapr"
 
@@ -66,6 +67,7 @@ class Stack:
     app_env: dict[str, dict[str, str]] = field(default_factory=dict)
     deadletters: bool = False
     sidecar_env: dict[str, str] = field(default_factory=dict)
+    config: Path = ROOT / "config.yaml"
     apps: dict[str, App] = field(default_factory=dict)
     gateway_port: int = field(default_factory=free_port)
     sidecars: subprocess.Popen[bytes] | None = None
@@ -114,7 +116,7 @@ class Stack:
     def start_sidecars(self) -> None:
         run_file = {
             "version": 1,
-            "common": {"resourcesPath": str(self._components())},
+            "common": {"resourcesPaths": [str(self._components())], "configFilePath": str(self.config)},
             "apps": [
                 {
                     "appID": a.app_id,
@@ -253,6 +255,7 @@ class DaprStack(Stack):
                 self.workdir / "dapr",
                 [self._components()],
                 {a.app_id: a.app_port for a in self.apps.values()},
+                config=self.config,
                 env=self.sidecar_env,
                 ports={a.app_id: (a.http_port, a.grpc_port) for a in self.apps.values()},
             )
