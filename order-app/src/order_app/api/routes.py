@@ -2,7 +2,6 @@
 
 import asyncio
 import logging
-from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Query, Response
@@ -81,18 +80,23 @@ async def get_order(
 @router.get("", response_model=OrderPage)
 async def list_orders(
     orders: OrdersDep,
-    login: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    login: Annotated[str | None, Query(description="only this login's orders")] = None,
+    limit: Annotated[int, Query(ge=1, le=100, description="page size")] = 20,
+    offset: Annotated[int, Query(ge=0, description="how many of the newest orders to skip")] = 0,
 ) -> OrderPage:
-    """Orders, newest first; only `login`'s when given."""
-    ids: Sequence[int]
+    """Orders, newest first; only `login`'s when given. `total` counts them all.
+
+    A page costs the same however many orders there are: a login's ids are kept
+    in chunks of a fixed size, and a page reads only the chunks it reaches.
+    """
     if login is not None:
-        ids = list(reversed(await orders.ids_for_login(login)))
+        page = await orders.login_page(login, limit, offset)
+        ids, total = page.entries, page.total
     else:
-        ids = range(await orders.last_id(), 0, -1)  # lazy: never materialises every id
-    page = await orders.get_many(list(ids[offset : offset + limit]))
-    return OrderPage(items=[OrderOut.of(o) for o in page], total=len(ids), limit=limit, offset=offset)
+        last = await orders.last_id()  # every id up to it was handed out
+        ids, total = list(range(last - offset, max(last - offset - limit, 0), -1)), last
+    found = await orders.get_many(ids)
+    return OrderPage(items=[OrderOut.of(o) for o in found], total=total, limit=limit, offset=offset)
 
 
 async def _wait_final(order_id: int, orders: OrdersDep, sagas: SagasDep, seconds: int) -> Order | None:
