@@ -45,11 +45,27 @@ class Api:
         assert r.status_code == 200, r.text
         return next(int(p["quantity"]) for p in r.json() if p["id"] == product_id)
 
+    def listing(self, path: str, **params: Any) -> list[dict[str, Any]]:
+        """Every entry of a paged listing (newest first), following each `rel="next"` Link."""
+        items: list[dict[str, Any]] = []
+        r = self.http.get(path, params={"limit": 100, **params})
+        total = r.headers.get("X-Total-Count")  # entries added while paging come before the first page
+        while True:
+            assert r.status_code == 200, r.text
+            items += r.json()
+            if "next" not in r.links:  # today's unpaged listings answer one page
+                break
+            r = self.http.get(r.links["next"]["url"])
+        assert total is None or int(total) == len(items), (path, total, len(items))
+        return items
+
     def bookings(self, order_ids: set[int] | None = None) -> list[dict[str, Any]]:
-        r = self.http.get("/delivery")
-        assert r.status_code == 200, r.text
-        items = r.json()
-        return [b for b in items if order_ids is None or b["id_order"] in order_ids]
+        """The couriers held now (a released booking may be listed, with its status)."""
+        return [
+            b
+            for b in self.listing("/delivery")
+            if b.get("status", "booked") == "booked" and (order_ids is None or b["id_order"] in order_ids)
+        ]
 
     def create_order(
         self,

@@ -9,11 +9,16 @@ lists every rule that does not hold:
 - every order is final (`completed` or `rejected`);
 - each account: balance = refills - charges + refunds;
 - each product: available + reserved by completed orders = registered + restocked,
-  and no reservation is held by anything but a completed order;
+  its `reserved` is what its listed reservations hold, and no reservation is held
+  by anything but a completed order;
 - no courier is booked twice in a slot;
 - a completed order holds its reservation, booking and charge; a rejected one
   holds none (released, refunded, refused or never taken);
 - every message in a dead-letter topic matches a cause the driver injected.
+
+The listings (payments, reservations, bookings) are paged, newest first: the audit
+reads every page (`limit=100`, then the `before` cursor of each `rel="next"` Link)
+and checks it got `X-Total-Count` entries. A listing without a Link is one page.
 """
 
 from __future__ import annotations
@@ -24,10 +29,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
 FINAL = ("completed", "rejected")
+PAGE = 100  # the listings' largest `limit`
 
 
 @dataclass(frozen=True)
@@ -156,6 +163,45 @@ async def audit(
 
 Get = Callable[..., Awaitable[httpx.Response]]
 Each = Callable[[Any, Callable[[Any], Awaitable[Any]]], Awaitable[list[Any]]]
+Listed = tuple[list[dict[str, Any]], str | None]  # a listing's entries, and why it was unreadable
+
+
+def next_cursor(r: httpx.Response) -> int | None:
+    """The `before` of the response's `rel="next"` Link: None on the last (or only) page."""
+    url = r.links.get("next", {}).get("url")
+    if url is None:
+        return None
+    return int(parse_qs(urlsplit(url).query)["before"][0])
+
+
+async def listing(get: Get, path: str) -> Listed:
+    """Every entry of a paged listing, newest first, and what went wrong reading it (or None)."""
+    items: list[dict[str, Any]] = []
+    before: int | None = None
+    total: str | None = None
+    while True:
+        r = await get(path, limit=PAGE, **({} if before is None else {"before": before}))
+        if r.status_code != 200:
+            return items, f"{path}: unreadable ({r.status_code} {r.text[:200]})"
+        items += r.json()
+        if before is None:
+            total = r.headers.get("X-Total-Count")
+        cursor = next_cursor(r)
+        if cursor is None:
+            break
+        if before is not None and cursor >= before:
+            return items, f"{path}: the next page's cursor {cursor} does not move past {before}"
+        before = cursor
+    if total is not None and len(items) != int(total):
+        return items, f"{path}: {len(items)} entries over all pages, X-Total-Count says {total}"
+    return items, None
+
+
+def holds(item: Mapping[str, Any], status: str) -> bool:
+    """A listed reservation or booking is held unless its record says otherwise (`released`, ...).
+
+    Today's listings show only what is held, without a status."""
+    return item.get("status", status) == status
 
 
 async def _accounts(
@@ -163,21 +209,27 @@ async def _accounts(
 ) -> list[str]:
     problems: list[str] = []
 
-    async def account(login: str) -> tuple[str, httpx.Response, httpx.Response]:
-        return login, await get(f"/billing/account/{login}"), await get(f"/billing/account/{login}/payments")
+    async def account(login: str) -> tuple[str, httpx.Response, Listed]:
+        payments = await listing(get, f"/billing/account/{login}/payments")
+        return login, await get(f"/billing/account/{login}"), payments
 
-    for login, acc, pay in await each(sorted(ledger.refills), account):
-        if acc.status_code != 200 or pay.status_code != 200:
-            problems.append(f"account {login}: unreadable ({acc.status_code}, {pay.status_code})")
+    for login, acc, (payments, unreadable) in await each(sorted(ledger.refills), account):
+        if acc.status_code != 200 or unreadable:
+            problems.append(f"account {login}: unreadable ({acc.status_code}, {unreadable})")
             continue
         balance = Decimal(str(acc.json()["balance"]))
         net: Counter[int] = Counter()
         charges = refunds = Decimal(0)
-        for p in pay.json():
+        refunded = {p["order_id"] for p in payments if p["kind"] == "refund"}
+        for p in payments:
             amount = Decimal(str(p["amount"]))
-            if p["kind"] == "charge":
+            if p["kind"] == "charge" and p.get("status", "charged") in ("charged", "refunded"):
                 charges += amount
                 net[p["order_id"]] += 1
+                if p.get("status") == "refunded" and p["order_id"] not in refunded:
+                    # A charge shown as its record says now: refunded, with no entry of its own.
+                    refunds += amount
+                    net[p["order_id"]] -= 1
             elif p["kind"] == "refund":
                 refunds += amount
                 net[p["order_id"]] -= 1
@@ -200,16 +252,25 @@ async def _products(
 ) -> list[str]:
     problems: list[str] = []
 
-    async def product(pid: int) -> tuple[int, httpx.Response, httpx.Response]:
-        return pid, await get(f"/stock/{pid}"), await get(f"/stock/{pid}/reservations")
+    async def product(pid: int) -> tuple[int, httpx.Response, Listed]:
+        return pid, await get(f"/stock/{pid}"), await listing(get, f"/stock/{pid}/reservations")
 
-    for pid, prod, res in await each(sorted(ledger.units_added), product):
-        if prod.status_code != 200 or res.status_code != 200:
-            problems.append(f"product {pid}: unreadable ({prod.status_code}, {res.status_code})")
+    for pid, prod, (reservations, unreadable) in await each(sorted(ledger.units_added), product):
+        if prod.status_code != 200 or unreadable:
+            problems.append(f"product {pid}: unreadable ({prod.status_code}, {unreadable})")
             continue
         p = prod.json()
-        held = {r["order_id"]: r["quantity"] for r in res.json()}
+        held: dict[int, int] = {}
+        for r in reservations:
+            if holds(r, "reserved"):
+                if r["order_id"] in held:
+                    problems.append(f"product {pid}: order {r['order_id']} listed as holding units twice")
+                held[r["order_id"]] = r["quantity"]
         by_completed = sum(q for o, q in held.items() if o in completed)
+        if p["reserved"] != sum(held.values()):
+            problems.append(
+                f"product {pid}: reserved {p['reserved']} != {sum(held.values())} held by its reservations"
+            )
         if p["registered"] + p["restocked"] != ledger.units_added[pid]:
             problems.append(
                 f"product {pid}: registered {p['registered']} + restocked {p['restocked']}"
@@ -230,11 +291,11 @@ async def _products(
 
 
 async def _couriers(get: Get, completed: set[int], ours: set[int]) -> list[str]:
-    r = await get("/delivery")
-    if r.status_code != 200:
-        return [f"bookings unreadable ({r.status_code})"]
+    every, unreadable = await listing(get, "/delivery")
+    if unreadable:
+        return [f"bookings unreadable ({unreadable})"]
     problems: list[str] = []
-    bookings = r.json()
+    bookings = [b for b in every if holds(b, "booked")]
     for (dtime, courier), n in Counter((b["dtime"], b["courier"]) for b in bookings).items():
         if n > 1:
             problems.append(f"courier {courier} booked {n} times in the slot at {dtime}")
