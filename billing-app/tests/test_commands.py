@@ -54,7 +54,7 @@ def test_refund_returns_the_charge_and_is_idempotent(client, send, publisher, fu
     assert [r["action"] for r in replies] == ["charge", "refund", "refund"]
     assert replies[1] == replies[2] and replies[1]["ok"]
     kinds = [p["kind"] for p in client.get(f"/billing/account/{login}/payments").json()]
-    assert kinds == ["charge", "refund"]
+    assert kinds == ["refund", "charge"]  # newest first
 
 
 def test_refuses_charge_after_its_refund_arrived_first(client, send, publisher, funded, order_id):
@@ -128,3 +128,38 @@ async def test_concurrent_duplicates_of_one_charge_take_money_once(commands, sto
     replies = await asyncio.gather(*(commands.handle(command) for _ in range(8)))
     assert len({r.model_dump_json() for r in replies}) == 1
     assert (await accounts.get("dup")).balance == 90
+
+
+async def test_concurrent_charges_refunds_and_refills_keep_the_money_adding_up(commands, store, new_order_id):
+    """Racing writers, duplicates and conflicts: the balance is always refills - charges + refunds,
+    by the account's totals and by its listing, and the listing has one entry per movement."""
+    from decimal import Decimal
+
+    from billing_app.adapters.repository import BillingRepository
+    from billing_app.messages import RefundCommand
+    from billing_app.service.accounts import AccountService
+
+    repo = BillingRepository(store)
+    accounts = AccountService(repo)
+    await accounts.register("busy")
+    await accounts.refill("busy", Decimal(30))
+    orders = [new_order_id() for _ in range(40)]
+    charges = [ChargeCommand(order_id=o, action="charge", login="busy", amount="1.50") for o in orders]
+    refunds = [RefundCommand(order_id=o, action="refund") for o in orders[::3]]
+    store.forced_conflicts = 10
+    work = [commands.handle(c) for c in charges + charges[:5]] + [commands.handle(r) for r in refunds]
+    work += [accounts.refill("busy", Decimal(1)) for _ in range(6)]
+    await asyncio.gather(*work)
+
+    account = await accounts.get("busy")
+    page = await accounts.payments("busy", limit=100)
+    listed = {kind: [e for e in page.entries if e.kind == kind] for kind in ("charge", "refund")}
+    assert account.adds_up() and account.refilled == 36
+    assert account.charged == sum(e.amount for e in listed["charge"])
+    assert account.refunded == sum(e.amount for e in listed["refund"])
+    payments = {o: await accounts.payment(o) for o in orders}
+    charged = {o for o, p in payments.items() if p is not None and p.status in ("charged", "refunded")}
+    assert sorted(e.order_id for e in listed["charge"]) == sorted(charged)  # each once
+    refunded = sorted(o for o, p in payments.items() if p is not None and p.status == "refunded")
+    assert sorted(e.order_id for e in listed["refund"]) == refunded
+    assert page.total == len(page.entries) == len(charged) + len(refunded)

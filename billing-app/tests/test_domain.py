@@ -1,7 +1,7 @@
 from decimal import Decimal
 
 import pytest
-from billing_app.domain.account import Account
+from billing_app.domain.account import Account, Entry
 from billing_app.domain.errors import InsufficientFunds, InvalidAmount
 from billing_app.domain.payment import OrderPayment
 
@@ -9,10 +9,12 @@ AT = "2030-01-01T00:00:00Z"
 
 
 def test_charge_takes_money_and_records_the_order():
-    account = Account("ann", Decimal("10.00"))
-    account.charge(7, Decimal("2.50"), AT)
+    account = Account("ann", Decimal("10.00"), refilled=Decimal("10.00"))
+    entry = account.charge(7, Decimal("2.50"), AT)
     assert account.balance == Decimal("7.50")
-    assert account.history[-1].order_id == 7
+    assert entry == Entry("charge", Decimal("2.50"), 7, AT)
+    assert account.pending == [entry]  # for the listing, with the account's next write
+    assert account.adds_up()
 
 
 def test_refuses_charge_beyond_balance_and_changes_nothing():
@@ -20,12 +22,48 @@ def test_refuses_charge_beyond_balance_and_changes_nothing():
     with pytest.raises(InsufficientFunds):
         account.charge(7, Decimal("1.01"), AT)
     assert account.balance == Decimal("1.00")
-    assert account.history == []
+    assert (account.charged, account.pending) == (Decimal(0), [])
 
 
-def test_refuses_refund_of_an_order_never_charged():
+def test_refund_of_an_order_never_charged_gives_nothing_back():
+    """The order's payment record decides; the account keeps no history to scan."""
+    account = Account("ann", Decimal("1.00"), refilled=Decimal("1.00"))
+    payment = OrderPayment(7, login="ann")
+    assert payment.refund(account, AT).details == {"refunded": "0.00"}
+    assert (account.balance, account.pending, payment.status) == (Decimal("1.00"), [], "cancelled")
+
+
+@pytest.mark.parametrize("amount", [0, "-1", "0.001"])
+def test_refuses_refills_that_are_not_positive_cents(amount):
+    account = Account("ann")
     with pytest.raises(InvalidAmount):
-        Account("ann", Decimal("1.00")).refund(7, Decimal("1.00"), AT)
+        account.refill(amount)
+    assert account == Account("ann")
+
+
+def test_every_movement_keeps_the_balance_equal_to_its_totals():
+    account = Account("ann")
+    account.refill(Decimal("10.00"))
+    payments = [OrderPayment(n) for n in range(4)]
+    for payment in payments:
+        payment.charge(account, "ann", Decimal("3.00"), AT)  # the fourth is refused
+    payments[1].refund(account, AT)
+    payments[1].refund(account, AT)  # twice: nothing more
+    payments[3].refund(account, AT)  # was refused: nothing
+    assert [p.status for p in payments] == ["charged", "refunded", "charged", "refused"]
+    assert (account.balance, account.refilled, account.charged, account.refunded) == (
+        Decimal("4.00"),
+        Decimal("10.00"),
+        Decimal("9.00"),
+        Decimal("3.00"),
+    )
+    assert account.adds_up()
+    assert [(e.kind, e.order_id) for e in account.pending] == [
+        ("charge", 0),
+        ("charge", 1),
+        ("charge", 2),
+        ("refund", 1),
+    ]
 
 
 def test_refund_gives_back_exactly_what_the_charge_took():

@@ -2,8 +2,9 @@
 
 from typing import Annotated
 
+from dapr_helpers.paging import PAGED, Before, Limit, page_headers
 from dapr_helpers.problems import Problem
-from fastapi import APIRouter, Body, Query, status
+from fastapi import APIRouter, Body, Query, Request, Response, status
 
 from billing_app.api.deps import Accounts
 from billing_app.api.schemas import (
@@ -44,18 +45,29 @@ async def refill(accounts: Accounts, request: RefillRequest) -> AccountOut:
 
 @router.get("/account/{login}")
 async def get_account(accounts: Accounts, login: str) -> AccountOut:
+    """The account's balance."""
     return _out(await accounts.get(login))
 
 
-@router.get("/account/{login}/payments")
-async def get_payments(accounts: Accounts, login: str) -> list[PaymentOut]:
-    """Charges and refunds, each tied to its order."""
-    account = await accounts.get(login)
-    return [
-        PaymentOut(kind=e.kind, amount=e.amount, order_id=e.order_id, at=e.at)
-        for e in account.history
-        if e.order_id is not None
-    ]
+@router.get("/account/{login}/payments", responses=PAGED)
+async def get_payments(
+    accounts: Accounts,
+    request: Request,
+    response: Response,
+    login: str,
+    limit: Limit = 20,
+    before: Before = None,
+) -> list[PaymentOut]:
+    """The account's charges and refunds, each tied to its order, newest first, a page at a time.
+
+    A refunded charge stays listed as a charge, and its refund is a later entry of its
+    own (`GET /billing/payments/{order_id}` says what became of the order). Refills are
+    not listed. `X-Total-Count` is the number of entries; `Link: rel="next"` gives the
+    next, older page while there is one.
+    """
+    page = await accounts.payments(login, limit, before)
+    page_headers(request, response, limit, page.total, page.next_cursor)
+    return [PaymentOut(kind=e.kind, amount=e.amount, order_id=e.order_id, at=e.at) for e in page.entries]
 
 
 @router.get("/payments/{order_id}")

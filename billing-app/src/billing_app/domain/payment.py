@@ -56,8 +56,8 @@ class OrderPayment:
 
     def refund(self, account: Account | None, at: str) -> Outcome:
         """Give back what `charge` took; with no charge yet, leave a tombstone. Always succeeds."""
-        if self.status == "charged":
-            assert account is not None and self.amount is not None
+        if self.status == "charged":  # this record, not the account, knows the order was charged
+            assert account is not None and account.login == self.login and self.amount is not None
             account.refund(self.order_id, self.amount, at)
             self.status = "refunded"
             outcome = Outcome(True, None, f"refunded {self.amount}", {"refunded": str(self.amount)})

@@ -2,13 +2,13 @@
 
 from decimal import Decimal
 
+from dapr_helpers.index import Page
 from dapr_helpers.state import retry_on_conflict
 
 from billing_app.adapters.repository import BillingRepository
 from billing_app.domain.account import Account
 from billing_app.domain.errors import AccountExists, UnknownAccount
 from billing_app.domain.payment import OrderPayment
-from billing_app.service.clock import utc_now
 
 
 class AccountService:
@@ -23,24 +23,30 @@ class AccountService:
 
     async def refill(self, login: str, amount: Decimal) -> Account:
         async def attempt() -> Account:
-            account, etag = await self.repo.account(login)
-            if account is None:
+            held = await self.repo.held_account(login)
+            if held is None:
                 raise UnknownAccount(login)
-            account.refill(amount, utc_now())
-            await self.repo.commit(self.repo.save_account(account, etag))
-            return account
+            held.account.refill(amount)
+            await self.repo.commit(*self.repo.save_account(held))
+            return held.account
 
         return await retry_on_conflict(attempt)
 
     async def get(self, login: str) -> Account:
-        account, _ = await self.repo.account(login)
+        account = await self.repo.account(login)
         if account is None:
             raise UnknownAccount(login)
         return account
 
     async def exists(self, login: str) -> bool:
-        account, _ = await self.repo.account(login)
-        return account is not None
+        return await self.repo.account(login) is not None
+
+    async def payments(self, login: str, limit: int, before: int | None = None) -> Page:
+        """The login's charges and refunds (`Entry`), newest first, older than position `before`."""
+        page = await self.repo.payments_page(login, limit, before)
+        if page is None:
+            raise UnknownAccount(login)
+        return page
 
     async def payment(self, order_id: int) -> OrderPayment | None:
         return await self.repo.find_payment(order_id)

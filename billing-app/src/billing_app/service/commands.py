@@ -1,7 +1,8 @@
 """The saga steps: charge and refund, each idempotent by (order id, action).
 
 One state transaction writes the effect (the account, the contended record,
-with its ETag) and the outcome (the order's payment record, with its ETag);
+with its ETag, and the entry appended to the login's payment listing) and the
+outcome (the order's payment record, with its ETag);
 a conflict re-runs the whole read-decide-write. The reply is published after
 the commit; a duplicate command re-publishes the stored outcome.
 """
@@ -34,15 +35,14 @@ class CommandService:
         return reply
 
     async def _charge(self, command: ChargeCommand) -> Outcome:
-        (payment, payment_etag), (account, account_etag) = await self.repo.payment_and_account(
-            command.order_id, command.login
-        )
+        (payment, payment_etag), held = await self.repo.payment_and_account(command.order_id, command.login)
         if (done := payment.outcome_of("charge")) is not None:
             return done
+        account = None if held is None else held.account
         outcome = payment.charge(account, command.login, command.amount, utc_now())
         ops = [self.repo.save_payment(payment, payment_etag)]
-        if outcome.ok and account is not None:
-            ops.append(self.repo.save_account(account, account_etag))
+        if outcome.ok and held is not None:
+            ops += self.repo.save_account(held)
         await self.repo.commit(*ops)
         return outcome
 
@@ -50,12 +50,12 @@ class CommandService:
         payment, payment_etag = await self.repo.payment(command.order_id)
         if (done := payment.outcome_of("refund")) is not None:
             return done
-        account, account_etag = (None, None)
+        held = None
         if payment.status == "charged" and payment.login is not None:
-            account, account_etag = await self.repo.account(payment.login)
-        outcome = payment.refund(account, utc_now())
+            held = await self.repo.held_account(payment.login)
+        outcome = payment.refund(None if held is None else held.account, utc_now())
         ops = [self.repo.save_payment(payment, payment_etag)]
-        if account is not None:
-            ops.append(self.repo.save_account(account, account_etag))
+        if held is not None:
+            ops += self.repo.save_account(held)
         await self.repo.commit(*ops)
         return outcome
