@@ -22,7 +22,9 @@ def test_reserve_takes_units_and_publishes_ok_reply(client, send, publisher, pro
         "reserve",
         True,
     )
-    assert client.get(f"/stock/{pid}/reservations").json() == [{"order_id": order_id, "quantity": 3}]
+    listed = client.get(f"/stock/{pid}/reservations")
+    assert listed.json() == [{"order_id": order_id, "quantity": 3, "status": "reserved", "reserved": 3}]
+    assert (listed.headers["X-Total-Count"], "Link" in listed.headers) == ("1", False)
 
 
 def test_refuses_reserve_beyond_available_and_keeps_stock(client, send, publisher, product, order_id):
@@ -58,6 +60,10 @@ def test_release_gives_back_the_reservation_and_is_idempotent(client, send, publ
     replies = publisher.on("order-replies")
     assert replies[1] == replies[2] and replies[1]["details"] == {"released": 4}
     assert client.get(f"/stock/reservations/{order_id}").json()["status"] == "released"
+    # The entry stays, as history; the order's record says it holds nothing now.
+    assert client.get(f"/stock/{pid}/reservations").json() == [
+        {"order_id": order_id, "quantity": 0, "status": "released", "reserved": 4}
+    ]
 
 
 def test_refuses_reserve_after_its_release_arrived_first(client, send, publisher, product, order_id):
@@ -68,6 +74,7 @@ def test_refuses_reserve_after_its_release_arrived_first(client, send, publisher
     assert release["ok"] and release["details"] == {"released": 0}
     assert (reserve["ok"], reserve["reason"]) == (False, "order_cancelled")
     assert _available(client, pid) == 10
+    assert client.get(f"/stock/{pid}/reservations").json() == []
 
 
 def test_accepts_assignment_aliases_in_reserve_command(client, send, product, order_id):
@@ -135,4 +142,7 @@ async def test_concurrent_reserve_and_release_of_one_order_never_leak_units(comm
         release = ReleaseCommand(order_id=oid, action="release")
         await asyncio.gather(commands.handle(reserve), commands.handle(release))
     # Whichever came first, the release either gave the units back or refused the reserve.
-    assert (await products.get(pid)).available == 50
+    product = await products.get(pid)
+    assert (product.available, product.reserved) == (50, 0)
+    page = await products.reservations(pid, 100)
+    assert all(r.held == 0 for r in page.entries)

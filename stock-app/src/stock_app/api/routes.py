@@ -1,7 +1,8 @@
 """Public routes under `/stock`."""
 
+from dapr_helpers.paging import PAGED, Before, Limit, page_headers
 from dapr_helpers.problems import Problem
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, Response, status
 
 from stock_app.api.deps import Products
 from stock_app.api.schemas import (
@@ -52,8 +53,21 @@ async def restock(products: Products, product_id: int, request: RestockRequest) 
     return ProductOut.of(await products.restock(product_id, request.quantity))
 
 
-@router.get("/{product_id}/reservations")
-async def get_reservations(products: Products, product_id: int) -> list[ReservationOut]:
-    """The units each order holds of this product."""
-    product = await products.get(product_id)
-    return [ReservationOut(order_id=o, quantity=q) for o, q in product.reservations.items()]
+@router.get("/{product_id}/reservations", responses=PAGED)
+async def get_reservations(
+    products: Products,
+    request: Request,
+    response: Response,
+    product_id: int,
+    limit: Limit = 20,
+    before: Before = None,
+) -> list[ReservationOut]:
+    """The orders that reserved units of this product, newest first, each as its reservation
+    stands now: `quantity` is the units the order holds (0 once `released`), `reserved` the
+    units its reserve took. Refused reserves take nothing and are not listed.
+
+    Paged: `X-Total-Count` is the number of entries; `Link: rel="next"` gives the older page.
+    The units held by orders add up to the product's `reserved`."""
+    page = await products.reservations(product_id, limit, before)
+    page_headers(request, response, limit, page.total, page.next_cursor)
+    return [ReservationOut.of(r) for r in page.entries]

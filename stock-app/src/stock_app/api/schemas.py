@@ -7,6 +7,7 @@ from dapr_helpers.fields import Integer
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
 
 from stock_app.domain.product import Product
+from stock_app.domain.reservation import OrderReservation
 
 Description = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 PriceIn = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2, allow_inf_nan=False)]
@@ -51,7 +52,13 @@ class ProductOut(BaseModel):
 
 class ReservationOut(BaseModel):
     order_id: int
-    quantity: int
+    quantity: int = Field(description="units the order holds now: 0 once released")
+    status: str = Field(description="`reserved` (holds its units) or `released` (gave them back)")
+    reserved: int = Field(description="units the order's reserve took")
+
+    @classmethod
+    def of(cls, r: OrderReservation) -> "ReservationOut":
+        return cls(order_id=r.order_id, quantity=r.held, status=r.status, reserved=r.quantity or 0)
 
 
 class OrderReservationOut(BaseModel):

@@ -1,6 +1,10 @@
-"""A stock position. Invariant: available + reserved == registered + restocked, none negative."""
+"""A stock position: counts only. Invariant: available + reserved == registered + restocked, none negative.
 
-from dataclasses import dataclass, field
+Which order holds which units is each order's reservation record
+(`domain.reservation`), so a product's record does not grow with its orders.
+"""
+
+from dataclasses import dataclass
 from decimal import Decimal
 
 from stock_app.domain.errors import InsufficientStock, InvalidQuantity
@@ -20,7 +24,7 @@ class Product:
     available: int
     price: Decimal | None = None
     restocked: int = 0
-    reservations: dict[int, int] = field(default_factory=dict)  # order id -> units
+    reserved: int = 0  # units held by orders' reservations
 
     @classmethod
     def register(cls, id: int, description: str, quantity: int, price: Decimal | None = None) -> "Product":
@@ -31,21 +35,26 @@ class Product:
         return cls(id, description, registered=quantity, available=quantity, price=price)
 
     @property
-    def reserved(self) -> int:
-        return sum(self.reservations.values())
+    def balanced(self) -> bool:
+        return (
+            self.available + self.reserved == self.registered + self.restocked
+            and min(self.available, self.reserved, self.registered, self.restocked) >= 0
+        )
 
-    def reserve(self, order_id: int, quantity: int) -> None:
+    def reserve(self, quantity: int) -> None:
         quantity = _positive(quantity)
         if quantity > self.available:
             raise InsufficientStock(self.id, self.available, quantity)
         self.available -= quantity
-        self.reservations[order_id] = self.reservations.get(order_id, 0) + quantity
+        self.reserved += quantity
 
-    def release(self, order_id: int) -> int:
-        """Give back what `order_id` reserved; 0 if it holds nothing."""
-        quantity = self.reservations.pop(order_id, 0)
+    def release(self, quantity: int) -> None:
+        """Give back units a reservation held; never more than are reserved."""
+        quantity = _positive(quantity)
+        if quantity > self.reserved:  # a broken store, not a business case: refuse to go negative
+            raise InvalidQuantity(f"product {self.id}: release of {quantity}, {self.reserved} reserved")
+        self.reserved -= quantity
         self.available += quantity
-        return quantity
 
     def restock(self, quantity: int) -> None:
         quantity = _positive(quantity)

@@ -1,7 +1,8 @@
 """Stock's side of one order: reserved once, released at most once, tombstoned if released first.
 
 The first outcome of each action is kept here; a duplicate command gets it back
-and changes nothing.
+and changes nothing. This record, not the product, says how many units the
+order holds, so a release gives back exactly that.
 """
 
 from dataclasses import dataclass, field
@@ -30,6 +31,11 @@ class OrderReservation:
     quantity: int | None = None
     outcomes: dict[str, Outcome] = field(default_factory=dict)
 
+    @property
+    def held(self) -> int:
+        """Units of `product_id` this order holds now."""
+        return (self.quantity or 0) if self.status == "reserved" else 0
+
     def outcome_of(self, action: Action) -> Outcome | None:
         return self.outcomes.get(action)
 
@@ -41,7 +47,7 @@ class OrderReservation:
                 raise OrderCancelled(self.order_id)
             if product is None:
                 raise UnknownProduct(product_id)
-            product.reserve(self.order_id, quantity)
+            product.reserve(quantity)
         except StockError as err:
             self.status = "refused" if self.status == "new" else self.status
             outcome = Outcome(False, err.code, str(err))
@@ -55,9 +61,9 @@ class OrderReservation:
         """Give back what `reserve` took; with no reserve yet, leave a tombstone. Always succeeds."""
         released = 0
         if self.status == "reserved":
-            assert product is not None
-            released = product.release(self.order_id)
-            self.status = "released"
+            assert product is not None and self.quantity is not None
+            product.release(self.quantity)
+            released, self.status = self.quantity, "released"
             message = f"released {released} of product {self.product_id}"
         elif self.status == "new":
             self.status = "cancelled"  # tombstone: a late reserve is refused

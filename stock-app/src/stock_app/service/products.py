@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+from dapr_helpers.index import Page
 from dapr_helpers.state import retry_on_conflict
 
 from stock_app.adapters.repository import StockRepository
@@ -20,33 +21,37 @@ class ProductService:
         async def attempt() -> Product:
             last, etag = await self.repo.sequence()
             product = Product.register(last + 1, description, quantity, price)
-            await self.repo.commit(
-                self.repo.save_sequence(product.id, etag), self.repo.save_product(product, None)
-            )
+            await self.repo.commit(self.repo.save_sequence(product.id, etag), self.repo.new_product(product))
             return product
 
         return await retry_on_conflict(attempt)
 
     async def restock(self, product_id: int, quantity: int) -> Product:
         async def attempt() -> Product:
-            product, etag = await self.repo.product(product_id)
-            if product is None:
+            stored = await self.repo.stored_product(product_id)
+            if stored is None:
                 raise UnknownProduct(product_id)
-            product.restock(quantity)
-            await self.repo.commit(self.repo.save_product(product, etag))
-            return product
+            stored.product.restock(quantity)
+            await self.repo.commit(*stored.save())
+            return stored.product
 
         return await retry_on_conflict(attempt)
 
     async def get(self, product_id: int) -> Product:
-        product, _ = await self.repo.product(product_id)
+        product = await self.repo.product(product_id)
         if product is None:
             raise UnknownProduct(product_id)
         return product
 
     async def exists(self, product_id: int) -> bool:
-        product, _ = await self.repo.product(product_id)
-        return product is not None
+        return await self.repo.product(product_id) is not None
+
+    async def reservations(self, product_id: int, limit: int, before: int | None = None) -> Page:
+        """A page of the product's reservations, newest first: `OrderReservation`s as they are now."""
+        page = await self.repo.reservations(product_id, limit, before)
+        if page is None:
+            raise UnknownProduct(product_id)
+        return page
 
     async def list(self) -> list[Product]:
         return await self.repo.products()
