@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 from dapr_helpers.fixtures import command_sender
+from dapr_helpers.index import DEFAULT_CHUNK
 from dapr_helpers.testing import InMemoryStateStore, RecordingPublisher
 from delivery_app.adapters.repository import DeliveryRepository
 from delivery_app.config import Settings
@@ -35,3 +36,31 @@ def slot() -> str:
     """A slot start no other test uses (the stores are per test anyway)."""
     hours = uuid.uuid4().int % 10**5
     return (datetime(2031, 1, 1, tzinfo=UTC) + timedelta(hours=hours)).isoformat().replace("+00:00", "Z")
+
+
+def assert_slots_add_up(
+    store: InMemoryStateStore, couriers: int, unindexed: frozenset[int] = frozenset()
+) -> None:
+    """Courier slots add up: each slot holds at most one order per courier, and no more entries
+    than couriers; its bookings are exactly the `booked` records naming it; the bookings index
+    lists each booking ever made (booked or released since) exactly once, but for `unindexed`
+    (released before a v1 store was migrated, so no longer found)."""
+    data = {key: value for key, (value, _) in store.data.items()}
+    records = {v["order_id"]: v for k, v in data.items() if k.startswith("booking:")}
+    held = {(v["slot_start"], v["courier"]): i for i, v in records.items() if v["status"] == "booked"}
+    in_slots = {}
+    for key, slot in data.items():
+        if key.startswith("slot:"):
+            assert key == f"slot:{slot['start']}" and len(slot["bookings"]) <= couriers, slot
+            in_slots |= {(slot["start"], courier): order_id for courier, order_id in slot["bookings"].items()}
+    assert in_slots == held
+    assert "slots" not in data  # the v1 index is gone once anything was booked
+    head = data.get("bookings", {"count": 0, "tail": []})
+    listed = [i for n in range(head["count"] // DEFAULT_CHUNK) for i in data[f"bookings/{n}"]] + head["tail"]
+    assert len(listed) == head["count"] == len(set(listed))
+    assert set(listed) == {i for i, v in records.items() if v["status"] in ("booked", "released")} - unindexed
+
+
+@pytest.fixture
+def slots_add_up() -> Callable[..., None]:
+    return assert_slots_add_up

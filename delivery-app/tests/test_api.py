@@ -70,3 +70,54 @@ def test_bookings_answer_with_and_without_trailing_slash(client):
 def test_public_api_document_shows_only_delivery_routes(client):
     paths = client.get("/delivery/openapi.json").json()["paths"]
     assert paths and all(path.startswith("/delivery") for path in paths)
+
+
+def test_bookings_are_paged_newest_first_with_total_and_next_link(client, send, new_order_id):
+    ids = [new_order_id() for _ in range(5)]
+    for hour, oid in enumerate(ids):
+        send({"order_id": oid, "action": "reserve", "slot_start": f"2031-06-01T{10 + hour}:00:00Z"})
+    send({"order_id": ids[1], "action": "release"})
+
+    pages, url = [], "/delivery?limit=2"
+    while url:
+        resp = client.get(url)
+        assert resp.headers["X-Total-Count"] == "5"
+        pages.append([(b["id_order"], b["status"]) for b in resp.json()])
+        url = resp.links.get("next", {}).get("url")
+        assert url is None or resp.headers["Link"] == f'<{url}>; rel="next"'
+    booked = [(oid, "released" if oid == ids[1] else "booked") for oid in reversed(ids)]
+    assert pages == [booked[:2], booked[2:4], booked[4:]]
+    assert client.get("/delivery?limit=2&before=3").links["next"]["url"] == "/delivery?limit=2&before=1"
+    first = client.get("/delivery").json()[0]
+    assert first == {
+        "id": ids[4],
+        "id_order": ids[4],
+        "dtime": "2031-06-01T14:00:00Z",
+        "slot_end": "2031-06-01T15:00:00Z",
+        "courier": "courier-1",
+        "status": "booked",
+    }
+
+
+def test_bookings_default_page_is_twenty_and_has_no_link_when_all_fit(client, send, new_order_id):
+    for day in range(1, 23):
+        send({"order_id": new_order_id(), "action": "reserve", "slot_start": f"2031-07-{day:02}T10:00:00Z"})
+    resp = client.get("/delivery")
+    assert (len(resp.json()), resp.headers["X-Total-Count"]) == (20, "22")
+    assert resp.links["next"]["url"] == "/delivery?limit=20&before=2"
+    resp = client.get("/delivery?limit=100")
+    assert len(resp.json()) == 22 and "Link" not in resp.headers
+    assert client.get("/delivery?before=0").json() == []
+
+
+def test_bookings_page_parameters_out_of_range_are_422(client):
+    for query, field in [
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("limit=x", "limit"),
+        ("before=-1", "before"),
+    ]:
+        resp = client.get(f"/delivery?{query}")
+        assert resp.status_code == 422, query
+        assert resp.headers["content-type"] == "application/problem+json"
+        assert [e["field"] for e in resp.json()["errors"]] == [field]

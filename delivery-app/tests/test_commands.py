@@ -1,7 +1,7 @@
 """The delivery-commands subscription, driven by CloudEvents as the sidecar delivers them."""
 
 import asyncio
-from datetime import datetime
+from datetime import UTC, datetime
 
 from delivery_app.messages import ReleaseCommand, ReserveCommand
 
@@ -51,8 +51,11 @@ def test_release_frees_the_slot_and_is_idempotent(client, send, publisher, order
     send({"order_id": order_id, "action": "release"})
     replies = publisher.on("order-replies")
     assert replies[1] == replies[2] and replies[1]["details"] == {"courier": "courier-1"}
-    assert client.get("/delivery").json() == []
+    # Listed as its record says now; the slot's courier is free again.
+    [listed] = client.get("/delivery").json()
+    assert (listed["id_order"], listed["courier"], listed["status"]) == (order_id, "courier-1", "released")
     assert client.get(f"/delivery/bookings/{order_id}").json()["status"] == "released"
+    assert client.get(f"/delivery/slots/{slot}").json()["free_couriers"] == ["courier-1"]
 
 
 def test_refuses_reserve_after_its_release_arrived_first(client, send, publisher, order_id, slot):
@@ -92,7 +95,9 @@ def test_publish_failure_asks_for_retry_and_redelivery_publishes_stored_reply(
     assert len(client.get("/delivery").json()) == 1
 
 
-async def test_concurrent_reserves_for_one_slot_book_each_courier_once(commands, store, new_order_id, slot):
+async def test_concurrent_reserves_for_one_slot_book_each_courier_once(
+    commands, store, new_order_id, slot, slots_add_up
+):
     for name in ("Bob", "Cid"):
         await commands.couriers.add(name)
     store.forced_conflicts = 10
@@ -103,13 +108,15 @@ async def test_concurrent_reserves_for_one_slot_book_each_courier_once(commands,
     replies = await asyncio.gather(*(commands.handle(c) for c in reserves))
     assert sum(r.ok for r in replies) == 3
     assert {r.reason for r in replies if not r.ok} == {"no_courier_available"}
-    index, _ = await store.get_json("slots")
-    assert index == {"slots": [slot]}
-    bookings = await commands.couriers.bookings()
-    assert sorted(courier for _, courier, _ in bookings) == ["courier-1", "courier-2", "courier-3"]
+    page = await commands.couriers.bookings(limit=20)
+    assert sorted(b.courier for b in page.bookings) == ["courier-1", "courier-2", "courier-3"]
+    assert {b.order_id for b in page.bookings} == {r.order_id for r in replies if r.ok}
+    slots_add_up(store, couriers=3)
 
 
-async def test_concurrent_reserve_and_release_of_one_order_never_leak_a_courier(commands, new_order_id, slot):
+async def test_concurrent_reserve_and_release_of_one_order_never_leak_a_courier(
+    commands, store, new_order_id, slot, slots_add_up
+):
     start = datetime.fromisoformat(slot)
     for _ in range(10):
         oid = new_order_id()
@@ -117,4 +124,26 @@ async def test_concurrent_reserve_and_release_of_one_order_never_leak_a_courier(
             commands.handle(ReserveCommand(order_id=oid, action="reserve", slot_start=start)),
             commands.handle(ReleaseCommand(order_id=oid, action="release")),
         )
-    assert await commands.couriers.bookings() == []
+    page = await commands.couriers.bookings(limit=20)
+    assert all(b.status == "released" for b in page.bookings)
+    assert (await commands.couriers.slot(start)).bookings == {}
+    slots_add_up(store, couriers=1)
+
+
+async def test_many_orders_over_few_slots_keep_courier_slots_adding_up(commands, store, slots_add_up):
+    """Interleaved reserves, releases, duplicates and early releases, under forced conflicts."""
+    await commands.couriers.add("Bob")
+    starts = [datetime(2031, 4, 1, h, tzinfo=UTC) for h in range(4)]
+    store.forced_conflicts = 25
+    batch = []
+    for n in range(60):
+        oid = 7_000 + n
+        reserve = ReserveCommand(order_id=oid, action="reserve", slot_start=starts[n % 4])
+        release = ReleaseCommand(order_id=oid, action="release")
+        batch += {0: [reserve], 1: [reserve, release], 2: [release, reserve], 3: [reserve, reserve]}[n % 4]
+        if n % 3 == 2:
+            batch.append(ReleaseCommand(order_id=oid - 2, action="release"))
+    await asyncio.gather(*(commands.handle(c) for c in batch))
+    statuses = {v["status"] for k, (v, _) in store.data.items() if k.startswith("booking:")}
+    assert statuses == {"booked", "released", "refused", "cancelled"} and store.forced_conflicts == 0
+    slots_add_up(store, couriers=2)

@@ -59,3 +59,15 @@ def test_added_courier_gets_the_next_free_id_and_needs_a_name():
     assert add_courier(roster, " Bob ") == Courier("courier-2", "Bob")
     with pytest.raises(InvalidCourier):
         add_courier(roster, "  ")
+
+
+def test_a_slot_never_holds_more_entries_than_there_are_couriers():
+    roster, slot = ["c1", "c2", "c3"], Slot(START)
+    for order_id in range(1, 200):
+        booking = OrderBooking(order_id)
+        booking.reserve(slot, roster)
+        if order_id % 3:  # most orders are undone, so couriers keep coming free
+            booking.release(slot if booking.status == "booked" else None)
+        assert len(slot.bookings) <= len(roster)
+        assert len(set(slot.bookings.values())) == len(slot.bookings)
+    assert sorted(slot.bookings) == roster

@@ -8,7 +8,10 @@ from delivery_app.domain.courier import Courier
 from delivery_app.domain.slot import Slot, iso
 
 COURIERS_KEY = "couriers"  # {"added": [{"id", "name"}]}: the couriers added through the API
-SLOTS_KEY = "slots"  # {"slots": [iso start, ...]}: every slot that ever had a booking
+BOOKINGS_INDEX = "bookings"  # a ChunkedIndex of booked order ids, in booking order
+# v1 only, moved into BOOKINGS_INDEX by the first booking after an upgrade: it grew with every
+# slot ever booked, {"slots": [iso start, ...]}.
+V1_SLOTS_KEY = "slots"
 
 
 def slot_key(start: datetime) -> str:

@@ -3,8 +3,9 @@
 from datetime import datetime
 from typing import Annotated
 
+from dapr_helpers.paging import PAGED, Before, Limit, page_headers
 from dapr_helpers.problems import Problem
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, Response, status
 from pydantic import BeforeValidator
 
 from delivery_app.api.deps import Couriers
@@ -27,16 +28,19 @@ def _iso_8601(value: object) -> object:
 SlotTime = Annotated[datetime, BeforeValidator(_iso_8601)]
 
 
-@router.get("")
+@router.get("", responses=PAGED)
 @router.get("/", include_in_schema=False)
-async def list_bookings(couriers: Couriers) -> list[BookingOut]:
-    """The active courier bookings, in time order."""
-    return [
-        BookingOut(
-            id=order_id, id_order=order_id, dtime=iso(slot.start), slot_end=iso(slot.end), courier=courier
-        )
-        for slot, courier, order_id in await couriers.bookings()
-    ]
+async def list_bookings(
+    couriers: Couriers, request: Request, response: Response, limit: Limit = 20, before: Before = None
+) -> list[BookingOut]:
+    """The courier bookings, newest booked first, paged: each as its order's record says now
+    (`status` `booked`, or `released` once the saga undid it, the courier then free again).
+
+    `X-Total-Count` counts every booking made; `Link: <...?limit=&before=>; rel="next"`
+    names the next, older, page when there is one."""
+    page = await couriers.bookings(limit, before)
+    page_headers(request, response, limit, page.total, page.next_cursor)
+    return [BookingOut.of(booking) for booking in page.bookings]
 
 
 @router.get("/couriers")

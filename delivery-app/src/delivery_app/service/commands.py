@@ -3,9 +3,10 @@
 One state transaction writes the effect (the slot, the contended record, with
 its ETag: a courier is a key of the slot's bookings, so it cannot be booked
 twice), the outcome (the order's booking record, with its ETag) and, for a
-slot's first booking, the slot index. A conflict re-runs the whole
-read-decide-write. The reply is published after the commit; a duplicate
-command re-publishes the stored outcome.
+booking, its entry in the bookings index (the index head's ETag orders
+concurrent bookings). A conflict re-runs the whole read-decide-write. The
+reply is published after the commit; a duplicate command re-publishes the
+stored outcome.
 """
 
 import logging
@@ -15,7 +16,7 @@ from dapr_helpers.state import Operation, retry_on_conflict
 
 from delivery_app.adapters.repository import DeliveryRepository
 from delivery_app.domain.booking import Outcome
-from delivery_app.domain.slot import iso, slot_start
+from delivery_app.domain.slot import slot_start
 from delivery_app.messages import Command, ReleaseCommand, Reply, ReserveCommand
 from delivery_app.service.couriers import CourierService
 
@@ -50,9 +51,7 @@ class CommandService:
         ops: list[Operation] = [self.repo.save_booking(booking, booking_etag)]
         if outcome.ok:
             ops.append(self.repo.save_slot(slot, slot_etag))
-            listed, index_etag = reads.slot_index
-            if iso(slot.start) not in listed:
-                ops.append(self.repo.save_slot_index([*listed, iso(slot.start)], index_etag))
+            ops += await self.repo.append_booked(reads.index, booking.order_id)
         await self.repo.commit(*ops)
         return outcome
 

@@ -1,5 +1,6 @@
 """Couriers and bookings: the roster, adding a courier, reading bookings and slots."""
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from dapr_helpers.state import retry_on_conflict
@@ -8,6 +9,13 @@ from delivery_app.adapters.repository import DeliveryRepository
 from delivery_app.domain.booking import OrderBooking
 from delivery_app.domain.courier import Courier, add_courier, default_roster
 from delivery_app.domain.slot import Slot, slot_start
+
+
+@dataclass(frozen=True)
+class BookingPage:
+    bookings: list[OrderBooking]  # newest booked first; `booked`, or `released` since
+    next_cursor: int | None  # `before` for the next (older) page; None on the last
+    total: int  # every booking ever made (released ones stay listed)
 
 
 class CourierService:
@@ -34,12 +42,13 @@ class CourierService:
 
         return await retry_on_conflict(attempt)
 
-    async def bookings(self) -> list[tuple[Slot, str, int]]:
-        """(slot, courier id, order id) for every active booking, in time order."""
-        slots = sorted(await self.repo.slots(), key=lambda s: s.start)
-        return [
-            (slot, courier, order_id) for slot in slots for courier, order_id in sorted(slot.bookings.items())
-        ]
+    async def bookings(self, limit: int, before: int | None = None) -> BookingPage:
+        """A page of the bookings, newest booked first, each as its order's record says now."""
+        page = await self.repo.booked_page(limit, before)
+        found = await self.repo.find_bookings(page.entries)
+        if missing := [i for i in page.entries if i not in found]:  # written with their index entries
+            raise LookupError(f"bookings listed but missing: {missing}")
+        return BookingPage([found[i] for i in page.entries], page.next_cursor, page.total)
 
     async def slot(self, dtime: datetime) -> Slot:
         slot, _ = await self.repo.slot(slot_start(dtime))
