@@ -34,14 +34,29 @@ const dtime = (minutes) => new Date(slotStart + minutes * 60000).toISOString().s
 pm.collectionVariables.set('slot', dtime(0));          // the successful order books its courier
 pm.collectionVariables.set('slotSameHour', dtime(30)); // the same slot, half past: no courier left
 pm.collectionVariables.set('freeSlot', dtime(60));     // the next hour, free for the orders that fail
-pm.collectionVariables.set('slotSameHourIso', dtime(30).replace(' ', 'T')); // for a URL path
+// The same times in ISO 8601, for GET /delivery/slots/{dtime}.
+pm.collectionVariables.set('slotIso', dtime(0).replace(' ', 'T'));
+pm.collectionVariables.set('slotSameHourIso', dtime(30).replace(' ', 'T'));
+pm.collectionVariables.set('freeSlotIso', dtime(60).replace(' ', 'T'));
 """
 
 SLOT_KEY = """
 // The hour a dtime falls in, from "2030-01-08 10:30:00" or ISO 8601 ("2030-01-08T10:00:00Z").
 const slotKey = (d) => new Date(String(d).replace(' ', 'T').replace(/(Z|[+-]\\d\\d:\\d\\d)?$/, 'Z'))
     .toISOString().slice(0, 13);
-const bookingTime = (b) => b.dtime || b.slot_start;
+"""
+
+# A paged listing (newest first, `limit`, `before`): the run's few entries fit in one page of
+# PAGE, so the page must be the whole listing (X-Total-Count, no rel="next" Link).
+PAGE = 10
+WHOLE_PAGE = f"""
+const page = pm.response.json();
+pm.test('one page of at most {PAGE} holds the whole listing', function () {{
+    pm.expect(page).to.be.an('array');
+    pm.expect(page.length).to.be.at.most({PAGE});
+    pm.expect(Number(pm.response.headers.get('X-Total-Count'))).to.eql(page.length);
+    pm.expect(String(pm.response.headers.get('Link') || '')).not.to.include('rel="next"');
+}});
 """
 
 PROBLEM = """
@@ -254,20 +269,39 @@ const available = product ? product.quantity : undefined;
 
 
 def get_bookings(name: str, slot_var: str, js: str) -> dict[str, Any]:
+    """GET /delivery/slots/{dtime}: the slot's bookings (courier -> order), whatever the history."""
     tests = (
         status_test(200)
         + SLOT_KEY
         + f"""
-const bookings = pm.response.json();
-pm.test('bookings are a list', function () {{ pm.expect(bookings).to.be.an('array'); }});
-const slot = pm.collectionVariables.get('{slot_var}');
+const slot = pm.response.json();
+pm.test('it is this run\\'s slot, its bookings keyed by courier', function () {{
+    pm.expect(slotKey(slot.slot_start)).to.eql(slotKey(pm.collectionVariables.get('{slot_var}')));
+    pm.expect(slot.bookings).to.be.an('object');
+}});
 // The orders holding a courier in this slot, in a stable order.
-const inSlot = bookings.filter(function (b) {{ return slotKey(bookingTime(b)) === slotKey(slot); }})
-    .map(function (b) {{ return b.id_order; }}).sort(function (a, b) {{ return a - b; }});
+const inSlot = Object.values(slot.bookings || {{}}).sort(function (a, b) {{ return a - b; }});
 """
         + js
     )
-    return request(name, "GET", "/delivery", tests)
+    return request(name, "GET", f"/delivery/slots/{{{{{slot_var}Iso}}}}", tests)
+
+
+def courier_released(name: str, order_var: str, status: str) -> dict[str, Any]:
+    """GET /delivery/bookings/{order_id}: what delivery did for the rejected order."""
+    return request(
+        name,
+        "GET",
+        f"/delivery/bookings/{{{{{order_var}}}}}",
+        status_test(200)
+        + f"""
+const booking = pm.response.json();
+pm.test('the rejected order holds no courier anywhere: its booking is {status}', function () {{
+    pm.expect(booking.order_id).to.eql(Number(pm.collectionVariables.get('{order_var}')));
+    pm.expect(booking.status).to.eql('{status}');
+}});
+""",
+    )
 
 
 def failed_order(
@@ -281,6 +315,8 @@ def failed_order(
 ) -> list[dict[str, Any]]:
     """Capture balance, stock and the slot's bookings; order; expect rejection; expect nothing changed."""
     var = f"{label}OrderId"
+    # A courier booked and then compensated is `released`; a refused booking stays `refused`.
+    booking_status = "released" if steps["reserve_courier"] == "compensated" else "refused"
     items = [
         get_balance(
             f"{title}: balance before",
@@ -337,13 +373,11 @@ pm.test('available units are what they were before the order: ' + before, functi
             f"""
 pm.test('the slot\\'s bookings are what they were before the order', function () {{
     pm.expect(JSON.stringify(inSlot)).to.eql(pm.collectionVariables.get('slotBookingsBefore'));
-}});
-pm.test('the rejected order holds no courier anywhere', function () {{
-    const rejected = Number(pm.collectionVariables.get('{var}'));
-    pm.expect(bookings.filter(function (b) {{ return b.id_order === rejected; }})).to.eql([]);
+    pm.expect(inSlot).not.to.include(Number(pm.collectionVariables.get('{var}')));
 }});
 """,
         ),
+        courier_released(f"{title}: no courier held", var, booking_status),
     ]
     return items
 
@@ -387,6 +421,34 @@ if (pm.info.requestName === 'register account' || !pm.collectionVariables.get('l
     + "\n".join("    " + line if line else "" for line in PICK_SLOTS.strip("\n").split("\n"))
     + "\n}\n"
 )
+
+
+def slot_is_free(name: str, iso_var: str) -> dict[str, Any]:
+    """GET /delivery/slots/{dtime} of one of this run's two slots; both taken by nobody, else draw again."""
+    return request(
+        name,
+        "GET",
+        f"/delivery/slots/{{{{{iso_var}}}}}",
+        status_test(200)
+        + SLOT_KEY
+        + f"""
+const slot = pm.response.json();
+pm.test('it is the slot asked for', function () {{
+    pm.expect(slotKey(slot.slot_start)).to.eql(slotKey(pm.collectionVariables.get('{iso_var}')));
+    pm.expect(slot.bookings).to.be.an('object');
+}});
+const taken = Object.values(slot.bookings || {{}});
+const picks = Number(pm.collectionVariables.get('slotPicks') || 0);
+if (taken.length && picks < 5) {{
+    // Someone else booked one of this run's slots: pick another pair and check both again.
+    pm.collectionVariables.set('slotPicks', picks + 1);
+{PICK_SLOTS}
+    (pm.execution || postman).setNextRequest("check this run's slot is free");
+}} else {{
+    pm.test('nobody has booked it', function () {{ pm.expect(taken).to.eql([]); }});
+}}
+""",
+    )
 
 
 def setup() -> dict[str, Any]:
@@ -439,28 +501,8 @@ pm.collectionVariables.set('productId', product.id);
 """,
                 body={"description": "{{productDescription}}", "quantity": 100},
             ),
-            request(
-                "check this run's slots are free",
-                "GET",
-                "/delivery",
-                status_test(200)
-                + SLOT_KEY
-                + f"""
-const bookings = pm.response.json();
-pm.test('bookings are a list', function () {{ pm.expect(bookings).to.be.an('array'); }});
-const mine = ['slot', 'freeSlot'].map(function (v) {{ return slotKey(pm.collectionVariables.get(v)); }});
-const taken = bookings.filter(function (b) {{ return mine.includes(slotKey(bookingTime(b))); }});
-const picks = Number(pm.collectionVariables.get('slotPicks') || 0);
-if (taken.length && picks < 5) {{
-    // Someone else booked one of this run's slots: pick another pair and look again.
-    pm.collectionVariables.set('slotPicks', picks + 1);
-{PICK_SLOTS}
-    (pm.execution || postman).setNextRequest(pm.info.requestId);
-}} else {{
-    pm.test('nobody has booked this run\\'s slots', function () {{ pm.expect(taken).to.eql([]); }});
-}}
-""",
-            ),
+            slot_is_free("check this run's slot is free", "slotIso"),
+            slot_is_free("check this run's next slot is free", "freeSlotIso"),
         ],
     )
 
@@ -605,11 +647,12 @@ pm.test('still only the successful order in the slot', function () {
             request(
                 "payments of the account",
                 "GET",
-                "/billing/account/{{login}}/payments",
+                f"/billing/account/{{{{login}}}}/payments?limit={PAGE}",
                 status_test(200)
+                + WHOLE_PAGE
                 + """
 pm.test('one charge of 1, for the successful order; nothing for the rejected ones', function () {
-    const payments = pm.response.json().map(function (p) {
+    const payments = page.map(function (p) {
         return { kind: p.kind, amount: p.amount, order_id: p.order_id };
     });
     const order = Number(pm.collectionVariables.get('successOrderId'));
@@ -620,12 +663,16 @@ pm.test('one charge of 1, for the successful order; nothing for the rejected one
             request(
                 "reservations of the product",
                 "GET",
-                "/stock/{{productId}}/reservations",
+                f"/stock/{{{{productId}}}}/reservations?limit={PAGE}",
                 status_test(200)
+                + WHOLE_PAGE
                 + """
 pm.test('one unit, held by the successful order; nothing by the rejected ones', function () {
     const order = Number(pm.collectionVariables.get('successOrderId'));
-    pm.expect(pm.response.json()).to.eql([{ order_id: order, quantity: 1 }]);
+    // A released reservation may be listed, with its status: only `reserved` ones hold units.
+    const held = page.filter(function (r) { return (r.status || 'reserved') === 'reserved'; })
+        .map(function (r) { return { order_id: r.order_id, quantity: r.quantity }; });
+    pm.expect(held).to.eql([{ order_id: order, quantity: 1 }]);
 });
 """,
             ),
@@ -645,7 +692,9 @@ def collection() -> dict[str, Any]:
         ("slot", "", "This run's courier slot (generated, 1 to 5 years ahead)."),
         ("slotSameHour", "", "Half past the slot's hour: the same slot."),
         ("freeSlot", "", "The hour after the slot, never booked by this run."),
+        ("slotIso", "", "slot in ISO 8601, for a URL path."),
         ("slotSameHourIso", "", "slotSameHour in ISO 8601, for a URL path."),
+        ("freeSlotIso", "", "freeSlot in ISO 8601, for a URL path."),
         ("idempotencyKey", "", ""),
         ("successOrderId", "", ""),
         ("moneyOrderId", "", ""),
