@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 
@@ -322,12 +322,24 @@ def write_outputs(out: Path, results: dict[str, Any], samples: list[Sample], t0:
     chart(samples, t0, out / "bench.png", title)
 
 
-async def drive(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
+class LoadHooks(Protocol):
+    """What `drive` lets a caller do around the measured load (`bench.scale`: preload a history
+    and measure the state it writes), outside the measured window."""
+
+    async def before_load(
+        self, stack: Stack, http: aiohttp.ClientSession, fx: Fixture, ledger: Ledger
+    ) -> None: ...
+    async def after_load(self, stack: Stack) -> None: ...
+
+
+async def drive(stack: Stack, args: argparse.Namespace, hooks: LoadHooks | None = None) -> dict[str, Any]:
     ledger, slots = Ledger(), SlotClock()
     connector = aiohttp.TCPConnector(limit=args.clients + 8)
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(stack.url, connector=connector, timeout=timeout) as http:
         fx = await setup(http, args.clients, ledger, slots)
+        if hooks is not None:
+            await hooks.before_load(stack, http, fx, ledger)
         profilers = start_profilers(stack, args.duration, Path(args.profile)) if args.profile else []
         cpu_before = cpu_seconds(stack)
         t0 = time.monotonic()
@@ -336,6 +348,8 @@ async def drive(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
             *(client(n, http, fx, slots, ledger, deadline) for n in range(args.clients))
         )
         cpu_after, t1 = cpu_seconds(stack), time.monotonic()
+        if hooks is not None:
+            await hooks.after_load(stack)
         for profiler in profilers:
             await asyncio.to_thread(profiler.wait)
     samples = [s for run in runs for s in run]
