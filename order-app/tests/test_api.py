@@ -131,6 +131,9 @@ BAD_BODIES = [
     # A boolean is no count or id (pydantic would read true as 1).
     ({**ORDER, "quntity": True}, "invalid_quntity", "quntity"),
     ({**ORDER, "id_product": True}, "invalid_id_product", "id_product"),
+    # Nor is a string, which the API document does not allow (pydantic would read "1" as 1).
+    ({**ORDER, "quntity": "1"}, "invalid_quntity", "quntity"),
+    ({**ORDER, "id_product": "1"}, "invalid_id_product", "id_product"),
     ({**ORDER, "e_mail": "not-an-address"}, "invalid_email", "e_mail"),
     ({**ORDER, "login": ""}, "invalid_login", "login"),
     ({k: v for k, v in ORDER.items() if k != "amount"}, "missing_field", "amount"),

@@ -37,6 +37,8 @@ def test_register_accepts_quntity_and_a_price(client):
         {"description": "x", "quantity": "many"},
         # Found by fuzzing: JSON false was read as 0 units.
         {"description": "x", "quantity": False},
+        # Found by fuzzing as well: the string "0" was read as 0 units.
+        {"description": "x", "quantity": "0"},
         {"description": "x", "quantity": 1, "price": "1.001"},
     ],
 )
