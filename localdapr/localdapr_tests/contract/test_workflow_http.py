@@ -286,7 +286,14 @@ def test_terminate_is_recursive_and_purge_needs_a_terminal_instance(
         assert "dapr.workflow.output" not in body["properties"]  # HTTP terminate carries no output
     assert_accepted(http.post(f"/dapr/{iid}/terminate"))  # terminating again is accepted
 
-    assert_accepted(http.post(f"/dapr/{iid}/purge"))
+    # daprd 1.18.2 reads the instance's metadata, then its inbox keys, outside the transaction
+    # in which the actor drains the second terminate from its inbox: a purge in between fails
+    # once with "inbox key ... missing from state store". Seen once in a full run; asked again.
+    deadline = time.monotonic() + 10
+    while (resp := http.post(f"/dapr/{iid}/purge")).status_code == 500 and time.monotonic() < deadline:
+        assert "missing from state store" in resp.text, resp.text
+        time.sleep(0.2)
+    assert_accepted(resp)
     for instance in (iid, child):
         assert http.get(f"/dapr/{instance}").status_code == 404, instance
 
