@@ -83,7 +83,10 @@ class ChunkedIndex:
 
     async def page(self, name: str, limit: int, before: int | None = None) -> Page:
         """Up to `limit` entries older than position `before` (default: the newest), newest first."""
-        head = await self.head(name)
+        return await self.page_of(await self.head(name), limit, before)
+
+    async def page_of(self, head: IndexHead, limit: int, before: int | None = None) -> Page:
+        """`page` from a head already read (a caller that needed its count first)."""
         end = head.count if before is None else max(0, min(before, head.count))
         start = max(0, end - limit)
         entries = await self._range(head, start, end)

@@ -60,10 +60,8 @@ class LoginIndex(ChunkedIndex):
     async def newest(self, name: str, limit: int, offset: int) -> Page:
         """Up to `limit` ids after the `offset` newest, newest first: the head and the chunks in reach."""
         head = await self.head(name)
-        end = max(0, head.count - offset)  # offset from the newest is position `before` from the oldest
-        start = max(0, end - limit)
-        ids = await self._range(head, start, end)
-        return Page(ids[::-1], start or None, head.count)
+        # offset from the newest is position `before` from the oldest
+        return await self.page_of(head, limit, max(0, head.count - offset))
 
 
 class OrderRepository:
