@@ -88,6 +88,17 @@ async def test_records_progress_then_the_outcome_on_the_order(setup):
     assert (order.status, order.reason, order.message) == ("rejected", "step_timeout", "late")
 
 
+async def test_says_so_once_an_outcome_is_recorded_not_before(setup):
+    _, orders, publisher = setup
+    finals: list[int] = []
+    activities = SagaActivities(publisher, orders, on_final=finals.append)
+
+    await activities.record_and_send(None, snapshot())
+    assert finals == []
+    await activities.record_and_send(None, snapshot(Outcome(status=OrderStatus.COMPLETED, message="ok")))
+    assert finals == [7]
+
+
 async def test_recording_for_a_missing_order_is_not_retried(setup):
     activities, _, _ = setup
 

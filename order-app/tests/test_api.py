@@ -1,5 +1,7 @@
 """The public API and the reply subscription, on in-memory fakes (no sidecar)."""
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -231,8 +233,29 @@ def test_waiting_returns_the_final_status_at_once_when_the_saga_is_done(api):
     api.http.portal.call(api.orders.update, 1, lambda o: o.complete(o.steps, NOW))
 
     assert api.http.get("/orders/1", params={"wait": 30}).json()["status"] == "completed"
-    # Read from the record: daprd's wait on a purged saga would run to the deadline.
-    assert api.sagas.waits == []
+
+
+def test_a_waiting_request_ends_when_this_process_records_the_outcome():
+    """Woken by the activity's signal, not by re-reading the record (its poll is an hour)."""
+    store = InMemoryStateStore()
+    orders = OrderRepository(store)
+    settings = Settings(max_wait_seconds=30, wait_poll_seconds=3600)
+    service = OrderService(
+        orders, IdempotencyKeys(store), FakeDirectory(), FakeSagas(), settings, clock=lambda: NOW
+    )
+    app = create_app(settings, service=service)
+    with TestClient(app) as http, ThreadPoolExecutor(1) as pool:
+        http.post("/orders", json=ORDER)
+        waiting = pool.submit(http.get, "/orders/1", params={"wait": 30})
+        while app.state.outcomes.waiting() == 0:
+            time.sleep(0.01)
+        http.portal.call(orders.update, 1, lambda o: o.complete(o.steps, NOW))
+        app.state.outcomes.recorded(1)
+
+        resp = waiting.result(timeout=15)  # the wait's own deadline is 30 s
+
+    assert resp.json()["status"] == "completed"
+    assert app.state.outcomes.waiting() == 0
 
 
 def test_waiting_on_an_order_that_does_not_exist_is_a_404_at_once(api):

@@ -28,5 +28,8 @@ class Settings(ServiceSettings):
     invoke_timeout_seconds: PositiveFloat = 10.0
     # GET /orders/{id}?wait=N never holds a request longer than this.
     max_wait_seconds: PositiveInt = 30
+    # A waiting request is woken when this process records the outcome; it also
+    # re-reads the record this often, for outcomes recorded by another replica.
+    wait_poll_seconds: PositiveFloat = 1.0
     # How often the app checks that the workflow worker's stream is still alive.
     worker_check_seconds: PositiveFloat = Field(default=5.0)

@@ -26,6 +26,7 @@ from order_app.api import problems
 from order_app.api.replies import subscribe_dead_replies, subscribe_replies
 from order_app.api.routes import router
 from order_app.config import Settings
+from order_app.outcomes import OutcomeSignals
 from order_app.service import OrderService
 from order_app.workflow.engine_watch import EngineWatch
 from order_app.workflow.runtime import SagaWorker, build_runtime, configure_sdk_logs
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None, service: OrderService | None = 
     configure_sdk_logs()
     client = DaprHttp()
     invoker: DaprHttp | None = None  # its own session: the invocations have a shorter timeout
+    outcomes = OutcomeSignals()
     if service is None:
         store = StateStore(client, settings.state_store)
         invoker = DaprHttp(timeout=settings.invoke_timeout_seconds)
@@ -51,7 +53,7 @@ def create_app(settings: Settings | None = None, service: OrderService | None = 
             settings=settings,
         )
         worker: SagaWorker | None = SagaWorker(
-            lambda: build_runtime(settings), settings.worker_check_seconds, EngineWatch(client)
+            lambda: build_runtime(settings, outcomes), settings.worker_check_seconds, EngineWatch(client)
         )
     else:
         worker = None
@@ -79,6 +81,7 @@ def create_app(settings: Settings | None = None, service: OrderService | None = 
     )
     app.state.service = service
     app.state.worker = worker
+    app.state.outcomes = outcomes
     app.state.dead_letters = DeadLetterLog(service.orders.store)
     problems.install(app)
     app.include_router(router)

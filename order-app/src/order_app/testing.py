@@ -27,7 +27,6 @@ class FakeSagas:
     started: list[SagaInput] = field(default_factory=list)
     events: list[tuple[int, str, Any]] = field(default_factory=list)
     finished: set[int] = field(default_factory=set)
-    waits: list[int] = field(default_factory=list)  # the order ids waited on
     start_fails: bool = False
     engine_down: bool = False
 
@@ -40,11 +39,6 @@ class FakeSagas:
         if self.engine_down:
             raise ConnectionError("no sidecar")
         return any(s.order_id == order_id for s in self.started)
-
-    async def wait(self, order_id: int, timeout_seconds: int) -> None:
-        self.waits.append(order_id)
-        if self.engine_down:
-            raise ConnectionError("no sidecar")
 
     async def raise_event(self, order_id: int, name: str, data: Any) -> None:
         """As the engine does: refused when unreachable or unknown, dropped once finished."""

@@ -12,6 +12,7 @@ from order_app.adapters.dead_letters import DeadLetterLog
 from order_app.adapters.orders import OrderRepository
 from order_app.adapters.sagas import SagaGateway
 from order_app.config import Settings
+from order_app.outcomes import OutcomeSignals
 from order_app.service import OrderService
 
 
@@ -35,8 +36,13 @@ async def _dead_letters(request: Request) -> DeadLetterLog:
     return request.app.state.dead_letters
 
 
+async def _outcomes(request: Request) -> OutcomeSignals:
+    return request.app.state.outcomes
+
+
 ServiceDep = Annotated[OrderService, Depends(_service)]
 OrdersDep = Annotated[OrderRepository, Depends(_orders)]
 SagasDep = Annotated[SagaGateway, Depends(_sagas)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 DeadLettersDep = Annotated[DeadLetterLog, Depends(_dead_letters)]
+OutcomesDep = Annotated[OutcomeSignals, Depends(_outcomes)]

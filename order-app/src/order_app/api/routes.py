@@ -1,14 +1,16 @@
 """Public routes under /orders."""
 
 import asyncio
+import contextlib
 import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Query, Response
 
-from order_app.api.deps import DeadLettersDep, OrdersDep, SagasDep, ServiceDep, SettingsDep
+from order_app.api.deps import DeadLettersDep, OrdersDep, OutcomesDep, ServiceDep, SettingsDep
 from order_app.api.schemas import CreateOrder, OrderOut, OrderPage
 from order_app.domain import Order
+from order_app.outcomes import OutcomeSignals
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +66,13 @@ async def dead_letters(dead: DeadLettersDep) -> dict[str, Any]:
 async def get_order(
     order_id: int,
     orders: OrdersDep,
-    sagas: SagasDep,
+    outcomes: OutcomesDep,
     settings: SettingsDep,
     wait: Annotated[int, Query(ge=0, description="seconds to wait for a final status (capped)")] = 0,
 ) -> OrderOut:
     if wait:
-        order = await _wait_final(order_id, orders, sagas, min(wait, settings.max_wait_seconds))
+        seconds = min(wait, settings.max_wait_seconds)
+        order = await _wait_final(order_id, orders, outcomes, seconds, settings.wait_poll_seconds)
     else:
         order = await orders.get(order_id)
     if order is None:
@@ -99,26 +102,21 @@ async def list_orders(
     return OrderPage(items=[OrderOut.of(o) for o in found], total=total, limit=limit, offset=offset)
 
 
-async def _wait_final(order_id: int, orders: OrdersDep, sagas: SagasDep, seconds: int) -> Order | None:
+async def _wait_final(
+    order_id: int, orders: OrdersDep, outcomes: OutcomeSignals, seconds: int, poll: float
+) -> Order | None:
     """The record once final, or at the deadline; None if there is no such order.
 
-    A final or unknown order answers from the record at once: daprd's wait on a
-    saga whose history was purged (`stateRetentionPolicy`) runs to its deadline.
-    Otherwise the wait is on the workflow itself; if the engine cannot be asked,
-    the record is polled, bounded.
+    Only the record is read, never the workflow engine: it is the order's truth
+    (a purged saga's history is gone), and the saga's activity wakes the wait
+    the moment it records the outcome in this process (`order_app.outcomes`).
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
-    order = await orders.get(order_id)
-    if order is None or order.is_final:
-        return order
-    try:
-        async with asyncio.timeout(seconds):
-            await sagas.wait(order_id, seconds)
-    except Exception as err:  # TimeoutError, or no sidecar: fall back to polling
-        log.debug("waiting on saga %s: %r", order_id, err)
-    while True:
-        order = await orders.get(order_id)
-        if order is None or order.is_final or loop.time() >= deadline:
-            return order
-        await asyncio.sleep(min(0.25, max(deadline - loop.time(), 0)))
+    with outcomes.watch(order_id) as recorded:  # before the read, so no outcome slips between
+        while True:
+            order = await orders.get(order_id)
+            if order is None or order.is_final or loop.time() >= deadline:
+                return order
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(recorded.wait(), min(poll, max(deadline - loop.time(), 0)))

@@ -7,6 +7,7 @@ participants answer the same way.
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from dapr.ext.workflow import WorkflowActivityContext
@@ -24,9 +25,14 @@ log = logging.getLogger(__name__)
 
 
 class SagaActivities:
-    def __init__(self, publisher: Publisher, orders: OrderRepository) -> None:
+    """`on_final(order_id)` is called once an outcome is in the record (see `order_app.outcomes`)."""
+
+    def __init__(
+        self, publisher: Publisher, orders: OrderRepository, on_final: Callable[[int], None] | None = None
+    ) -> None:
         self.publisher = publisher
         self.orders = orders
+        self.on_final = on_final
 
     async def record_and_send(self, ctx: WorkflowActivityContext, snapshot: Any) -> None:
         """Save the snapshot to the order record, then publish its commands in parallel.
@@ -39,6 +45,8 @@ class SagaActivities:
             try:
                 order = await self.orders.update(snapshot.order_id, lambda o: apply(o, snapshot))
                 log.debug("order %s recorded: %s", order.id, order.status)
+                if order.is_final and self.on_final is not None:
+                    self.on_final(order.id)
             except (OrderNotFound, InvalidTransition) as err:
                 # A business failure: retrying cannot fix it. Compensations still go
                 # out (they undo effects that exist); anything else stops here.

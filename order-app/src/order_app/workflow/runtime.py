@@ -22,6 +22,7 @@ from dapr_helpers.state import StateStore
 
 from order_app.adapters.orders import OrderRepository
 from order_app.config import Settings
+from order_app.outcomes import OutcomeSignals
 from order_app.workflow.activities import SagaActivities
 from order_app.workflow.engine_watch import EngineWatch
 from order_app.workflow.messages import SagaInput
@@ -30,8 +31,10 @@ from order_app.workflow.saga import RECORD_AND_SEND, order_saga
 log = logging.getLogger(__name__)
 
 
-def build_runtime(settings: Settings) -> WorkflowRuntime:
+def build_runtime(settings: Settings, outcomes: OutcomeSignals | None = None) -> WorkflowRuntime:
     """A runtime with the saga and its activity registered; it connects on `start()`.
+
+    `outcomes` hears of each outcome the activity records, to end `?wait=` requests.
 
     The activity runs on the worker's own event loop, so it gets its own sidecar
     session. Each registration is a fresh function: the SDK marks registered
@@ -42,7 +45,11 @@ def build_runtime(settings: Settings) -> WorkflowRuntime:
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     client = DaprHttp()
     store = StateStore(client, settings.state_store)
-    activities = SagaActivities(DaprPublisher(client, settings.pubsub_name), OrderRepository(store))
+    activities = SagaActivities(
+        DaprPublisher(client, settings.pubsub_name),
+        OrderRepository(store),
+        on_final=outcomes.recorded if outcomes is not None else None,
+    )
 
     runtime = WorkflowRuntime(logger_options=sdk_logger_options())
 
