@@ -1,14 +1,16 @@
 """Placing orders concurrently, on the in-memory store (every call yields, so tasks interleave)."""
 
 import asyncio
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from dapr_helpers.state import ConcurrencyConflict, Operation
 from dapr_helpers.testing import InMemoryStateStore
 from order_app.adapters.idempotency import IdempotencyKeys
 from order_app.adapters.orders import OrderRepository
 from order_app.config import Settings
-from order_app.domain import OrderRequest
+from order_app.domain import Order, OrderRequest
 from order_app.service import IdempotencyKeyInFlight, OrderService
 from order_app.testing import FakeDirectory, FakeSagas
 
@@ -29,6 +31,33 @@ def a_service() -> tuple[OrderService, FakeSagas]:
         OrderRepository(store), IdempotencyKeys(store), FakeDirectory(), sagas, Settings(), clock=lambda: NOW
     )
     return service, sagas
+
+
+class ConflictCountingStore(InMemoryStateStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conflicts = 0
+
+    async def transact(self, ops: Sequence[Operation]) -> None:
+        try:
+            await super().transact(ops)
+        except ConcurrencyConflict:
+            self.conflicts += 1
+            raise
+
+
+async def test_concurrent_new_orders_take_turns_for_the_id_counter_instead_of_conflicting():
+    """Each conflict is a wasted read and transaction; enough of them in a row was a 503."""
+    store = ConflictCountingStore()
+    orders = OrderRepository(store)
+
+    made = await asyncio.gather(
+        *(orders.add_new("ann", lambda i: Order.create(i, REQUEST, NOW)) for _ in range(20)),
+        *(orders.next_id() for _ in range(5)),
+    )
+
+    assert sorted(o if isinstance(o, int) else o.id for o in made) == list(range(1, 26))
+    assert store.conflicts == 0
 
 
 async def test_concurrent_orders_get_distinct_ids_and_one_saga_each():

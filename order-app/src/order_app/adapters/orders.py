@@ -11,6 +11,7 @@ every order. It is read as a head whose tail holds every id, and written in the
 chunked shape by the login's next order (`append_id`): no one-off migration.
 """
 
+import asyncio
 import hashlib
 from collections.abc import Callable
 from dataclasses import replace
@@ -68,6 +69,11 @@ class OrderRepository:
     def __init__(self, store: JsonStore, chunk_size: int = DEFAULT_CHUNK) -> None:
         self.store = store
         self.index = LoginIndex(store, chunk_size)
+        # Every new order writes the one id counter. Its checked write keeps replicas
+        # apart; in one process, new orders take turns instead: concurrent requests
+        # would otherwise conflict on it in a storm of retries, each retry a wasted
+        # read and transaction, until some gave up with a 503 under load.
+        self._numbering = asyncio.Lock()
 
     async def next_id(self) -> int:
         async def increment() -> int:
@@ -75,7 +81,8 @@ class OrderRepository:
             await self.store.transact([checked_write(COUNTER, (last or 0) + 1, etag)])
             return (last or 0) + 1
 
-        return await retry_on_conflict(increment)
+        async with self._numbering:
+            return await retry_on_conflict(increment)
 
     async def add_new(self, login: str, build: Callable[[int], Order]) -> Order:
         """Number, store and index a new order in one read and one transaction.
@@ -99,7 +106,8 @@ class OrderRepository:
             )
             return order
 
-        return await retry_on_conflict(add)
+        async with self._numbering:
+            return await retry_on_conflict(add)
 
     async def last_id(self) -> int:
         last, _ = await self.store.get_json(COUNTER)
