@@ -6,7 +6,7 @@ import pytest
 from dapr.ext.workflow import TaskFailedError
 from dapr.ext.workflow._durabletask.task import NonRetryableError
 from order_app.workflow.messages import SagaInput, SagaTimeouts
-from order_app.workflow.saga import RECORD_AND_SEND, RECORDING, SENDING
+from order_app.workflow.saga import RECORD_AND_SEND, RETRY_BRIEFLY, RETRY_PATIENTLY
 
 from .conftest import SagaRun
 
@@ -280,8 +280,8 @@ def test_activities_retry_transient_failures_with_a_bounded_interval(start_saga)
     run = start_saga()
 
     for call in run.ctx.activities:
-        assert call.retry_policy in (SENDING, RECORDING)
-    for policy in (SENDING, RECORDING):
+        assert call.retry_policy in (RETRY_BRIEFLY, RETRY_PATIENTLY)
+    for policy in (RETRY_BRIEFLY, RETRY_PATIENTLY):
         assert policy.max_retry_interval is not None  # python-sdk#836
         assert policy.max_number_of_attempts > 1
 

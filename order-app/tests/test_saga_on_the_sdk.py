@@ -22,7 +22,7 @@ from order_app.domain import Order, OrderRequest
 from order_app.service import OrderService
 from order_app.workflow.messages import SagaInput, SagaTimeouts
 from order_app.workflow.runtime import build_runtime
-from order_app.workflow.saga import RECORD_AND_SEND, RECORDING
+from order_app.workflow.saga import RECORD_AND_SEND, RETRY_PATIENTLY
 
 START = datetime(2030, 1, 1, 9, 0)
 ORIGINS = ("createTimer", "externalEvent", "activityRetry", "childWorkflowRetry")
@@ -174,15 +174,15 @@ def test_a_long_compensation_continues_as_new_on_the_sdk_executor():
 
 def test_an_outcome_recorded_only_after_its_retries_ran_out_on_the_sdk_executor():
     backend = Backend(a_saga_input())
-    backend.failing_records = RECORDING.max_number_of_attempts  # the store is away throughout
+    backend.failing_records = RETRY_PATIENTLY.max_number_of_attempts  # the store is away throughout
     backend.raise_event("stock.reserve", reply("stock", "reserve"))
     backend.raise_event("delivery.reserve", reply("delivery", "reserve"))
     backend.raise_event("billing.charge", reply("billing", "charge"))
-    for _ in range(RECORDING.max_number_of_attempts):
-        backend.elapse(RECORDING.max_retry_interval)  # each retry waits on a durable timer
+    for _ in range(RETRY_PATIENTLY.max_number_of_attempts):
+        backend.elapse(RETRY_PATIENTLY.max_retry_interval)  # each retry waits on a durable timer
 
     records = [i for name, i in backend.activities if name == RECORD_AND_SEND and i["outcome"]]
-    assert len(records) == RECORDING.max_number_of_attempts
+    assert len(records) == RETRY_PATIENTLY.max_number_of_attempts
     assert backend.status == pb.ORCHESTRATION_STATUS_CONTINUED_AS_NEW
     resumed = SagaInput.model_validate(backend.output)
     assert resumed.resume is not None and resumed.resume.outcome is not None

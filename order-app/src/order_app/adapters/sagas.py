@@ -11,8 +11,7 @@ from typing import Any, Protocol
 
 from dapr_helpers.client import DaprHttp, DaprHttpError
 
-from order_app.workflow.messages import SagaInput, instance_id
-from order_app.workflow.saga import order_saga
+from order_app.workflow.messages import SAGA_WORKFLOW, SagaInput, instance_id
 
 WORKFLOWS = "/workflows/dapr"  # `dapr`: the engine built into the sidecar
 
@@ -31,7 +30,7 @@ class DaprSagaGateway:
 
     async def start(self, saga: SagaInput) -> None:
         """The body is the workflow's input as-is: the saga's JSON."""
-        path = f"{WORKFLOWS}/{order_saga.__name__}/start?instanceID={instance_id(saga.order_id)}"
+        path = f"{WORKFLOWS}/{SAGA_WORKFLOW}/start?instanceID={instance_id(saga.order_id)}"
         await self.dapr.request("POST", path, saga.model_dump(mode="json"))
 
     async def exists(self, order_id: int) -> bool:

@@ -45,6 +45,10 @@ def event_name(participant: str, action: str) -> str:
     return f"{participant}.{action}"
 
 
+# The name the saga's workflow is registered and started under; stored with every instance.
+SAGA_WORKFLOW = "order_saga"
+
+
 def instance_id(order_id: int) -> str:
     return f"order-{order_id}"
 

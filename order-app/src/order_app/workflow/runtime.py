@@ -25,7 +25,7 @@ from order_app.config import Settings
 from order_app.outcomes import OutcomeSignals
 from order_app.workflow.activities import SagaActivities
 from order_app.workflow.engine_watch import EngineWatch
-from order_app.workflow.messages import SagaInput
+from order_app.workflow.messages import SAGA_WORKFLOW, SagaInput
 from order_app.workflow.saga import RECORD_AND_SEND, order_saga
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def build_runtime(settings: Settings, outcomes: OutcomeSignals | None = None) ->
 
         return run
 
-    runtime.register_workflow(saga, name=order_saga.__name__)
+    runtime.register_workflow(saga, name=SAGA_WORKFLOW)
     runtime.register_activity(activity(activities.record_and_send), name=RECORD_AND_SEND)
     return runtime
 

@@ -6,6 +6,8 @@
     3. completed, or compensate every step that was started (release stock,
        release courier, refund) until each is acknowledged, then rejected
 
+`OrderSaga.run` reads as that list; the methods below it are the mechanics.
+
 The saga touches the world through one activity, `record_and_send`: it saves a
 full snapshot of the steps (at the end, with the outcome) to the order record,
 then publishes the commands that snapshot requested. One activity per phase
@@ -26,10 +28,12 @@ wait (`SagaTimeouts.compensation_wait`), until its acknowledgement arrives;
 after `compensation_rounds_per_run` rounds the saga continues as new with its
 steps, so a long outage never grows the history without bound. Neither can the
 final record: if the store stays away through all its retries, the saga
-continues as new with its outcome and records it then.
+continues as new with its outcome and records it then. A run that continued as
+new ends there (`ContinuedAsNew`); the next run picks up from `SagaInput.resume`.
 
 Determinism: time only from `ctx.current_utc_datetime`, all I/O in activities,
-timeouts from the workflow input, logs only when `not ctx.is_replaying`.
+timeouts from the workflow input, logs only when `not ctx.is_replaying`. The
+order of activities, timers and waits is part of every stored history: keep it.
 """
 
 import logging
@@ -50,14 +54,18 @@ RECORD_AND_SEND = "record_and_send"
 # Transient failures (sidecar or broker briefly away) are retried; business
 # failures are raised as NonRetryableError by the activity and never are.
 # `max_retry_interval` is set on purpose: without it some SDKs never retry (python-sdk#836).
-# Sending gives up sooner: its steps then count as timed out, and are compensated.
-SENDING = RetryPolicy(
+
+# Sending commands: about a minute and a half of retries, then the steps count as
+# timed out, and are compensated.
+RETRY_BRIEFLY = RetryPolicy(
     first_retry_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     max_retry_interval=timedelta(seconds=30),
     max_number_of_attempts=8,
 )
-RECORDING = RetryPolicy(
+# Recording the outcome: about fourteen minutes of retries, then the saga
+# continues as new and tries again, so the order still ends final.
+RETRY_PATIENTLY = RetryPolicy(
     first_retry_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     max_retry_interval=timedelta(seconds=60),
@@ -69,181 +77,209 @@ PIVOT = StepName.CHARGE_PAYMENT
 
 log = logging.getLogger(__name__)
 
-Steps = dict[StepName, StepRecord]
 Yields = Generator[Any, Any, None]  # a part of the saga, run with `yield from`
 
 
 def order_saga(ctx: DaprWorkflowContext, order: SagaInput) -> Generator[Any, Any, dict[str, Any] | None]:
-    if order.resume is None:
-        steps: Steps = {name: StepRecord(name=name) for name in StepName}
-
-        # 1. Reserve stock and a courier slot in parallel.
-        ctx.set_custom_status("reserving")
-        yield from request(ctx, order, steps, RESERVATIONS)
-        yield from await_replies(ctx, order, steps, RESERVATIONS)
-
-        # 2. The pivot: take the money only once everything it pays for is secured.
-        if all(steps[name].state is StepState.SUCCEEDED for name in RESERVATIONS):
-            ctx.set_custom_status("charging")
-            yield from request(ctx, order, steps, [PIVOT])
-            yield from await_replies(ctx, order, steps, [PIVOT])
-    else:  # continued as new (see `compensate` and `record`)
-        steps = {step.name: step for step in order.resume.steps}
-
-    # 3. Completed, or undo whatever was started, then say why (unless an earlier run decided).
-    outcome = order.resume.outcome if order.resume else None
-    if outcome is None:
-        if all(step.state is StepState.SUCCEEDED for step in steps.values()):
-            outcome = Outcome(status=OrderStatus.COMPLETED, message="The order is completed.")
-        else:
-            ctx.set_custom_status("compensating")
-            if not (yield from compensate(ctx, order, steps)):
-                return None  # continued as new, to carry on with a short history
-            reason, message = rejection(steps.values())
-            outcome = Outcome(status=OrderStatus.REJECTED, reason=reason, message=message)
-
-    if not (yield from record(ctx, order, steps, outcome)):
-        return None  # continued as new, to record it later
-    ctx.set_custom_status(outcome.status)
-    _log(ctx, order, "saga finished: %s %s", outcome.status, outcome.reason or "")
-    return outcome.model_dump(mode="json")
+    """The registered workflow: one `OrderSaga` per run. Returns the outcome, or
+    None for a run that continued as new (the next run returns it)."""
+    try:
+        return (yield from OrderSaga(ctx, order).run())
+    except ContinuedAsNew:
+        return None
 
 
-def request(ctx: DaprWorkflowContext, order: SagaInput, steps: Steps, names: Iterable[StepName]) -> Yields:
-    """Record the steps as requested and send their commands, in one activity."""
-    names = list(names)
-    for name in names:
-        steps[name] = steps[name].request(now(ctx))
-    err = yield from record_and_send(ctx, order, steps, [order.command(name) for name in names])
-    for name in names:
-        if err is None:
-            _log(ctx, order, "%s requested", name)
-        else:
-            # It may still have gone out before the failure: unanswered, so compensated.
-            steps[name] = steps[name].time_out(now(ctx), f"command not sent: {err}")
-            _log(ctx, order, "%s could not be requested: %s", name, err, level=logging.WARNING)
+class ContinuedAsNew(Exception):
+    """This run has handed over to a new one (`ctx.continue_as_new`): stop here."""
 
 
-def await_replies(
-    ctx: DaprWorkflowContext, order: SagaInput, steps: Steps, names: Iterable[StepName]
-) -> Yields:
-    """Wait for each requested step's reply, or its step timeout, whichever comes first.
+class OrderSaga:
+    def __init__(self, ctx: DaprWorkflowContext, order: SagaInput) -> None:
+        self.ctx = ctx
+        self.order = order
+        resume = order.resume  # set when an earlier run continued as new
+        self.resumed = resume is not None
+        self.steps: dict[StepName, StepRecord] = (
+            {step.name: step for step in resume.steps}
+            if resume
+            else {name: StepRecord(name=name) for name in StepName}
+        )
+        self.attempt = resume.attempt if resume else 1  # of the compensations
+        self.outcome: Outcome | None = resume.outcome if resume else None
 
-    Every wait and its durable timer start now, so taking them in turn lasts
-    no longer than the slowest.
-    """
-    replies = {
-        name: ctx.wait_for_external_event(STEPS[name].reply_event, timeout=order.timeouts.step)
-        for name in names
-        if steps[name].state is StepState.REQUESTED
-    }
-    for name, reply_task in replies.items():
+    def run(self) -> Generator[Any, Any, dict[str, Any]]:
+        if not self.resumed:  # a resumed run is past these
+            yield from self.reserve_stock_and_courier()
+            if self.all_succeeded(RESERVATIONS):
+                yield from self.charge_payment()
+        if self.outcome is None:  # an earlier run may have decided it
+            self.outcome = yield from self.complete_or_undo()
+        yield from self.record_outcome()
+        self.ctx.set_custom_status(self.outcome.status)
+        self.log("saga finished: %s %s", self.outcome.status, self.outcome.reason or "")
+        return self.outcome.model_dump(mode="json")
+
+    # -- the saga's steps ------------------------------------------------------
+
+    def reserve_stock_and_courier(self) -> Yields:
+        self.ctx.set_custom_status("reserving")
+        yield from self.request(RESERVATIONS)
+        yield from self.await_replies(RESERVATIONS)
+
+    def charge_payment(self) -> Yields:
+        """The pivot: take the money only once everything it pays for is secured."""
+        self.ctx.set_custom_status("charging")
+        yield from self.request([PIVOT])
+        yield from self.await_replies([PIVOT])
+
+    def complete_or_undo(self) -> Generator[Any, Any, Outcome]:
+        if self.all_succeeded(StepName):
+            return Outcome(status=OrderStatus.COMPLETED, message="The order is completed.")
+        yield from self.undo_started_steps()
+        reason, message = rejection(self.steps.values())
+        return Outcome(status=OrderStatus.REJECTED, reason=reason, message=message)
+
+    def undo_started_steps(self) -> Yields:
+        """Undo every step that may have taken effect (a timed-out one may have), until acknowledged."""
+        self.ctx.set_custom_status("compensating")
+        yield from self.resend_until_acknowledged(
+            [name for name, step in self.steps.items() if step.needs_compensation]
+        )
+
+    def record_outcome(self) -> Yields:
+        """Save the outcome with the final steps; this must not give up either.
+
+        If the store stays away through every retry, the saga continues as new
+        with its outcome and tries again. A business failure (the record is
+        gone) is not retried: it fails the saga.
+        """
+        assert self.outcome is not None
+        snapshot = self.snapshot(outcome=self.outcome)
         try:
-            reply = Reply.model_validate((yield reply_task))
-        except TimeoutError:
-            steps[name] = steps[name].time_out(now(ctx), f"{STEPS[name].participant} did not reply in time")
-        else:
-            if reply.ok:
-                steps[name] = steps[name].succeed(now(ctx))
+            yield self.ctx.call_activity(RECORD_AND_SEND, input=snapshot, retry_policy=RETRY_PATIENTLY)
+        except TaskFailedError as err:
+            if err.details.error_type == NonRetryableError.__name__:
+                raise
+            self.log("outcome not recorded (%s); continued as new", err, level=logging.WARNING)
+            self.continue_as_new()
+
+    def all_succeeded(self, names: Iterable[StepName]) -> bool:
+        return all(self.steps[name].state is StepState.SUCCEEDED for name in names)
+
+    # -- the mechanics ---------------------------------------------------------
+
+    def request(self, names: Iterable[StepName]) -> Yields:
+        """Record the steps as requested and send their commands, in one activity."""
+        names = list(names)
+        for name in names:
+            self.steps[name] = self.steps[name].request(self.now())
+        err = yield from self.record_and_send([self.order.command(name) for name in names])
+        for name in names:
+            if err is None:
+                self.log("%s requested", name)
             else:
-                steps[name] = steps[name].refuse(now(ctx), reply.reason or "step_failed", reply.message)
-        _log(ctx, order, "%s %s", name, steps[name].state)
+                # It may still have gone out before the failure: unanswered, so compensated.
+                self.steps[name] = self.steps[name].time_out(self.now(), f"command not sent: {err}")
+                self.log("%s could not be requested: %s", name, err, level=logging.WARNING)
 
+    def await_replies(self, names: Iterable[StepName]) -> Yields:
+        """Wait for each requested step's reply, or its step timeout, whichever comes first.
 
-def compensate(ctx: DaprWorkflowContext, order: SagaInput, steps: Steps) -> Generator[Any, Any, bool]:
-    """Undo every step that may have taken effect; re-send each until it is acknowledged.
-
-    A wait that times out is dropped by the SDK, so an acknowledgement that
-    comes late is kept for the next round's wait, which takes it at once.
-    Returns False when it continued the saga as new: a participant that stays
-    away would otherwise grow the history (and each replay) without bound.
-    """
-    pending = [name for name, step in steps.items() if step.needs_compensation]
-    attempt = order.resume.attempt if order.resume else 1
-    rounds = order.timeouts.compensation_rounds_per_run
-    for _ in range(rounds):
-        if not pending:
-            return True
-        for name in pending:
-            steps[name] = steps[name].compensation_sent(now(ctx))
-        commands = [order.compensation(name, attempt) for name in pending]
-        if err := (yield from record_and_send(ctx, order, steps, commands)):
-            # Not sent this round; the next round sends them again.
-            _log(ctx, order, "compensations not sent: %s", err, level=logging.WARNING)
-
-        wait = order.timeouts.compensation_wait(attempt)
-        acks = {
-            name: ctx.wait_for_external_event(STEPS[name].compensation_event, timeout=wait)
-            for name in pending
+        Every wait and its durable timer start now, so taking them in turn lasts
+        no longer than the slowest.
+        """
+        replies = {
+            name: self.ctx.wait_for_external_event(STEPS[name].reply_event, timeout=self.order.timeouts.step)
+            for name in names
+            if self.steps[name].state is StepState.REQUESTED
         }
-        for name, ack in acks.items():
+        for name, reply_task in replies.items():
+            step = self.steps[name]
             try:
-                reply = Reply.model_validate((yield ack))
+                reply = Reply.model_validate((yield reply_task))
             except TimeoutError:
-                _log(ctx, order, "%s compensation unacknowledged after %s; re-sending", name, wait)
-                continue
-            if reply.ok:
-                steps[name] = steps[name].compensate(now(ctx))
-                pending.remove(name)
-                _log(ctx, order, "%s compensated", name)
-            else:  # the contract says compensations always succeed: keep asking
-                _log(ctx, order, "%s compensation refused; re-sending", name, level=logging.ERROR)
-        attempt += 1
-    if not pending:
-        return True
-    # Unprocessed events (a late acknowledgement) go along to the new execution.
-    resume = Resume(steps=tuple(steps.values()), attempt=attempt)
-    ctx.continue_as_new(order.model_copy(update={"resume": resume}), save_events=True)
-    _log(ctx, order, "still compensating after %s rounds; continued as new", rounds)
-    return False
+                step = step.time_out(self.now(), f"{STEPS[name].participant} did not reply in time")
+            else:
+                if reply.ok:
+                    step = step.succeed(self.now())
+                else:
+                    step = step.refuse(self.now(), reply.reason or "step_failed", reply.message)
+            self.steps[name] = step
+            self.log("%s %s", name, step.state)
 
+    def resend_until_acknowledged(self, pending: list[StepName]) -> Yields:
+        """Send each compensation, then wait for its acknowledgement with a growing,
+        bounded wait; re-send the unacknowledged ones each round.
 
-def record_and_send(
-    ctx: DaprWorkflowContext, order: SagaInput, steps: Steps, commands: list[Command]
-) -> Generator[Any, Any, TaskFailedError | None]:
-    """Save the steps, then publish the commands; returns why that failed, if it did."""
-    snapshot = SagaSnapshot(
-        order_id=order.order_id, at=now(ctx), steps=tuple(steps.values()), commands=tuple(commands)
-    )
-    try:
-        yield ctx.call_activity(RECORD_AND_SEND, input=snapshot, retry_policy=SENDING)
-    except TaskFailedError as err:
-        return err
-    return None
+        A wait that times out is dropped by the SDK, so an acknowledgement that
+        comes late is kept for the next round's wait, which takes it at once.
+        After `compensation_rounds_per_run` rounds the saga continues as new: a
+        participant that stays away would otherwise grow the history (and each
+        replay) without bound.
+        """
+        rounds = self.order.timeouts.compensation_rounds_per_run
+        for _ in range(rounds):
+            if not pending:
+                return
+            for name in pending:
+                self.steps[name] = self.steps[name].compensation_sent(self.now())
+            commands = [self.order.compensation(name, self.attempt) for name in pending]
+            if err := (yield from self.record_and_send(commands)):
+                # Not sent this round; the next round sends them again.
+                self.log("compensations not sent: %s", err, level=logging.WARNING)
 
+            wait = self.order.timeouts.compensation_wait(self.attempt)
+            acks = {
+                name: self.ctx.wait_for_external_event(STEPS[name].compensation_event, timeout=wait)
+                for name in pending
+            }
+            for name, ack in acks.items():
+                try:
+                    reply = Reply.model_validate((yield ack))
+                except TimeoutError:
+                    self.log("%s compensation unacknowledged after %s; re-sending", name, wait)
+                    continue
+                if reply.ok:
+                    self.steps[name] = self.steps[name].compensate(self.now())
+                    pending.remove(name)
+                    self.log("%s compensated", name)
+                else:  # the contract says compensations always succeed: keep asking
+                    self.log("%s compensation refused; re-sending", name, level=logging.ERROR)
+            self.attempt += 1
+        if pending:
+            self.log("still compensating after %s rounds; continued as new", rounds)
+            # Unprocessed events (a late acknowledgement) go along to the new run.
+            self.continue_as_new(save_events=True)
 
-def record(
-    ctx: DaprWorkflowContext, order: SagaInput, steps: Steps, outcome: Outcome
-) -> Generator[Any, Any, bool]:
-    """Save the outcome with the final steps (nothing to send); this must not give up either.
+    def record_and_send(self, commands: list[Command]) -> Generator[Any, Any, TaskFailedError | None]:
+        """Save the steps, then publish the commands; returns why that failed, if it did."""
+        try:
+            yield self.ctx.call_activity(
+                RECORD_AND_SEND, input=self.snapshot(commands=tuple(commands)), retry_policy=RETRY_BRIEFLY
+            )
+        except TaskFailedError as err:
+            return err
+        return None
 
-    If the store stays away through every retry, the saga continues as new with
-    its outcome and tries again, so the order still ends final. Returns False
-    then. A business failure (the record is gone) is not retried: it fails the saga.
-    """
-    snapshot = SagaSnapshot(
-        order_id=order.order_id, at=now(ctx), steps=tuple(steps.values()), outcome=outcome
-    )
-    try:
-        yield ctx.call_activity(RECORD_AND_SEND, input=snapshot, retry_policy=RECORDING)
-    except TaskFailedError as err:
-        if err.details.error_type == NonRetryableError.__name__:
-            raise
-        attempt = order.resume.attempt if order.resume else 1
-        resume = Resume(steps=tuple(steps.values()), attempt=attempt, outcome=outcome)
-        ctx.continue_as_new(order.model_copy(update={"resume": resume}))
-        _log(ctx, order, "outcome not recorded (%s); continued as new", err, level=logging.WARNING)
-        return False
-    return True
+    def snapshot(self, commands: tuple[Command, ...] = (), outcome: Outcome | None = None) -> SagaSnapshot:
+        return SagaSnapshot(
+            order_id=self.order.order_id,
+            at=self.now(),
+            steps=tuple(self.steps.values()),
+            commands=commands,
+            outcome=outcome,
+        )
 
+    def continue_as_new(self, save_events: bool = False) -> None:
+        """Hand over to a new run that starts where this one stands; ends this run."""
+        resume = Resume(steps=tuple(self.steps.values()), attempt=self.attempt, outcome=self.outcome)
+        self.ctx.continue_as_new(self.order.model_copy(update={"resume": resume}), save_events=save_events)
+        raise ContinuedAsNew
 
-def now(ctx: DaprWorkflowContext) -> datetime:
-    """The workflow's deterministic clock, as an aware UTC time (the SDK hands out naive UTC)."""
-    return ctx.current_utc_datetime.replace(tzinfo=UTC)
+    def now(self) -> datetime:
+        """The workflow's deterministic clock, as an aware UTC time (the SDK hands out naive UTC)."""
+        return self.ctx.current_utc_datetime.replace(tzinfo=UTC)
 
-
-def _log(
-    ctx: DaprWorkflowContext, order: SagaInput, msg: str, *args: object, level: int = logging.INFO
-) -> None:
-    if not ctx.is_replaying:
-        log.log(level, msg, *args, extra={"order_id": order.order_id})
+    def log(self, msg: str, *args: object, level: int = logging.INFO) -> None:
+        if not self.ctx.is_replaying:
+            log.log(level, msg, *args, extra={"order_id": self.order.order_id})
