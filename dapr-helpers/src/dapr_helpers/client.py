@@ -1,10 +1,9 @@
 """The sidecar's HTTP API, over one keep-alive session opened on first use.
 
 State and pub/sub go through Dapr's HTTP API rather than the Python SDK's
-`grpc.aio` client: measured against localdapr, a state read costs the caller
-56 µs of CPU over HTTP and 216 µs through the SDK (the sidecar: 57 and 303),
-and a saga makes about 26 such calls. The order app also starts and signals
-sagas over HTTP; the workflow worker and the wait for completion stay on the SDK.
+`grpc.aio` client, which costs both the caller and the sidecar several times
+the CPU per call (figures in docs/benchmark.md). The order app also starts and
+signals sagas over HTTP; only the workflow worker stays on the SDK.
 Nothing connects at construction, so an app starts before its sidecar; a call
 made while the sidecar is away fails at once (`DaprUnavailable`, a 503).
 """

@@ -1,10 +1,10 @@
 """Starting, inspecting and signalling order sagas through the sidecar.
 
 Start, get and raise-event go over Dapr's HTTP workflow API (`/v1.0/workflows/dapr/...`),
-like state and pub/sub (see `dapr_helpers.client`): each saga raises three events,
-and over HTTP a call costs the app and the sidecar about a quarter of the CPU of
-the SDK's `grpc.aio` client. Nothing waits on the engine: `?wait=` watches the
-order record (`order_app.outcomes`).
+like state and pub/sub (see `dapr_helpers.client`): each saga raises three
+events, and over HTTP a call costs a fraction of the CPU of the SDK's
+`grpc.aio` client. Nothing waits on the engine: `?wait=` watches the order
+record (`order_app.outcomes`).
 """
 
 from typing import Any, Protocol
