@@ -1,15 +1,15 @@
-"""The FastAPI scaffolding every participant service shares.
+"""The FastAPI scaffolding every service shares.
 
 A service serves its public API and OpenAPI docs under its own prefix (so the
 ingress routes it without rewriting), answers `/healthz` and `/readyz`, maps errors to
-problem details, and consumes one command topic on an internal route that the
-public API document does not show.
+problem details, and keeps the sidecar's internal routes out of the public API document.
+A participant also consumes one command topic on such a route.
 """
 
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol, TypeVar
 
 from dapr.ext.fastapi import DaprApp
@@ -31,26 +31,58 @@ class CommandHandler(Protocol):
     def handle(self, command: Any) -> Awaitable[object]: ...
 
 
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
 @asynccontextmanager
-async def _close_dapr_client(app: FastAPI) -> AsyncIterator[None]:
+async def _nothing(app: FastAPI) -> AsyncIterator[None]:
     yield
-    client = getattr(app.state, "dapr_client", None)
-    if client is not None:
-        await client.close()
 
 
-def service_app(name: str, description: str) -> FastAPI:
-    """An app whose docs live at `/{name}/docs`, with problem details and `/healthz`."""
+def _closing_dapr_client(lifespan: Lifespan) -> Lifespan:
+    """`lifespan`, then `app.state.dapr_client` closed on shutdown."""
+
+    @asynccontextmanager
+    async def close_dapr_client(app: FastAPI) -> AsyncIterator[None]:
+        async with lifespan(app):
+            yield
+        client = getattr(app.state, "dapr_client", None)
+        if client is not None:
+            await client.close()
+
+    return close_dapr_client
+
+
+def service_app(
+    name: str,
+    description: str,
+    *,
+    prefix: str | None = None,
+    lifespan: Lifespan = _nothing,
+    problems: Callable[[FastAPI], None] = install_problem_handlers,
+    probes: bool = True,
+) -> FastAPI:
+    """An app whose docs live at `{prefix}/docs` (`/{name}/docs` by default), with problem
+    details and, unless `probes` is off (the app answers them itself), `/healthz` and `/readyz`.
+
+    `lifespan` runs inside the one that closes `app.state.dapr_client` on shutdown.
+    """
+    prefix = prefix if prefix is not None else f"/{name}"
     app = FastAPI(
         title=name,
         description=description,
-        docs_url=f"/{name}/docs",
-        openapi_url=f"/{name}/openapi.json",
+        docs_url=f"{prefix}/docs",
+        openapi_url=f"{prefix}/openapi.json",
         redoc_url=None,
-        lifespan=_close_dapr_client,
+        lifespan=_closing_dapr_client(lifespan),
     )
-    install_problem_handlers(app)
+    problems(app)
+    if probes:
+        _add_probes(app)
+    return app
 
+
+def _add_probes(app: FastAPI) -> None:
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
@@ -59,8 +91,6 @@ def service_app(name: str, description: str) -> FastAPI:
     async def readyz() -> dict[str, str]:
         """Kubernetes' readiness probe: a participant holds no connection it could lose."""
         return {"status": "ready"}
-
-    return app
 
 
 def with_dapr(name: str, settings: S, build: Callable[[S, StateStore, Publisher], FastAPI]) -> FastAPI:
@@ -93,6 +123,14 @@ def subscribe_commands(
         reply = await handle_cloud_event(envelope, parse, commands.handle, log)
         return reply.model_dump()
 
-    for route in app.routes:  # the sidecar's routes stay out of the public API document
+    hide_internal_routes(app, public_prefix)
+
+
+def hide_internal_routes(app: FastAPI, public_prefix: str) -> None:
+    """Keep the sidecar's routes (any outside `public_prefix`) out of the public API document.
+
+    Call it after the last route is added.
+    """
+    for route in app.routes:
         if isinstance(route, APIRoute) and not route.path.startswith(public_prefix):
             route.include_in_schema = False

@@ -12,17 +12,17 @@ from dapr.ext.fastapi import DaprApp
 from dapr_helpers.app_token import require_app_token
 from dapr_helpers.client import DaprHttp
 from dapr_helpers.logging import configure_logging
+from dapr_helpers.service import hide_internal_routes, service_app
 from dapr_helpers.state import StateStore
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 
 from order_app.adapters.dead_letters import DeadLetterLog
 from order_app.adapters.directory import DaprDirectory, RememberingDirectory
 from order_app.adapters.idempotency import IdempotencyKeys
 from order_app.adapters.orders import OrderRepository
 from order_app.adapters.sagas import DaprSagaGateway
-from order_app.api import problems
+from order_app.api.errors import install_order_errors
 from order_app.api.replies import subscribe_dead_replies, subscribe_replies
 from order_app.api.routes import router
 from order_app.config import Settings
@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None, service: OrderService | None = 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        """Then `service_app`'s lifespan closes `client`."""
         if worker is not None:
             worker.start()
         try:
@@ -69,28 +70,25 @@ def create_app(settings: Settings | None = None, service: OrderService | None = 
                 await worker.stop()
             if invoker is not None:
                 await invoker.close()
-            await client.close()
 
-    app = FastAPI(
-        title="order",
-        description="Orders, each placed by a saga across stock, delivery and billing.",
-        docs_url="/orders/docs",
-        openapi_url="/orders/openapi.json",
-        redoc_url=None,
+    app = service_app(
+        "order",
+        "Orders, each placed by a saga across stock, delivery and billing.",
+        prefix=router.prefix,
         lifespan=lifespan,
+        problems=install_order_errors,
+        probes=False,  # its own, below: they tell whether the saga worker is connected
     )
+    app.state.dapr_client = client
     app.state.service = service
     app.state.worker = worker
     app.state.outcomes = outcomes
     app.state.dead_letters = DeadLetterLog(service.orders.store)
-    problems.install(app)
     app.include_router(router)
     dapr_app = DaprApp(app)
     subscribe_replies(dapr_app, settings)
     subscribe_dead_replies(dapr_app, settings)
-    for route in app.routes:  # the sidecar's routes stay out of the public API document
-        if isinstance(route, APIRoute) and not route.path.startswith(router.prefix):
-            route.include_in_schema = False
+    hide_internal_routes(app, router.prefix)
     require_app_token(app, router.prefix)  # with APP_API_TOKEN set, internal routes answer only the sidecar
 
     @app.get("/healthz", include_in_schema=False)
