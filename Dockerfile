@@ -1,0 +1,48 @@
+# syntax=docker/dockerfile:1
+# The image of one app, chosen by the APP build argument: order, billing, stock or delivery.
+# Build from the repository root: it needs requirements.txt, dapr-helpers/ and the app's folder.
+#   docker build --build-arg APP=order -t order-saga/order-app:0.1.0 .    (or: make images)
+# The order app runs its API and the saga's workflow worker in one process.
+# Kubernetes runs each image with a read-only root filesystem and /tmp mounted writable.
+ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm
+ARG APP
+
+FROM ${PYTHON_IMAGE} AS build
+ARG APP
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+WORKDIR /src
+COPY requirements.txt ./
+COPY dapr-helpers/ dapr-helpers/
+COPY ${APP}-app/ ${APP}-app/
+# Only what the two packages need at run time, each at the version requirements.txt pins
+# (the test and chart tooling pinned there stays out of the image).
+RUN pip install --constraint requirements.txt ./dapr-helpers ./${APP}-app
+
+FROM ${PYTHON_IMAGE} AS runtime
+ENV PATH=/opt/venv/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+RUN groupadd --system --gid 10001 app \
+ && useradd --system --uid 10001 --gid app --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app
+COPY --from=build /opt/venv /opt/venv
+WORKDIR /tmp
+USER 10001:10001
+
+# Each app's port and command (as dapr.yaml starts it); the last stage picks APP's.
+FROM runtime AS order
+EXPOSE 8001
+CMD ["python", "-m", "uvicorn", "--factory", "order_app.main:create_app", "--host", "0.0.0.0", "--port", "8001", "--loop", "uvloop", "--http", "httptools", "--no-access-log"]
+
+FROM runtime AS billing
+EXPOSE 8002
+CMD ["python", "-m", "uvicorn", "--factory", "billing_app.main:create_app", "--host", "0.0.0.0", "--port", "8002", "--loop", "uvloop", "--http", "httptools", "--no-access-log"]
+
+FROM runtime AS stock
+EXPOSE 8003
+CMD ["python", "-m", "uvicorn", "--factory", "stock_app.main:create_app", "--host", "0.0.0.0", "--port", "8003", "--loop", "uvloop", "--http", "httptools", "--no-access-log"]
+
+FROM runtime AS delivery
+EXPOSE 8004
+CMD ["python", "-m", "uvicorn", "--factory", "delivery_app.main:create_app", "--host", "0.0.0.0", "--port", "8004", "--loop", "uvloop", "--http", "httptools", "--no-access-log"]
+
+FROM ${APP}
