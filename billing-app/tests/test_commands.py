@@ -163,3 +163,35 @@ async def test_concurrent_charges_refunds_and_refills_keep_the_money_adding_up(c
     refunded = sorted(o for o, p in payments.items() if p is not None and p.status == "refunded")
     assert sorted(e.order_id for e in listed["refund"]) == refunded
     assert page.total == len(page.entries) == len(charged) + len(refunded)
+
+
+async def test_each_command_costs_one_read_and_one_transaction(store, publisher, new_order_id):
+    """A refund of a charge reads the account in a second read: the payment record names it."""
+    from decimal import Decimal
+
+    from billing_app.adapters.repository import BillingRepository
+    from billing_app.messages import RefundCommand
+    from billing_app.service.accounts import AccountService
+    from billing_app.service.commands import CommandService
+    from dapr_helpers.testing import CountingStore
+
+    counting = CountingStore(store)
+    repo = BillingRepository(counting)
+    accounts, commands = AccountService(repo), CommandService(repo, publisher, "order-replies")
+    await accounts.register("thrifty")
+    await accounts.refill("thrifty", Decimal(50))
+    assert counting.counted() == {"create_json": 1, "bulk_get_json": 1, "transact": 1}
+
+    charged, cancelled = new_order_id(), new_order_id()
+    charge = ChargeCommand(order_id=charged, action="charge", login="thrifty", amount=10)
+    await commands.handle(charge)
+    assert counting.counted() == {"bulk_get_json": 1, "transact": 1}
+    await commands.handle(charge)  # a duplicate: the stored outcome, nothing written
+    assert counting.counted() == {"bulk_get_json": 1}
+    await commands.handle(ChargeCommand(order_id=new_order_id(), action="charge", login="thrifty", amount=99))
+    assert counting.counted() == {"bulk_get_json": 1, "transact": 1}  # refused: its outcome is kept
+    await commands.handle(RefundCommand(order_id=cancelled, action="refund"))  # nothing charged
+    assert counting.counted() == {"get_json": 1, "transact": 1}
+    await commands.handle(RefundCommand(order_id=charged, action="refund"))
+    assert counting.counted() == {"get_json": 1, "bulk_get_json": 1, "transact": 1}
+    assert (await accounts.get("thrifty")).balance == 50

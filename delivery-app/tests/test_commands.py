@@ -147,3 +147,35 @@ async def test_many_orders_over_few_slots_keep_courier_slots_adding_up(commands,
     statuses = {v["status"] for k, (v, _) in store.data.items() if k.startswith("booking:")}
     assert statuses == {"booked", "released", "refused", "cancelled"} and store.forced_conflicts == 0
     slots_add_up(store, couriers=2)
+
+
+async def test_each_command_costs_one_read_and_one_transaction(store, publisher, new_order_id, slot):
+    """A release of a booking reads the slot in a second read: the booking names it. (The first
+    booking on a store reads v1's `slots` too, once: see test_migration.)"""
+    from dapr_helpers.testing import CountingStore
+    from delivery_app.adapters.repository import DeliveryRepository
+    from delivery_app.service.commands import CommandService
+    from delivery_app.service.couriers import CourierService
+
+    counting = CountingStore(store)
+    repo = DeliveryRepository(counting)
+    commands = CommandService(repo, CourierService(repo, ["Ann"]), publisher, "order-replies")
+    start = datetime.fromisoformat(slot)
+    await commands.handle(ReserveCommand(order_id=new_order_id(), action="reserve", slot_start=start))
+    counting.counted()
+    await commands.couriers.add("Bob")
+    assert counting.counted() == {"get_json": 1, "transact": 1}
+
+    booked, cancelled = new_order_id(), new_order_id()
+    reserve = ReserveCommand(order_id=booked, action="reserve", slot_start=start)
+    await commands.handle(reserve)
+    assert counting.counted() == {"bulk_get_json": 1, "transact": 1}
+    await commands.handle(reserve)  # a duplicate: the stored outcome, nothing written
+    assert counting.counted() == {"bulk_get_json": 1}
+    await commands.handle(ReserveCommand(order_id=new_order_id(), action="reserve", slot_start=start))
+    assert counting.counted() == {"bulk_get_json": 1, "transact": 1}  # refused: its outcome is kept
+    await commands.handle(ReleaseCommand(order_id=cancelled, action="release"))  # nothing booked
+    assert counting.counted() == {"get_json": 1, "transact": 1}
+    await commands.handle(ReleaseCommand(order_id=booked, action="release"))
+    assert counting.counted() == {"get_json": 2, "transact": 1}
+    assert (await commands.couriers.slot(start)).free(["courier-1", "courier-2"]) == ["courier-2"]

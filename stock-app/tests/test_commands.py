@@ -146,3 +146,36 @@ async def test_concurrent_reserve_and_release_of_one_order_never_leak_units(comm
     assert (product.available, product.reserved) == (50, 0)
     page = await products.reservations(pid, 100)
     assert all(r.held == 0 for r in page.entries)
+
+
+async def test_each_command_costs_one_read_and_one_transaction(store, publisher, new_order_id):
+    """A release of a reservation reads the product in a second read: the reservation names it."""
+    from dapr_helpers.testing import CountingStore
+    from stock_app.adapters.repository import StockRepository
+    from stock_app.messages import ReleaseCommand
+    from stock_app.service.commands import CommandService
+    from stock_app.service.products import ProductService
+
+    counting = CountingStore(store)
+    repo = StockRepository(counting)
+    products, commands = ProductService(repo), CommandService(repo, publisher, "order-replies")
+    pid = (await products.register("counted", 5, None)).id
+    assert counting.counted() == {"get_json": 1, "transact": 1}
+    await products.restock(pid, 1)
+    assert counting.counted() == {"bulk_get_json": 1, "transact": 1}
+
+    reserved, cancelled = new_order_id(), new_order_id()
+    reserve = ReserveCommand(order_id=reserved, action="reserve", product_id=pid, quantity=2)
+    await commands.handle(reserve)
+    assert counting.counted() == {"bulk_get_json": 1, "transact": 1}
+    await commands.handle(reserve)  # a duplicate: the stored outcome, nothing written
+    assert counting.counted() == {"bulk_get_json": 1}
+    await commands.handle(
+        ReserveCommand(order_id=new_order_id(), action="reserve", product_id=pid, quantity=9)
+    )
+    assert counting.counted() == {"bulk_get_json": 1, "transact": 1}  # refused: its outcome is kept
+    await commands.handle(ReleaseCommand(order_id=cancelled, action="release"))  # nothing reserved
+    assert counting.counted() == {"get_json": 1, "transact": 1}
+    await commands.handle(ReleaseCommand(order_id=reserved, action="release"))
+    assert counting.counted() == {"get_json": 1, "bulk_get_json": 1, "transact": 1}
+    assert (await products.get(pid)).available == 6

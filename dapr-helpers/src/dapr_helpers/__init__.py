@@ -1,7 +1,8 @@
 """Dapr plumbing shared by the order saga's four services.
 
 Only what every service repeats lives here: JSON logging with the order id
-bound, an async ETag-aware JSON state store, JSON publishing and the
+bound, an async ETag-aware JSON state store and a unit of work over it
+(one bulk read, one checked transaction per command), JSON publishing and the
 subscription reply, a settings base, a lazily connected Dapr client, and
 in-memory fakes for tests (`dapr_helpers.testing`).
 """

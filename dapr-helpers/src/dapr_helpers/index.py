@@ -10,10 +10,11 @@ plus a head record holding the count and the unsealed tail:
 
 An append reads the head and writes it (and, when the tail fills, inserts the
 sealed chunk) in the caller's own transaction, so the entry and what it indexes
-commit together; the head's ETag serializes concurrent appends. Every record
-stays under `chunk_size` entries. A page, newest first, reads the head and the
-sealed chunks it reaches in one bulk read; its cursor is a position, stable as
-the list grows.
+commit together (`UnitOfWork.append` does so for a head read in a unit of
+work); the head's ETag serializes concurrent appends. Every record stays under
+`chunk_size` entries. A page, newest first, reads the head and the sealed
+chunks it reaches in one bulk read; its cursor is a position, stable as the
+list grows.
 
 Why chunks rather than the state store's query API: state.postgresql v2 (the
 chart's store) does not implement Query, and chunks behave the same on every

@@ -4,16 +4,18 @@ They keep Dapr's semantics that the services rely on: ETags change on every
 write, a stale or unexpected ETag fails the whole transaction, first-write
 creation fails on an existing key. Every call yields to the event loop, so
 concurrent tasks really interleave between a read and its write.
+`CountingStore` counts a store's round trips, for tests of what a command costs.
 """
 
 import asyncio
 import json
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel
 
-from dapr_helpers.state import ConcurrencyConflict, Delete, Insert, Operation, Upsert
+from dapr_helpers.state import ConcurrencyConflict, Delete, Insert, JsonStore, Operation, Upsert
 
 
 def _copy(value: Any) -> Any:
@@ -69,6 +71,35 @@ class InMemoryStateStore:
             elif isinstance(op, Delete):
                 self.data.pop(op.key, None)
         self.transactions += 1
+
+
+class CountingStore:
+    """A `JsonStore` in front of another that counts its round trips, by method name."""
+
+    def __init__(self, store: JsonStore) -> None:
+        self.store = store
+        self.calls: Counter[str] = Counter()
+
+    async def get_json(self, key: str) -> tuple[Any | None, str | None]:
+        self.calls["get_json"] += 1
+        return await self.store.get_json(key)
+
+    async def bulk_get_json(self, keys: Sequence[str]) -> dict[str, tuple[Any | None, str | None]]:
+        self.calls["bulk_get_json"] += 1
+        return await self.store.bulk_get_json(keys)
+
+    async def create_json(self, key: str, value: Any) -> bool:
+        self.calls["create_json"] += 1
+        return await self.store.create_json(key, value)
+
+    async def transact(self, ops: Sequence[Operation]) -> None:
+        self.calls["transact"] += 1
+        await self.store.transact(ops)
+
+    def counted(self) -> dict[str, int]:
+        """The calls since the last `counted()`, and start counting afresh."""
+        calls, self.calls = dict(self.calls), Counter()
+        return calls
 
 
 class RecordingPublisher:

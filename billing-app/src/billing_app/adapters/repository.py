@@ -1,10 +1,15 @@
-"""Billing state on the Dapr state API: each read returns the ETag its write must carry."""
+"""Billing state on the Dapr state API.
 
-from dataclasses import dataclass
+`BillingRepository` answers the API's reads. A `BillingUnit`, one per attempt of a
+write, reads what a command decides on with the ETags its writes must carry, and
+commits the command's changes in one transaction.
+"""
+
 from typing import Any
 
-from dapr_helpers.index import ChunkedIndex, IndexHead, Page, head_from
-from dapr_helpers.state import JsonStore, Operation, Upsert, checked_write
+from dapr_helpers.index import ChunkedIndex, Page
+from dapr_helpers.state import JsonStore
+from dapr_helpers.unit_of_work import UnitOfWork
 
 from billing_app.adapters.records import (
     account_from_json,
@@ -25,20 +30,13 @@ from billing_app.domain.payment import OrderPayment
 CHUNK_SIZE = 32
 
 
-@dataclass
-class HeldAccount:
-    """An account read for a write: its ETag and the head of its listing, which the
-    write appends the account's pending entries to."""
-
-    account: Account
-    etag: str | None
-    head: IndexHead
-
-
 class BillingRepository:
     def __init__(self, store: JsonStore) -> None:
         self.store = store
         self.index = ChunkedIndex(store, CHUNK_SIZE)
+
+    def unit(self) -> "BillingUnit":
+        return BillingUnit(self.store)
 
     async def account(self, login: str) -> Account | None:
         data, _ = await self.store.get_json(account_key(login))
@@ -46,35 +44,6 @@ class BillingRepository:
 
     async def create_account(self, account: Account) -> bool:
         return await self.store.create_json(account_key(account.login), account_to_json(account))
-
-    async def held_account(self, login: str) -> HeldAccount | None:
-        """The account and its listing's head, in one read (None if there is no account)."""
-        keys = [account_key(login), payments_key(login)]
-        return self._held(login, await self.store.bulk_get_json(keys))
-
-    async def payment_and_account(
-        self, order_id: int, login: str
-    ) -> tuple[tuple[OrderPayment, str | None], HeldAccount | None]:
-        """What a charge needs, in one read: the order's payment record (empty, with no
-        ETag, if it is new) and the account it would debit (None if there is none)."""
-        key = payment_key(order_id)
-        found = await self.store.bulk_get_json([key, account_key(login), payments_key(login)])
-        data, etag = found[key]
-        payment = OrderPayment(order_id) if data is None else payment_from_json(data)
-        return (payment, etag), self._held(login, found)
-
-    def _held(self, login: str, found: dict[str, tuple[Any, str | None]]) -> HeldAccount | None:
-        (data, etag), (head, head_etag) = found[account_key(login)], found[payments_key(login)]
-        if data is None:
-            return None
-        return HeldAccount(
-            account_from_json(data), etag, head_from(payments_key(login), head, head_etag, CHUNK_SIZE)
-        )
-
-    async def payment(self, order_id: int) -> tuple[OrderPayment, str | None]:
-        """The order's payment record with its ETag; empty, with none, if it is new."""
-        data, etag = await self.store.get_json(payment_key(order_id))
-        return (OrderPayment(order_id) if data is None else payment_from_json(data)), etag
 
     async def find_payment(self, order_id: int) -> OrderPayment | None:
         data, _ = await self.store.get_json(payment_key(order_id))
@@ -90,21 +59,41 @@ class BillingRepository:
         page = await self.index.page(payments_key(login), limit, before)
         return Page([entry_from_json(e) for e in page.entries], page.next_cursor, page.total)
 
-    def save_account(self, held: HeldAccount) -> list[Operation]:
-        """The account's write and, in the same transaction, its pending entries' append."""
-        ops: list[Operation] = [
-            Upsert(account_key(held.account.login), account_to_json(held.account), held.etag)
-        ]
-        if held.account.pending:
-            ops += held.head.append(*map(entry_to_json, held.account.pending))
-        return ops
 
-    def save_payment(self, payment: OrderPayment, etag: str | None) -> Operation:
-        return checked_write(payment_key(payment.order_id), payment_to_json(payment), etag)
+class BillingUnit(UnitOfWork):
+    """Billing's records for one read-decide-write. An account is read with its listing's
+    head, to which the account's write appends its pending entries."""
 
-    async def commit(self, *ops: Operation) -> None:
-        """All or nothing; a stale ETag raises `ConcurrencyConflict`."""
-        await self.store.transact(list(ops))
+    async def payment_and_account(self, order_id: int, login: str) -> tuple[OrderPayment, Account | None]:
+        """What a charge needs, in one read: the order's payment record (a new one if it has
+        none) and the account it would debit (None if there is none)."""
+        found = await self.get_many([payment_key(order_id), account_key(login), payments_key(login)])
+        return _payment(order_id, found[payment_key(order_id)]), _account(found[account_key(login)])
+
+    async def payment(self, order_id: int) -> OrderPayment:
+        """The order's payment record; a new one if it has none."""
+        return _payment(order_id, await self.get(payment_key(order_id)))
+
+    async def account(self, login: str) -> Account | None:
+        """The account (None if there is none) and its listing's head, in one read."""
+        found = await self.get_many([account_key(login), payments_key(login)])
+        return _account(found[account_key(login)])
+
+    def save_payment(self, payment: OrderPayment) -> None:
+        self.put(payment_key(payment.order_id), payment_to_json(payment))
+
+    def save_account(self, account: Account) -> None:
+        """The account and, in the same transaction, its pending entries' append to its listing."""
+        self.put(account_key(account.login), account_to_json(account))
+        self.append(payments_key(account.login), *map(entry_to_json, account.pending), chunk_size=CHUNK_SIZE)
+
+
+def _payment(order_id: int, data: Any | None) -> OrderPayment:
+    return OrderPayment(order_id) if data is None else payment_from_json(data)
+
+
+def _account(data: Any | None) -> Account | None:
+    return None if data is None else account_from_json(data)
 
 
 def page_of(entries: list[Entry], limit: int, before: int | None) -> Page:

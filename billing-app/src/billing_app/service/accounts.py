@@ -23,12 +23,14 @@ class AccountService:
 
     async def refill(self, login: str, amount: Decimal) -> Account:
         async def attempt() -> Account:
-            held = await self.repo.held_account(login)
-            if held is None:
+            billing = self.repo.unit()
+            account = await billing.account(login)
+            if account is None:
                 raise UnknownAccount(login)
-            held.account.refill(amount)
-            await self.repo.commit(*self.repo.save_account(held))
-            return held.account
+            account.refill(amount)
+            billing.save_account(account)
+            await billing.commit()
+            return account
 
         return await retry_on_conflict(attempt)
 

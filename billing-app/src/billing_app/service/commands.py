@@ -1,10 +1,11 @@
 """The saga steps: charge and refund, each idempotent by (order id, action).
 
-One state transaction writes the effect (the account, the contended record,
-with its ETag, and the entry appended to the login's payment listing) and the
-outcome (the order's payment record, with its ETag);
-a conflict re-runs the whole read-decide-write. The reply is published after
-the commit; a duplicate command re-publishes the stored outcome.
+Each attempt is a unit of work (`BillingUnit`): one transaction writes the effect
+(the account, the contended record, and the entry appended to the login's
+payment listing) and the outcome (the order's payment record), each checked
+against the ETag it was read with; a conflict re-runs the whole read-decide-write.
+The reply is published after the commit; a duplicate command re-publishes the
+stored outcome.
 """
 
 import logging
@@ -35,27 +36,28 @@ class CommandService:
         return reply
 
     async def _charge(self, command: ChargeCommand) -> Outcome:
-        (payment, payment_etag), held = await self.repo.payment_and_account(command.order_id, command.login)
+        billing = self.repo.unit()
+        payment, account = await billing.payment_and_account(command.order_id, command.login)
         if (done := payment.outcome_of("charge")) is not None:
             return done
-        account = None if held is None else held.account
         outcome = payment.charge(account, command.login, command.amount, utc_now())
-        ops = [self.repo.save_payment(payment, payment_etag)]
-        if outcome.ok and held is not None:
-            ops += self.repo.save_account(held)
-        await self.repo.commit(*ops)
+        billing.save_payment(payment)
+        if outcome.ok and account is not None:
+            billing.save_account(account)
+        await billing.commit()
         return outcome
 
     async def _refund(self, command: RefundCommand) -> Outcome:
-        payment, payment_etag = await self.repo.payment(command.order_id)
+        billing = self.repo.unit()
+        payment = await billing.payment(command.order_id)
         if (done := payment.outcome_of("refund")) is not None:
             return done
-        held = None
-        if payment.status == "charged" and payment.login is not None:
-            held = await self.repo.held_account(payment.login)
-        outcome = payment.refund(None if held is None else held.account, utc_now())
-        ops = [self.repo.save_payment(payment, payment_etag)]
-        if held is not None:
-            ops += self.repo.save_account(held)
-        await self.repo.commit(*ops)
+        account = None
+        if payment.status == "charged" and payment.login is not None:  # a second read: what to refund to
+            account = await billing.account(payment.login)
+        outcome = payment.refund(account, utc_now())
+        billing.save_payment(payment)
+        if account is not None:
+            billing.save_account(account)
+        await billing.commit()
         return outcome

@@ -1,10 +1,16 @@
-"""Delivery state on the Dapr state API: each read returns the ETag its write must carry."""
+"""Delivery state on the Dapr state API.
 
-from dataclasses import dataclass
+`DeliveryRepository` answers the API's reads. A `DeliveryUnit`, one per attempt
+of a write, reads what a command decides on with the ETags its writes must
+carry, and commits the command's changes in one transaction.
+"""
+
 from datetime import datetime
+from typing import Any
 
-from dapr_helpers.index import DEFAULT_CHUNK, ChunkedIndex, IndexHead, Page, head_from
-from dapr_helpers.state import Delete, JsonStore, Operation, checked_write
+from dapr_helpers.index import DEFAULT_CHUNK, ChunkedIndex, Page
+from dapr_helpers.state import JsonStore
+from dapr_helpers.unit_of_work import UnitOfWork
 
 from delivery_app.adapters.records import (
     BOOKINGS_INDEX,
@@ -24,87 +30,31 @@ from delivery_app.domain.courier import Courier
 from delivery_app.domain.slot import Slot
 
 
-@dataclass(frozen=True)
-class ReserveReads:
-    """What a reserve reads, in one round trip, each with the ETag its write must carry."""
-
-    booking: tuple[OrderBooking, str | None]  # no ETag: a new record
-    slot: tuple[Slot, str | None]
-    index: IndexHead  # the bookings index, which a booking appends to
-    added_couriers: list[Courier]
-
-
-@dataclass(frozen=True)
-class V1Bookings:
-    """A store written before the bookings index: its `slots` record and the order ids booked in them."""
-
-    order_ids: list[int]  # ascending: v1 kept no booking times, and order ids grow with time
-    etag: str
-
-
 class DeliveryRepository:
     def __init__(self, store: JsonStore, chunk_size: int = DEFAULT_CHUNK) -> None:
         self.store = store
         self.index = ChunkedIndex(store, chunk_size)
 
-    async def added_couriers(self) -> tuple[list[Courier], str | None]:
-        data, etag = await self.store.get_json(COURIERS_KEY)
-        return ([] if data is None else couriers_from_json(data)), etag
+    def unit(self) -> "DeliveryUnit":
+        return DeliveryUnit(self.store, self.index.chunk_size)
 
-    def save_added_couriers(self, added: list[Courier], etag: str | None) -> Operation:
-        return checked_write(COURIERS_KEY, couriers_to_json(added), etag)
+    async def added_couriers(self) -> list[Courier]:
+        data, _ = await self.store.get_json(COURIERS_KEY)
+        return _couriers(data)
 
-    async def slot(self, start: datetime) -> tuple[Slot, str | None]:
-        """The slot with its ETag; empty, with none, if nobody booked it yet."""
-        data, etag = await self.store.get_json(slot_key(start))
-        return (Slot(start) if data is None else slot_from_json(data)), etag
-
-    def save_slot(self, slot: Slot, etag: str | None) -> Operation:
-        return checked_write(slot_key(slot.start), slot_to_json(slot), etag)
-
-    async def booking(self, order_id: int) -> tuple[OrderBooking, str | None]:
-        """The order's booking with its ETag; empty, with none, if it is new."""
-        data, etag = await self.store.get_json(booking_key(order_id))
-        return (OrderBooking(order_id) if data is None else booking_from_json(data)), etag
-
-    async def for_reserve(self, order_id: int, start: datetime) -> ReserveReads:
-        """The booking, the slot, the index head and the added couriers, in one read;
-        each one missing comes back empty, with no ETag (it is written insert-only)."""
-        keys = [booking_key(order_id), slot_key(start), BOOKINGS_INDEX, COURIERS_KEY]
-        found = await self.store.bulk_get_json(keys)
-        [(booking, booking_etag), (slot, slot_etag), (index, index_etag), (couriers, _)] = [
-            found[k] for k in keys
-        ]
-        return ReserveReads(
-            booking=(OrderBooking(order_id) if booking is None else booking_from_json(booking), booking_etag),
-            slot=(Slot(start) if slot is None else slot_from_json(slot), slot_etag),
-            index=head_from(BOOKINGS_INDEX, index, index_etag, self.index.chunk_size),
-            added_couriers=[] if couriers is None else couriers_from_json(couriers),
-        )
-
-    async def append_booked(self, head: IndexHead, order_id: int) -> list[Operation]:
-        """The index writes for a new booking. The first one on a v1 store also moves the
-        v1 bookings in and deletes `slots` (with its ETag), in the same transaction."""
-        if head.etag is None and (v1 := await self.v1_bookings()) is not None:
-            return [*head.append(*v1.order_ids, order_id), Delete(V1_SLOTS_KEY, v1.etag)]
-        return head.append(order_id)
+    async def slot(self, start: datetime) -> Slot:
+        """The slot; empty if nobody booked it yet."""
+        data, _ = await self.store.get_json(slot_key(start))
+        return _slot(start, data)
 
     async def booked_page(self, limit: int, before: int | None) -> Page:
         """Booked order ids, newest first; read from the v1 records until the first new booking."""
         page = await self.index.page(BOOKINGS_INDEX, limit, before)
-        if page.total == 0 and (v1 := await self.v1_bookings()) is not None:
-            return _page_of(v1.order_ids, limit, before)
+        if page.total == 0:
+            data, _ = await self.store.get_json(V1_SLOTS_KEY)
+            if data is not None:
+                return _page_of(await v1_booked(self.store, data), limit, before)
         return page
-
-    async def v1_bookings(self) -> V1Bookings | None:
-        """The orders booked in the v1 `slots` (None if there is no such record)."""
-        data, etag = await self.store.get_json(V1_SLOTS_KEY)
-        if data is None or etag is None:
-            return None
-        found = await self.store.bulk_get_json([slot_key(datetime.fromisoformat(s)) for s in data["slots"]])
-        slots = [slot for slot, _ in found.values() if slot is not None]
-        ids = {order_id for slot in slots for order_id in slot["bookings"].values()}
-        return V1Bookings(sorted(ids), etag)
 
     async def find_booking(self, order_id: int) -> OrderBooking | None:
         data, _ = await self.store.get_json(booking_key(order_id))
@@ -115,12 +65,72 @@ class DeliveryRepository:
         found = await self.store.bulk_get_json([booking_key(i) for i in order_ids])
         return {i: booking_from_json(found[booking_key(i)][0]) for i in order_ids if found[booking_key(i)][0]}
 
-    def save_booking(self, booking: OrderBooking, etag: str | None) -> Operation:
-        return checked_write(booking_key(booking.order_id), booking_to_json(booking), etag)
 
-    async def commit(self, *ops: Operation) -> None:
-        """All or nothing; a stale ETag raises `ConcurrencyConflict`."""
-        await self.store.transact(list(ops))
+class DeliveryUnit(UnitOfWork):
+    """Delivery's records for one read-decide-write."""
+
+    def __init__(self, store: JsonStore, chunk_size: int = DEFAULT_CHUNK) -> None:
+        super().__init__(store)
+        self.chunk_size = chunk_size
+
+    async def for_reserve(self, order_id: int, start: datetime) -> tuple[OrderBooking, Slot, list[Courier]]:
+        """What a reserve needs, in one read: the order's booking (a new one if it has none),
+        the slot (empty if nobody booked it yet), the couriers added through the API and
+        the head of the bookings index, which a booking appends to."""
+        keys = [booking_key(order_id), slot_key(start), BOOKINGS_INDEX, COURIERS_KEY]
+        booking, slot, _, couriers = (await self.get_many(keys)).values()
+        return _booking(order_id, booking), _slot(start, slot), _couriers(couriers)
+
+    async def booking(self, order_id: int) -> OrderBooking:
+        """The order's booking; a new one if it has none."""
+        return _booking(order_id, await self.get(booking_key(order_id)))
+
+    async def slot(self, start: datetime) -> Slot:
+        """The slot; empty if nobody booked it yet."""
+        return _slot(start, await self.get(slot_key(start)))
+
+    async def added_couriers(self) -> list[Courier]:
+        return _couriers(await self.get(COURIERS_KEY))
+
+    def save_added_couriers(self, added: list[Courier]) -> None:
+        self.put(COURIERS_KEY, couriers_to_json(added))
+
+    def save_booking(self, booking: OrderBooking) -> None:
+        self.put(booking_key(booking.order_id), booking_to_json(booking))
+
+    def save_slot(self, slot: Slot) -> None:
+        key = slot_key(slot.start)
+        if slot.bookings or self.value(key) is not None:  # an empty slot with no record needs none
+            self.put(key, slot_to_json(slot))
+
+    async def add_booked(self, order_id: int) -> None:
+        """The booking's entry in the bookings index. The first one on a v1 store also moves
+        the v1 bookings in and deletes `slots` (with its ETag), in the same transaction."""
+        booked = [order_id]
+        if self.value(BOOKINGS_INDEX) is None and (v1 := await self.get(V1_SLOTS_KEY)) is not None:
+            booked = [*await v1_booked(self.store, v1), order_id]
+            self.delete(V1_SLOTS_KEY)
+        self.append(BOOKINGS_INDEX, *booked, chunk_size=self.chunk_size)
+
+
+async def v1_booked(store: JsonStore, slots: Any) -> list[int]:
+    """The orders booked in the slots a v1 `slots` record lists, ascending: v1 kept no
+    booking times, and order ids grow with time. Read past any unit: they are moved, not
+    decided on, and a unit's copy of a slot may hold the booking being made."""
+    found = await store.bulk_get_json([slot_key(datetime.fromisoformat(s)) for s in slots["slots"]])
+    return sorted({order_id for slot, _ in found.values() if slot for order_id in slot["bookings"].values()})
+
+
+def _booking(order_id: int, data: Any | None) -> OrderBooking:
+    return OrderBooking(order_id) if data is None else booking_from_json(data)
+
+
+def _slot(start: datetime, data: Any | None) -> Slot:
+    return Slot(start) if data is None else slot_from_json(data)
+
+
+def _couriers(data: Any | None) -> list[Courier]:
+    return [] if data is None else couriers_from_json(data)
 
 
 def _page_of(entries: list[int], limit: int, before: int | None) -> Page:

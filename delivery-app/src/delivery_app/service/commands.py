@@ -1,10 +1,11 @@
 """The saga steps: reserve and release a courier, each idempotent by (order id, action).
 
-One state transaction writes the effect (the slot, the contended record, with
-its ETag: a courier is a key of the slot's bookings, so it cannot be booked
-twice), the outcome (the order's booking record, with its ETag) and, for a
-booking, its entry in the bookings index (the index head's ETag orders
-concurrent bookings). A conflict re-runs the whole read-decide-write. The
+Each attempt is a unit of work (`DeliveryUnit`): one transaction writes the
+effect (the slot, the contended record: a courier is a key of the slot's
+bookings, so it cannot be booked twice), the outcome (the order's booking
+record) and, for a booking, its entry in the bookings index, each checked
+against the ETag it was read with (the index head's ETag orders concurrent
+bookings). A conflict re-runs the whole read-decide-write. The
 reply is published after the commit; a duplicate command re-publishes the
 stored outcome.
 """
@@ -12,7 +13,7 @@ stored outcome.
 import logging
 
 from dapr_helpers.pubsub import Publisher
-from dapr_helpers.state import Operation, retry_on_conflict
+from dapr_helpers.state import retry_on_conflict
 
 from delivery_app.adapters.repository import DeliveryRepository
 from delivery_app.domain.booking import Outcome
@@ -41,30 +42,29 @@ class CommandService:
         return reply
 
     async def _reserve(self, command: ReserveCommand) -> Outcome:
-        reads = await self.repo.for_reserve(command.order_id, slot_start(command.slot_start))
-        booking, booking_etag = reads.booking
+        delivery = self.repo.unit()
+        booking, slot, added = await delivery.for_reserve(command.order_id, slot_start(command.slot_start))
         if (done := booking.outcome_of("reserve")) is not None:
             return done
-        slot, slot_etag = reads.slot
-        roster = [c.id for c in self.couriers.roster_with(reads.added_couriers)]
-        outcome = booking.reserve(slot, roster)
-        ops: list[Operation] = [self.repo.save_booking(booking, booking_etag)]
+        outcome = booking.reserve(slot, [c.id for c in self.couriers.roster_with(added)])
+        delivery.save_booking(booking)
         if outcome.ok:
-            ops.append(self.repo.save_slot(slot, slot_etag))
-            ops += await self.repo.append_booked(reads.index, booking.order_id)
-        await self.repo.commit(*ops)
+            delivery.save_slot(slot)
+            await delivery.add_booked(booking.order_id)
+        await delivery.commit()
         return outcome
 
     async def _release(self, command: ReleaseCommand) -> Outcome:
-        booking, booking_etag = await self.repo.booking(command.order_id)
+        delivery = self.repo.unit()
+        booking = await delivery.booking(command.order_id)
         if (done := booking.outcome_of("release")) is not None:
             return done
-        slot, slot_etag = (None, None)
-        if booking.status == "booked" and booking.slot_start is not None:
-            slot, slot_etag = await self.repo.slot(booking.slot_start)
+        slot = None
+        if booking.status == "booked" and booking.slot_start is not None:  # a second read: the courier's
+            slot = await delivery.slot(booking.slot_start)
         outcome = booking.release(slot)
-        ops = [self.repo.save_booking(booking, booking_etag)]
-        if slot is not None and slot_etag is not None:
-            ops.append(self.repo.save_slot(slot, slot_etag))
-        await self.repo.commit(*ops)
+        delivery.save_booking(booking)
+        if slot is not None:
+            delivery.save_slot(slot)
+        await delivery.commit()
         return outcome

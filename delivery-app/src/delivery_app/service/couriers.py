@@ -24,8 +24,7 @@ class CourierService:
         self.defaults = default_roster(default_names)
 
     async def roster(self) -> list[Courier]:
-        added, _ = await self.repo.added_couriers()
-        return self.roster_with(added)
+        return self.roster_with(await self.repo.added_couriers())
 
     def roster_with(self, added: list[Courier]) -> list[Courier]:
         """The configured couriers, then the ones added through the API."""
@@ -35,9 +34,11 @@ class CourierService:
         """The new courier's id is unique: the added list is written back with its ETag."""
 
         async def attempt() -> Courier:
-            added, etag = await self.repo.added_couriers()
+            delivery = self.repo.unit()
+            added = await delivery.added_couriers()
             courier = add_courier(self.defaults + added, name)
-            await self.repo.commit(self.repo.save_added_couriers([*added, courier], etag))
+            delivery.save_added_couriers([*added, courier])
+            await delivery.commit()
             return courier
 
         return await retry_on_conflict(attempt)
@@ -51,8 +52,7 @@ class CourierService:
         return BookingPage([found[i] for i in page.entries], page.next_cursor, page.total)
 
     async def slot(self, dtime: datetime) -> Slot:
-        slot, _ = await self.repo.slot(slot_start(dtime))
-        return slot
+        return await self.repo.slot(slot_start(dtime))
 
     async def booking(self, order_id: int) -> OrderBooking | None:
         return await self.repo.find_booking(order_id)

@@ -1,15 +1,18 @@
-"""Stock state on the Dapr state API: each read returns the ETag its write must carry.
+"""Stock state on the Dapr state API.
 
-The saga's path writes a product's counts, the order's reservation record and,
-for a successful reserve, one entry of the product's reservations index, all in
-one transaction; none of these records grows with the number of orders.
+`StockRepository` answers the API's reads. A `StockUnit`, one per attempt of a
+write, reads what a command decides on with the ETags its writes must carry, and
+commits the command's changes in one transaction. The saga's path writes a
+product's counts, the order's reservation record and, for a successful reserve,
+one entry of the product's reservations index; none of these records grows with
+the number of orders.
 """
 
-from dataclasses import dataclass
 from typing import Any
 
-from dapr_helpers.index import ChunkedIndex, IndexHead, Page, head_from
-from dapr_helpers.state import JsonStore, Operation, Upsert, checked_write
+from dapr_helpers.index import ChunkedIndex, Page
+from dapr_helpers.state import JsonStore
+from dapr_helpers.unit_of_work import UnitOfWork
 
 from stock_app.adapters.records import (
     SEQUENCE_KEY,
@@ -31,28 +34,6 @@ from stock_app.domain.reservation import OrderReservation
 CHUNK_SIZE = 32
 
 
-@dataclass
-class StoredProduct:
-    """A product as read, with what its next write must carry: its ETag, the head of its
-    reservations index and, from a v1 record only, the reservations it embedded."""
-
-    product: Product
-    etag: str | None
-    index: IndexHead
-    v1_entries: list[dict[str, int]]
-
-    def save(self, *reserved: OrderReservation) -> list[Operation]:
-        """The product's write, appending `reserved` (successful reserves) to its index.
-
-        A v1 record's reservations move into the index in the same write, before them."""
-        product = self.product
-        ops: list[Operation] = [Upsert(product_key(product.id), product_to_json(product), self.etag)]
-        entries = self.v1_entries + [index_entry(r.order_id, r.quantity or 0) for r in reserved]
-        if entries:
-            ops += self.index.append(*entries)
-        return ops
-
-
 def _page_of(entries: list[Any], limit: int, before: int | None) -> Page:
     """`ChunkedIndex.page` over a list held in memory (oldest first)."""
     end = len(entries) if before is None else max(0, min(before, len(entries)))
@@ -65,12 +46,8 @@ class StockRepository:
         self.store = store
         self.index = ChunkedIndex(store, CHUNK_SIZE)
 
-    async def sequence(self) -> tuple[int, str | None]:
-        data, etag = await self.store.get_json(SEQUENCE_KEY)
-        return (0 if data is None else data["last"]), etag
-
-    def save_sequence(self, last: int, etag: str | None) -> Operation:
-        return checked_write(SEQUENCE_KEY, {"last": last}, etag)
+    def unit(self) -> "StockUnit":
+        return StockUnit(self.store)
 
     async def product(self, product_id: int) -> Product | None:
         data, _ = await self.store.get_json(product_key(product_id))
@@ -82,47 +59,9 @@ class StockRepository:
         found = await self.store.bulk_get_json([product_key(i) for i in range(1, last + 1)])
         return [product_from_json(value) for value, _ in found.values() if value is not None]
 
-    def new_product(self, product: Product) -> Upsert:
-        """A registered product's first write (its id is guarded by the sequence's ETag)."""
-        return Upsert(product_key(product.id), product_to_json(product))
-
-    async def stored_product(self, product_id: int) -> StoredProduct | None:
-        """The product and its index head, in one read, to write them back; None if it does not exist."""
-        key, name = product_key(product_id), reservations_index(product_id)
-        found = await self.store.bulk_get_json([key, name])
-        return self._stored(found[key], name, found[name])
-
-    def _stored(
-        self, product: tuple[Any, str | None], name: str, head: tuple[Any, str | None]
-    ) -> StoredProduct | None:
-        data, etag = product
-        if data is None:
-            return None
-        index = head_from(name, head[0], head[1], self.index.chunk_size)
-        return StoredProduct(product_from_json(data), etag, index, v1_reservations(data))
-
-    async def reservation(self, order_id: int) -> tuple[OrderReservation, str | None]:
-        """The order's reservation with its ETag; empty, with none, if it is new."""
-        data, etag = await self.store.get_json(reservation_key(order_id))
-        return (OrderReservation(order_id) if data is None else reservation_from_json(data)), etag
-
-    async def reservation_and_product(
-        self, order_id: int, product_id: int
-    ) -> tuple[tuple[OrderReservation, str | None], StoredProduct | None]:
-        """What a reserve needs, in one read: the order's reservation (empty, with no
-        ETag, if it is new) and the product it would take from (None if there is none)."""
-        key, pkey, name = reservation_key(order_id), product_key(product_id), reservations_index(product_id)
-        found = await self.store.bulk_get_json([key, pkey, name])
-        data, etag = found[key]
-        reservation = OrderReservation(order_id) if data is None else reservation_from_json(data)
-        return (reservation, etag), self._stored(found[pkey], name, found[name])
-
     async def find_reservation(self, order_id: int) -> OrderReservation | None:
         data, _ = await self.store.get_json(reservation_key(order_id))
         return None if data is None else reservation_from_json(data)
-
-    def save_reservation(self, reservation: OrderReservation, etag: str | None) -> Operation:
-        return checked_write(reservation_key(reservation.order_id), reservation_to_json(reservation), etag)
 
     async def reservations(self, product_id: int, limit: int, before: int | None) -> Page | None:
         """A page of the orders that reserved units of the product, newest first, each as its
@@ -141,6 +80,55 @@ class StockRepository:
         records = [reservation_from_json(found[k][0]) for k in keys]
         return Page(records, page.next_cursor, page.total)
 
-    async def commit(self, *ops: Operation) -> None:
-        """All or nothing; a stale ETag raises `ConcurrencyConflict`."""
-        await self.store.transact(list(ops))
+
+class StockUnit(UnitOfWork):
+    """Stock's records for one read-decide-write. A product is read with the head of its
+    reservations index, to which the product's write appends."""
+
+    async def reservation_and_product(
+        self, order_id: int, product_id: int
+    ) -> tuple[OrderReservation, Product | None]:
+        """What a reserve needs, in one read: the order's reservation (a new one if it has
+        none) and the product it would take from (None if there is none)."""
+        key, pkey = reservation_key(order_id), product_key(product_id)
+        found = await self.get_many([key, pkey, reservations_index(product_id)])
+        return _reservation(order_id, found[key]), _product(found[pkey])
+
+    async def reservation(self, order_id: int) -> OrderReservation:
+        """The order's reservation; a new one if it has none."""
+        return _reservation(order_id, await self.get(reservation_key(order_id)))
+
+    async def product(self, product_id: int) -> Product | None:
+        """The product (None if there is none) and its index head, in one read."""
+        key = product_key(product_id)
+        return _product((await self.get_many([key, reservations_index(product_id)]))[key])
+
+    async def last_product_id(self) -> int:
+        data = await self.get(SEQUENCE_KEY)
+        return 0 if data is None else data["last"]
+
+    def register(self, product: Product) -> None:
+        """A new product and the counter its id came from, whose checked write guards the id."""
+        self.put(SEQUENCE_KEY, {"last": product.id})
+        self.overwrite(product_key(product.id), product_to_json(product))
+
+    def save_reservation(self, reservation: OrderReservation) -> None:
+        self.put(reservation_key(reservation.order_id), reservation_to_json(reservation))
+
+    def save_product(self, product: Product, *reserved: OrderReservation) -> None:
+        """The product's write, appending `reserved` (successful reserves) to its index.
+
+        A v1 record's reservations move into the index in the same write, before them."""
+        key = product_key(product.id)
+        v1 = v1_reservations(self.value(key))  # [] for a v2 record, or one this unit wrote
+        self.put(key, product_to_json(product))
+        entries = [index_entry(r.order_id, r.quantity or 0) for r in reserved]
+        self.append(reservations_index(product.id), *v1, *entries, chunk_size=CHUNK_SIZE)
+
+
+def _reservation(order_id: int, data: Any | None) -> OrderReservation:
+    return OrderReservation(order_id) if data is None else reservation_from_json(data)
+
+
+def _product(data: Any | None) -> Product | None:
+    return None if data is None else product_from_json(data)

@@ -1,9 +1,10 @@
 """The saga steps: reserve and release, each idempotent by (order id, action).
 
-One state transaction writes the effect (the product's counts, the contended
-record, with its ETag), the outcome (the order's reservation record, with its
-ETag) and, for a successful reserve, the entry of the product's reservations
-index (its head, with its ETag); a conflict re-runs the whole read-decide-write.
+Each attempt is a unit of work (`StockUnit`): one transaction writes the effect
+(the product's counts, the contended record), the outcome (the order's
+reservation record) and, for a successful reserve, the entry of the product's
+reservations index, each checked against the ETag it was read with (the index's
+head's, for the entry); a conflict re-runs the whole read-decide-write.
 The reply is published after the commit; a duplicate command re-publishes the
 stored outcome.
 """
@@ -11,7 +12,7 @@ stored outcome.
 import logging
 
 from dapr_helpers.pubsub import Publisher
-from dapr_helpers.state import Operation, retry_on_conflict
+from dapr_helpers.state import retry_on_conflict
 
 from stock_app.adapters.repository import StockRepository
 from stock_app.domain.reservation import Outcome
@@ -35,31 +36,30 @@ class CommandService:
         return reply
 
     async def _reserve(self, command: ReserveCommand) -> Outcome:
-        (reservation, reservation_etag), stored = await self.repo.reservation_and_product(
-            command.order_id, command.product_id
-        )
+        stock = self.repo.unit()
+        reservation, product = await stock.reservation_and_product(command.order_id, command.product_id)
         if (done := reservation.outcome_of("reserve")) is not None:
             return done
-        product = None if stored is None else stored.product
         outcome = reservation.reserve(product, command.product_id, command.quantity)
-        ops: list[Operation] = [self.repo.save_reservation(reservation, reservation_etag)]
-        if outcome.ok and stored is not None:
-            ops += stored.save(reservation)
-        await self.repo.commit(*ops)
+        stock.save_reservation(reservation)
+        if outcome.ok and product is not None:
+            stock.save_product(product, reservation)
+        await stock.commit()
         return outcome
 
     async def _release(self, command: ReleaseCommand) -> Outcome:
-        reservation, reservation_etag = await self.repo.reservation(command.order_id)
+        stock = self.repo.unit()
+        reservation = await stock.reservation(command.order_id)
         if (done := reservation.outcome_of("release")) is not None:
             return done
-        stored = None
-        if reservation.status == "reserved" and reservation.product_id is not None:
-            stored = await self.repo.stored_product(reservation.product_id)
+        product = None
+        if reservation.status == "reserved" and reservation.product_id is not None:  # a second read
+            product = await stock.product(reservation.product_id)
         # The reservation record says how many units the order holds; the index entry stays
         # as history, and the listing shows it `released` from this record.
-        outcome = reservation.release(None if stored is None else stored.product)
-        ops: list[Operation] = [self.repo.save_reservation(reservation, reservation_etag)]
-        if stored is not None:
-            ops += stored.save()
-        await self.repo.commit(*ops)
+        outcome = reservation.release(product)
+        stock.save_reservation(reservation)
+        if product is not None:
+            stock.save_product(product)
+        await stock.commit()
         return outcome

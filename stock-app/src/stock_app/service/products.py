@@ -19,21 +19,24 @@ class ProductService:
         """The next integer id comes from a counter written with its ETag in the same transaction."""
 
         async def attempt() -> Product:
-            last, etag = await self.repo.sequence()
-            product = Product.register(last + 1, description, quantity, price)
-            await self.repo.commit(self.repo.save_sequence(product.id, etag), self.repo.new_product(product))
+            stock = self.repo.unit()
+            product = Product.register(await stock.last_product_id() + 1, description, quantity, price)
+            stock.register(product)
+            await stock.commit()
             return product
 
         return await retry_on_conflict(attempt)
 
     async def restock(self, product_id: int, quantity: int) -> Product:
         async def attempt() -> Product:
-            stored = await self.repo.stored_product(product_id)
-            if stored is None:
+            stock = self.repo.unit()
+            product = await stock.product(product_id)
+            if product is None:
                 raise UnknownProduct(product_id)
-            stored.product.restock(quantity)
-            await self.repo.commit(*stored.save())
-            return stored.product
+            product.restock(quantity)
+            stock.save_product(product)
+            await stock.commit()
+            return product
 
         return await retry_on_conflict(attempt)
 
