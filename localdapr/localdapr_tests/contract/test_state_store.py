@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from localdapr.db import Database
+from localdapr.state import query as stq
 from localdapr.state import store as st
 
 from localdapr import db as dbmod
@@ -73,4 +74,4 @@ def test_etag_counter_survives_reopen_even_after_deleting_the_newest_row(tmp_pat
 def test_query_parameters_are_formatted_like_go(value: object, text: str) -> None:
     """postgresql_query.go binds filter values with fmt.Sprintf("%v", v) (JSON numbers are
     float64), which decides what `value->>'field' = $1` can match."""
-    assert st.go_format_v(value) == text
+    assert stq.go_format_v(value) == text

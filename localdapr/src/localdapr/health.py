@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .sidecar import Block
+from .block import Block
 
 
 class HealthBlock(Block):

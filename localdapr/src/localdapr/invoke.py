@@ -6,7 +6,7 @@ control policy, then the call reaches the target app with the verb, path,
 query string, headers and body as sent, plus `dapr-caller-app-id`,
 `dapr-callee-app-id` and the target's APP_API_TOKEN. The app's status, headers
 and body come back unchanged; failures to reach it are `ERR_DIRECT_INVOKE`.
-All sidecars live in one process, so "sidecar to sidecar" is a dict lookup.
+All sidecars live in one process, so "sidecar to sidecar" is a lookup (`Host.peer`).
 """
 
 from __future__ import annotations
@@ -26,9 +26,11 @@ from aiohttp import web
 from dapr.proto.common.v1 import common_pb2
 from google.protobuf import any_pb2
 
+from .api_token import API_TOKEN_HEADER
+from .block import Block, Host
 from .config import Configuration, RetryPolicy
-from .sidecar import API_TOKEN_HEADER, Block, Sidecar, request_span, status_from_http
-from .tracing import SpanContext, header_value, parse_grpc_metadata
+from .http_status import status_from_http
+from .tracing import SpanContext, header_value, parse_grpc_metadata, request_span
 
 log = logging.getLogger("localdapr.invoke")
 
@@ -154,7 +156,7 @@ class InvokeBlock(Block):
                 request.query_string,
                 list(request.headers.items()),
                 await request.read(),
-                request_span(self.sidecar, request),
+                request_span(self.sidecar.tracing, request),
             )
         except InvokeError as exc:
             return exc.response()
@@ -178,7 +180,7 @@ class InvokeBlock(Block):
         """`span`: the caller's API span; the callee's sidecar starts its own below it.
         `grpc_api`: called through gRPC InvokeService, whose retries differ (see below)."""
         caller = self.sidecar.app_id
-        callee: Sidecar | None = self.sidecar.runtime.sidecars.get(target)
+        callee: Host | None = self.sidecar.peer(target)
         if callee is None:
             raise InvokeError(target, f"couldn't find service: {target}")
         if not access_allowed(callee.options.configuration):

@@ -6,7 +6,8 @@ block knows them (a `metadata_subscriptions()` method returning the JSON
 shape), so this block does not depend on the pub/sub implementation; without
 one, the declarative subscriptions from the resources are listed.
 
-This block is started last: its start marks the sidecar healthy.
+This block is started last: its start marks the sidecar healthy. Its catch-all route
+hands requests carrying `dapr-app-id` to the invoke block.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from dapr.proto.runtime.v1 import metadata_pb2
 from google.protobuf import empty_pb2
 
 from . import __version__
+from .block import Block, Host
 from .config import Component
 from .health import HealthBlock
-from .sidecar import Block
+from .invoke import InvokeBlock
 
 log = logging.getLogger("localdapr.metadata")
 
@@ -46,13 +48,15 @@ def _capabilities(component: Component) -> list[str]:
 
 
 class MetadataBlock(Block):
-    def __init__(self, sidecar: Any) -> None:
+    def __init__(self, sidecar: Host, health: HealthBlock, invoke: InvokeBlock) -> None:
         super().__init__(sidecar)
+        self._health = health
+        self._invoke = invoke
         self.extended: dict[str, str] = {}
         self._shutdown: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self.sidecar.block(HealthBlock).mark_ready()
+        self._health.mark_ready()
 
     def http_routes(self) -> list[web.RouteDef]:
         return [
@@ -149,10 +153,7 @@ class MetadataBlock(Block):
         target = request.headers.get("dapr-app-id")
         if not target:
             raise web.HTTPNotFound()
-        from .invoke import InvokeBlock  # late import keeps the blocks independent
-
-        invoke = self.sidecar.block(InvokeBlock)
-        return await invoke.forward(request, target, request.raw_path.split("?", 1)[0].lstrip("/"))  # type: ignore[attr-defined]
+        return await self._invoke.forward(request, target, request.raw_path.split("?", 1)[0].lstrip("/"))
 
     # -- gRPC ----------------------------------------------------------------
     async def _grpc_get(
@@ -201,5 +202,4 @@ class MetadataBlock(Block):
     async def _stop_sidecar(self) -> None:
         await asyncio.sleep(0.1)  # let the 204 reach the caller first
         log.info("sidecar %s: shutting down on request", self.sidecar.app_id)
-        self.sidecar.runtime.sidecars.pop(self.sidecar.app_id, None)
-        await self.sidecar.stop()
+        await self.sidecar.shut_down()

@@ -38,8 +38,8 @@ from . import lifeline
 from .config import AppSpec, ConfigError, Configuration, load_gateway_routes, load_resources, load_run_file
 from .gateway import Gateway
 from .metadata import MetadataBlock
+from .options import SidecarOptions
 from .runtime import LocalDapr
-from .sidecar import SidecarOptions
 
 log = logging.getLogger("localdapr")
 
@@ -374,7 +374,6 @@ class Runner:
         # What the Dapr CLI records in each sidecar's metadata (read by `dapr list`).
         if self.runtime and (sidecar := self.runtime.sidecars.get(p.spec.app_id)):
             meta = sidecar.block(MetadataBlock)
-            assert isinstance(meta, MetadataBlock)
             meta.extended["appCommand"] = " ".join(p.spec.command)
             meta.extended["appPID"] = str(p.process.pid)
             meta.extended["cliPID"] = str(os.getpid())

@@ -1,164 +1,31 @@
 """One sidecar: the Dapr gRPC and HTTP APIs for one app id.
 
-A sidecar is assembled from building blocks (state, pub/sub, invocation,
-metadata/health, workflows). Each block contributes gRPC methods of the
-`dapr.proto.runtime.v1.Dapr` service, extra gRPC services, HTTP routes, and
-start/stop hooks; the sidecar serves them on its own two ports, as daprd does.
+A sidecar serves what its building blocks contribute (see block.py) on its own two
+ports, as daprd does. It is handed its blocks (runtime.py builds them) and is their
+`Host`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import TypeVar
 
 import aiohttp
 import grpc
 from aiohttp import web
 from dapr.proto.runtime.v1 import dapr_pb2_grpc
-from google.protobuf import any_pb2
-from google.rpc import error_details_pb2, status_pb2
-from grpc_status import rpc_status
 from yarl import URL
 
-from .config import Configuration, Resources
-from .tracing import SpanContext, Tracing, header_value, parse_traceparent
-
-if TYPE_CHECKING:
-    from .runtime import LocalDapr
+from .api_token import API_TOKEN_HEADER, TokenInterceptor, token_middleware
+from .block import Block
+from .options import SidecarOptions
+from .tracing import SPAN_KEY, Tracing, header_value, parse_traceparent
 
 log = logging.getLogger("localdapr")
 
-# The header (HTTP) and metadata key (gRPC) that carry Dapr's API tokens.
-API_TOKEN_HEADER = "dapr-api-token"
-# What daprd serves without a token (pkg/api/http/middlewares.go isRouteExcludedFromAPITokenAuth):
-# GET of these paths, compared with their slashes trimmed.
-TOKEN_EXEMPT_PATHS = ("v1.0/healthz", "v1.0/healthz/outbound")
-
-# Go's http.StatusText, for the statuses localdapr turns into gRPC errors.
-HTTP_STATUS_TEXT = {s.value: s.phrase for s in HTTPStatus}
-# dapr/dapr pkg/messaging/v1 CodeFromHTTPStatus (anything else non-2xx is UNKNOWN).
-_GRPC_CODE_OF_HTTP = {
-    408: grpc.StatusCode.CANCELLED,
-    500: grpc.StatusCode.UNKNOWN,
-    400: grpc.StatusCode.INTERNAL,
-    504: grpc.StatusCode.DEADLINE_EXCEEDED,
-    404: grpc.StatusCode.NOT_FOUND,
-    409: grpc.StatusCode.ALREADY_EXISTS,
-    403: grpc.StatusCode.PERMISSION_DENIED,
-    401: grpc.StatusCode.UNAUTHENTICATED,
-    429: grpc.StatusCode.RESOURCE_EXHAUSTED,
-    501: grpc.StatusCode.UNIMPLEMENTED,
-    503: grpc.StatusCode.UNAVAILABLE,
-}
-
-
-def grpc_code_of_http(status: int) -> grpc.StatusCode:
-    return (
-        grpc.StatusCode.OK if 200 <= status < 300 else _GRPC_CODE_OF_HTTP.get(status, grpc.StatusCode.UNKNOWN)
-    )
-
-
-def status_from_http(status: int, detail: str) -> grpc.Status:
-    """pkg/messaging/v1 ErrorFromHTTPResponseCode: the gRPC code of an HTTP status, the status
-    text as message, and an ErrorInfo holding the code and (up to 63 characters of) the detail."""
-    text = HTTP_STATUS_TEXT.get(status, "")
-    info = error_details_pb2.ErrorInfo(
-        reason=text,
-        domain="dapr.io",
-        metadata={"http.code": str(status), "http.error_message": detail[:63]},
-    )
-    packed = any_pb2.Any()
-    packed.Pack(info)
-    code = grpc_code_of_http(status).value[0]
-    return rpc_status.to_status(status_pb2.Status(code=code, message=text, details=[packed]))
-
-
-@dataclass(frozen=True)
-class SidecarOptions:
-    app_id: str
-    grpc_port: int
-    http_port: int
-    resources: Resources
-    app_port: int | None = None
-    app_host: str = "127.0.0.1"
-    configuration: Configuration | None = None
-    api_token: str | None = None  # DAPR_API_TOKEN: required on this sidecar's API
-    app_api_token: str | None = None  # APP_API_TOKEN: sent to the app on every call
-
-
-# Where an HTTP API request keeps its span (see request_span).
-SPAN_KEY = "localdapr.span"
-
-
-def request_span(sidecar: Sidecar, request: web.Request) -> SpanContext | None:
-    """The request's span: set by the trace middleware, else made here (the middleware is off
-    when samplingRate is 0, but the API still starts spans)."""
-    if SPAN_KEY in request:
-        span: SpanContext | None = request[SPAN_KEY]
-        return span
-    parent = parse_traceparent(request.headers.get("traceparent"), request.headers.get("tracestate"))
-    return sidecar.tracing.span(parent)
-
-
-class Block:
-    """A building block's contribution to one sidecar; override what applies."""
-
-    def __init__(self, sidecar: Sidecar) -> None:
-        self.sidecar = sidecar
-
-    def dapr_methods(self) -> dict[str, Callable[..., Any]]:
-        """Methods of the `Dapr` gRPC service, by name (e.g. "GetState")."""
-        return {}
-
-    def grpc_services(self) -> list[Callable[[grpc.aio.Server], None]]:
-        """Functions that add further gRPC services to the server."""
-        return []
-
-    def http_routes(self) -> list[web.RouteDef]:
-        return []
-
-    async def start(self) -> None:
-        """Called once both servers listen."""
-
-    async def stop(self) -> None:
-        """Called before the servers stop."""
-
-
-class _TokenInterceptor(grpc.aio.ServerInterceptor):
-    """pkg/api/grpc/auth.go: every call needs the token in its metadata; a refusal is the
-    401 of ErrorFromHTTPResponseCode with auth.go's reason as the detail."""
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def _denial(self, detail: str, streaming: bool) -> grpc.RpcMethodHandler:
-        status = status_from_http(401, detail)
-
-        async def deny(request: Any, context: grpc.aio.ServicerContext) -> None:
-            await context.abort(status.code, status.details, trailing_metadata=status.trailing_metadata)
-
-        if streaming:
-            return grpc.unary_stream_rpc_method_handler(deny)
-        return grpc.unary_unary_rpc_method_handler(deny)
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        tokens = [v for k, v in details.invocation_metadata or () if k == API_TOKEN_HEADER]
-        handler = await continuation(details)
-        if tokens and tokens[0] == self._token:
-            return handler
-        detail = (
-            "missing api token in request metadata"
-            if not tokens
-            else "authentication error: api token mismatch"
-        )
-        return self._denial(detail, handler is not None and handler.response_streaming)
+B = TypeVar("B", bound=Block)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def clean_path(path: str) -> str:
@@ -177,9 +44,7 @@ def clean_path(path: str) -> str:
 
 
 @web.middleware
-async def _clean_path_middleware(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
+async def _clean_path_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """daprd's router matches the cleaned escaped path (pkg/api/http/middlewares.go
     CleanPathMiddleware, StripSlashesMiddleware): `/v1.0//healthz/` is `/v1.0/healthz`.
     The innermost middleware, so a request routed again skips nothing."""
@@ -196,20 +61,27 @@ async def _clean_path_middleware(
 
 
 class Sidecar:
-    def __init__(self, options: SidecarOptions, runtime: LocalDapr) -> None:
-        from .blocks import BLOCKS  # late import: blocks import this module
+    """Serves one app id; implements block.Host for its blocks."""
 
+    def __init__(
+        self,
+        options: SidecarOptions,
+        blocks: Callable[[Sidecar], list[Block]],
+        directory: MutableMapping[str, Sidecar],
+    ) -> None:
+        """`blocks` builds this sidecar's blocks, in start order, around it; `directory` holds
+        every running sidecar of the process by app id (for invocation and shutdown)."""
         self.options = options
-        self.runtime = runtime
         self.app_id = options.app_id
+        self._directory = directory
         config = options.configuration
         self.tracing = Tracing.from_spec((config.spec if config else {}).get("tracing"))
-        self.blocks: list[Block] = [block(self) for block in BLOCKS]
         self.http: aiohttp.ClientSession | None = None  # the app channel
         self._grpc: grpc.aio.Server | None = None
         self._http_runner: web.AppRunner | None = None
+        self.blocks: list[Block] = blocks(self)
 
-    # -- the app channel -------------------------------------------------
+    # -- what blocks use (block.Host) ----------------------------------------
     @property
     def app_base_url(self) -> str | None:
         o = self.options
@@ -221,14 +93,21 @@ class Sidecar:
             return {API_TOKEN_HEADER: self.options.app_api_token}
         return {}
 
-    def block(self, kind: type[Block]) -> Block:
+    def peer(self, app_id: str) -> Sidecar | None:
+        return self._directory.get(app_id)
+
+    async def shut_down(self) -> None:
+        self._directory.pop(self.app_id, None)
+        await self.stop()
+
+    def block(self, kind: type[B]) -> B:
         return next(b for b in self.blocks if isinstance(b, kind))
 
     # -- lifecycle ---------------------------------------------------------
     async def start(self) -> None:
         o = self.options
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=5))
-        interceptors = [_TokenInterceptor(o.api_token)] if o.api_token else []
+        interceptors = [TokenInterceptor(o.api_token)] if o.api_token else []
         server = grpc.aio.server(
             interceptors=interceptors,
             options=[
@@ -250,7 +129,7 @@ class Sidecar:
 
         # In daprd's order: tracing, then the token check, then routing on the cleaned path.
         middlewares = [self._trace_middleware] if self.tracing.middleware else []
-        middlewares += [self._token_middleware] if o.api_token else []
+        middlewares += [token_middleware(o.api_token)] if o.api_token else []
         app = web.Application(middlewares=[*middlewares, _clean_path_middleware])
         for block in self.blocks:
             app.add_routes(block.http_routes())
@@ -277,9 +156,7 @@ class Sidecar:
             await self.http.close()
 
     @web.middleware
-    async def _trace_middleware(
-        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-    ) -> web.StreamResponse:
+    async def _trace_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """diagnostics HTTPTraceMiddleware: each API request gets a span (request_span) whose
         context the response carries as `traceparent` unless it has one; not for healthz."""
         if "/healthz" in request.path:
@@ -293,17 +170,3 @@ class Sidecar:
             if span is not None and span.state:
                 response.headers["tracestate"] = span.state
         return response
-
-    @web.middleware
-    async def _token_middleware(
-        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-    ) -> web.StreamResponse:
-        # pkg/api/http/middlewares.go APITokenAuthMiddleware: Go's http.Error, a text body.
-        exempt = request.method == "GET" and request.path.strip("/") in TOKEN_EXEMPT_PATHS
-        if request.headers.get(API_TOKEN_HEADER) != self.options.api_token and not exempt:
-            return web.Response(
-                status=401,
-                text="invalid api token\n",
-                headers={"Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff"},
-            )
-        return await handler(request)

@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from aiohttp import web
+
 ZEROS = "00-00000000000000000000000000000000-0000000000000000-00"
 _W3C = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 DEFAULT_RATE = 1e-4  # pkg/diagnostics/utils/trace_utils.go defaultSamplingRate
@@ -100,3 +102,17 @@ class Tracing:
 def header_value(span: SpanContext | None) -> str:
     """The `traceparent` daprd writes into headers: zeros for an invalid context."""
     return span.w3c() if span is not None else ZEROS
+
+
+# Where an HTTP API request keeps its span (see request_span).
+SPAN_KEY = "localdapr.span"
+
+
+def request_span(tracing: Tracing, request: web.Request) -> SpanContext | None:
+    """The request's span: set by the trace middleware, else made here (the middleware is off
+    when samplingRate is 0, but the API still starts spans)."""
+    if SPAN_KEY in request:
+        span: SpanContext | None = request[SPAN_KEY]
+        return span
+    parent = parse_traceparent(request.headers.get("traceparent"), request.headers.get("tracestate"))
+    return tracing.span(parent)

@@ -1,8 +1,9 @@
 """Pub/sub building block: publish API, subscriptions and at-least-once delivery.
 
 Every sidecar publishes into one broker shared by the process (SQLite-backed,
-see `broker.py`); each sidecar delivers its app's consumer groups once the app
-answers `GET /dapr/subscribe` (see `delivery.py`).
+see `broker.py`; runtime.py creates it and hands it to each sidecar's block); each
+sidecar delivers its app's consumer groups once the app answers `GET /dapr/subscribe`
+(see `delivery.py`).
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from typing import Any
 
 from aiohttp import web
 
+from ..block import Block, Host
 from ..config import Component, ConfigError, parse_duration
-from ..sidecar import Block, Sidecar
 from . import subscriptions
 from .api import PublishAPI
 from .appchannel import AppChannel
@@ -29,15 +30,6 @@ log = logging.getLogger("localdapr.pubsub")
 # `redeliverInterval`.
 DEFAULT_PROCESSING_TIMEOUT = 60.0
 DEFAULT_REDELIVER_INTERVAL = 15.0
-
-
-def shared_broker(sidecar: Sidecar) -> Broker:
-    shared = sidecar.runtime.shared
-    if "broker" not in shared:
-        broker = Broker(sidecar.runtime.db)
-        broker.reset_due()  # a restart redelivers what was in flight or NACKed
-        shared["broker"] = broker
-    return shared["broker"]
 
 
 def _ms_or_duration(value: str, default: float) -> float:
@@ -63,17 +55,14 @@ def nack_delay(component: Component) -> float | None:
 
 
 class PubSubBlock(Block):
-    def __init__(self, sidecar: Sidecar) -> None:
+    def __init__(self, sidecar: Host, broker: Broker) -> None:
         super().__init__(sidecar)
+        self.broker = broker  # the process's one broker
         self._api: PublishAPI | None = None
         self._consumers: list[GroupConsumer] = []
         self._loader: asyncio.Task[None] | None = None
         self._channel: AppChannel | None = None
         self._loaded: list[tuple[Route, str]] | None = None  # (route, "PROGRAMMATIC"/"DECLARATIVE")
-
-    @property
-    def broker(self) -> Broker:
-        return shared_broker(self.sidecar)
 
     @property
     def api(self) -> PublishAPI:

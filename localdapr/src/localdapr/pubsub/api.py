@@ -18,13 +18,12 @@ from google.protobuf import any_pb2, empty_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from ..sidecar import request_span
-from ..tracing import SpanContext, parse_grpc_metadata
+from ..tracing import SpanContext, parse_grpc_metadata, request_span
 from . import cloudevents
 from .delivery import parse_bool
 
 if TYPE_CHECKING:
-    from ..sidecar import Sidecar
+    from ..block import Host
     from .broker import Broker, Item
 
 
@@ -77,9 +76,7 @@ class PublishError(Exception):
         return web.json_response(body, status=self.http_status)
 
 
-def _validate(
-    sidecar: Sidecar, pubsub: str, topic: str, metadata: dict[str, str], http: bool = False
-) -> bool:
+def _validate(sidecar: Host, pubsub: str, topic: str, metadata: dict[str, str], http: bool = False) -> bool:
     """Check the request as daprd does; returns whether the payload is raw. The errors carry the
     request's metadata in their ErrorInfo, but over gRPC not-found carries none (grpc.go passes
     nil there; http.go validateAndGetPubsubAndTopic passes the request's, maybe empty)."""
@@ -130,7 +127,7 @@ def _validate(
 
 
 def _encode(
-    sidecar: Sidecar,
+    sidecar: Host,
     *,
     pubsub: str,
     topic: str,
@@ -170,13 +167,13 @@ def _encode(
     return envelope, dict(metadata), fields
 
 
-def _grpc_span(sidecar: Sidecar, context: grpc.aio.ServicerContext) -> SpanContext | None:
+def _grpc_span(sidecar: Host, context: grpc.aio.ServicerContext) -> SpanContext | None:
     """The span the gRPC trace interceptor starts for this call."""
     return sidecar.tracing.span(parse_grpc_metadata(dict(context.invocation_metadata() or ())))
 
 
 class PublishAPI:
-    def __init__(self, sidecar: Sidecar, broker: Broker) -> None:
+    def __init__(self, sidecar: Host, broker: Broker) -> None:
         self.sidecar = sidecar
         self.broker = broker
 
@@ -275,7 +272,7 @@ class PublishAPI:
                 await request.read(),
                 request.headers.get("Content-Type", ""),
                 metadata,
-                request_span(self.sidecar, request),
+                request_span(self.sidecar.tracing, request),
                 http=True,
             )
         except PublishError as err:

@@ -81,7 +81,7 @@ Delivered = list[tuple[int, Message]]  # (group id, message) for the running del
 
 
 class Broker:
-    """Shared by every sidecar of the process (`runtime.shared["broker"]`)."""
+    """Shared by every sidecar of the process (`runtime.Shared.broker`)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db

@@ -27,7 +27,7 @@ from .appchannel import AppChannel
 from .broker import Broker, Message
 
 if TYPE_CHECKING:
-    from ..sidecar import Sidecar
+    from ..block import Host
 
 log = logging.getLogger("localdapr.pubsub")
 
@@ -123,7 +123,7 @@ class GroupConsumer:
 
     def __init__(
         self,
-        sidecar: Sidecar,
+        sidecar: Host,
         broker: Broker,
         route: Route,
         gid: int,

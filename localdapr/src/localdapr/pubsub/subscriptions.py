@@ -18,7 +18,7 @@ from ..config import Subscription
 from .delivery import Route
 
 if TYPE_CHECKING:
-    from ..sidecar import Sidecar
+    from ..block import Host
 
 log = logging.getLogger("localdapr.pubsub")
 
@@ -67,7 +67,7 @@ def from_app(items: Any) -> list[Route]:
     return routes
 
 
-async def fetch_programmatic(sidecar: Sidecar) -> list[Route]:
+async def fetch_programmatic(sidecar: Host) -> list[Route]:
     """Ask the app for its subscriptions, waiting until its port answers."""
     assert sidecar.http is not None and sidecar.app_base_url is not None
     url = f"{sidecar.app_base_url}/dapr/subscribe"

@@ -1,7 +1,9 @@
 """State management building block: Dapr's state API over the shared SQLite database.
 
-`store` holds the semantics (those of `state.postgresql` v1), `api` what daprd
-does around the component, `grpc_api` and `http_api` the two transports.
+`store` holds the semantics (those of `state.postgresql` v1), `query` its query
+language, `errors` its errors, `api` what daprd does around the component,
+`grpc_api` and `http_api` the two transports. The one StateStore of the process
+(its ETag counter is shared by every sidecar) comes from runtime.py.
 """
 
 from __future__ import annotations
@@ -12,14 +14,12 @@ from typing import Any
 
 from aiohttp import web
 
+from ..block import Block, Host
 from ..config import Component
-from ..sidecar import Block, Sidecar
 from .api import StateAPI
 from .grpc_api import StateGrpc
 from .http_api import StateHttp
 from .store import StateStore
-
-SHARED_KEY = "state"
 
 
 def table_id(component: Component) -> str:
@@ -33,21 +33,12 @@ def table_id(component: Component) -> str:
     return hashlib.sha256(where.encode()).hexdigest()[:16]
 
 
-def shared_store(sidecar: Sidecar) -> StateStore:
-    """One StateStore per process: its ETag counter must be shared by every sidecar."""
-    shared = sidecar.runtime.shared
-    if SHARED_KEY not in shared:
-        shared[SHARED_KEY] = StateStore(sidecar.runtime.db)
-    store: StateStore = shared[SHARED_KEY]
-    return store
-
-
 class StateBlock(Block):
-    def __init__(self, sidecar: Sidecar) -> None:
+    def __init__(self, sidecar: Host, store: StateStore) -> None:
         super().__init__(sidecar)
         visible = sidecar.options.resources.components_for(sidecar.app_id, "state")
         tables = {c.name: table_id(c) for c in visible}
-        self.api = StateAPI(shared_store(sidecar), sidecar.app_id, tables)
+        self.api = StateAPI(store, sidecar.app_id, tables)
 
     def dapr_methods(self) -> dict[str, Callable[..., Any]]:
         return StateGrpc(self.api).methods()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import store as st
+from .errors import ETagInvalid, ETagMismatch, InvalidKey, StateError
 
 # gRPC status names (grpc.StatusCode members) and HTTP statuses, as daprd pairs them.
 INVALID_ARGUMENT = ("INVALID_ARGUMENT", 400)
@@ -69,13 +70,13 @@ def _error(pair: tuple[str, int], error_code: str, message: str, **kw: Any) -> A
     return ApiError(pair[0], pair[1], error_code, message, **kw)
 
 
-def store_error(err: st.StateError, error_code: str, message: str) -> ApiError:
+def store_error(err: StateError, error_code: str, message: str) -> ApiError:
     """daprd's stateErrorResponse: ETag errors keep their kind, the rest are internal."""
     pair = {"mismatch": ABORTED, "invalid": INVALID_ARGUMENT}.get(err.kind, INTERNAL)
     return _error(pair, error_code, message)
 
 
-def bulk_failure(errors: Sequence[st.StateError | None]) -> st.StateError | None:
+def bulk_failure(errors: Sequence[StateError | None]) -> StateError | None:
     """daprd's PerformBulkStoreOperation: one request fails as itself; several join
     their errors, and only count as an ETag error when every failure is one."""
     failed = [e for e in errors if e is not None]
@@ -85,8 +86,8 @@ def bulk_failure(errors: Sequence[st.StateError | None]) -> st.StateError | None
         return failed[0]
     joined = "\n".join(str(e) for e in failed)
     if all(e.kind for e in failed):
-        return st.ETagInvalid(joined) if any(e.kind == "invalid" for e in failed) else st.ETagMismatch(joined)
-    return st.StateError(joined)
+        return ETagInvalid(joined) if any(e.kind == "invalid" for e in failed) else ETagMismatch(joined)
+    return StateError(joined)
 
 
 @dataclass
@@ -129,7 +130,7 @@ class StateAPI:
     def key(self, store_name: str, key: str) -> str:
         try:
             return st.modified_key(self.app_id, key)
-        except st.InvalidKey as exc:
+        except InvalidKey as exc:
             raise _error(
                 INVALID_ARGUMENT,
                 "ERR_MALFORMED_REQUEST",
@@ -166,10 +167,10 @@ class StateAPI:
                     # daprd returns json.Unmarshal's error as is (gRPC UNKNOWN).
                     raise _error(UNKNOWN, "ERR_MALFORMED_REQUEST", str(exc)) from None
         if len(reqs) == 1:
-            errors: list[st.StateError | None] = [None]
+            errors: list[StateError | None] = [None]
             try:
                 self.store.set(table, reqs[0])
-            except st.StateError as exc:
+            except StateError as exc:
                 errors = [exc]
         else:
             errors = list(self.store.bulk(table, reqs))
@@ -183,7 +184,7 @@ class StateAPI:
         req.key = self.key(store_name, key)
         try:
             self.store.delete(table, req)
-        except st.StateError as exc:
+        except StateError as exc:
             raise store_error(
                 exc, "ERR_STATE_DELETE", f"failed deleting state with key {key}: {exc}"
             ) from None
@@ -215,7 +216,7 @@ class StateAPI:
             return
         try:
             self.store.multi(table, requests)
-        except st.StateError as exc:
+        except StateError as exc:
             raise _error(
                 INTERNAL, "ERR_STATE_TRANSACTION", f"error while executing state transaction: {exc}"
             ) from None
@@ -238,5 +239,5 @@ class StateAPI:
             raise failed(f"failed to parse JSON query body: {exc}") from None
         try:
             return self.store.query(table, query)
-        except (st.StateError, KeyError, TypeError, ValueError) as exc:
+        except (StateError, KeyError, TypeError, ValueError) as exc:
             raise failed(str(exc)) from None

@@ -12,7 +12,7 @@ Mirrors Dapr's `state.postgresql` v1 component (components-contrib
 - `ttlInSeconds` sets an expiry; expired rows are invisible and purged lazily;
 - a transaction is all or nothing; bulk saves and deletes are independent
   operations (daprd's `PerformBulkStoreOperation`), so some may succeed;
-- only values saved as JSON are seen by the query API;
+- only values saved as JSON are seen by the query API (evaluated by `query.py`);
 - a JSON value comes back as Postgres writes out its `jsonb` column, after daprd decoded it
   into Go values (`postgres_json`).
 
@@ -33,6 +33,8 @@ from decimal import Decimal
 from typing import Any
 
 from ..db import Database, now
+from .errors import ETagInvalid, ETagMismatch, InvalidKey, StateError
+from .query import QueryPlan
 
 SEPARATOR = "||"
 FIRST_WRITE = "first-write"
@@ -106,36 +108,6 @@ CREATE TABLE IF NOT EXISTS state (
 CREATE INDEX IF NOT EXISTS state_expires ON state (expires) WHERE expires IS NOT NULL;
 CREATE TABLE IF NOT EXISTS state_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
-
-
-# -- errors ------------------------------------------------------------------
-class StateError(Exception):
-    """A store error; `kind` says how the API reports it ("mismatch", "invalid", "")."""
-
-    kind = ""
-
-
-class ETagMismatch(StateError):
-    kind = "mismatch"
-
-    def __init__(self, detail: str | None = None) -> None:
-        prefix = "possible etag mismatch. error from state store"
-        super().__init__(f"{prefix}: {detail}" if detail else prefix)
-
-
-class ETagInvalid(StateError):
-    kind = "invalid"
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(f"invalid etag value: {detail}")
-
-
-class InvalidKey(ValueError):
-    """A key daprd refuses before reaching the store (it contains `||`)."""
-
-
-class QueryError(StateError):
-    pass
 
 
 def modified_key(app_id: str, key: str) -> str:
@@ -399,7 +371,7 @@ class StateStore:
     # -- query (postgresql v1's Query API) -------------------------------------
     def query(self, store: str, query: dict[str, Any]) -> tuple[list[QueryResult], str]:
         """Run a Dapr state query over the JSON values of a store (all app ids, as v1)."""
-        plan = _QueryPlan(query)
+        plan = QueryPlan(query)
         rows: list[tuple[str, Any, bytes, int]] = []
         for key, value, etag in self.db.execute(
             "SELECT key, value, etag FROM state WHERE store = ? AND is_json = 1"
@@ -418,135 +390,3 @@ class StateStore:
         results = [QueryResult(original_key(k), v, str(e)) for k, _, v, e in page]
         token = str(skip + len(results)) if plan.limit > 0 and results else ""
         return results, token
-
-
-# -- the query language --------------------------------------------------------
-def go_text(value: Any) -> str | None:
-    """What Postgres' `->>` yields for a JSON value: the text a filter compares."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int | Decimal):
-        return str(value)
-    return json.dumps(value, separators=(", ", ": "), default=str)
-
-
-def go_format_v(value: Any) -> str:
-    """Go's `fmt.Sprintf("%v", v)` for a decoded JSON value, as the component binds it."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float | Decimal):
-        return _go_float(float(value))
-    if value is None:
-        return "<nil>"
-    return str(value)
-
-
-def _go_float(f: float) -> str:
-    # %v is strconv.FormatFloat(f, 'g', -1, 64): the shortest digits, in exponent
-    # form when the decimal exponent is < -4 or >= 6 (so 1000000 -> "1e+06").
-    if f == 0:
-        return "0"
-    sign = "-" if f < 0 else ""
-    digits, exp = _shortest_digits(abs(f))
-    if exp < -4 or exp >= 6:
-        mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-        return f"{sign}{mantissa}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
-    point = exp + 1
-    if point <= 0:
-        return f"{sign}0.{'0' * -point}{digits}"
-    if point >= len(digits):
-        return f"{sign}{digits}{'0' * (point - len(digits))}"
-    return f"{sign}{digits[:point]}.{digits[point:]}"
-
-
-def _shortest_digits(f: float) -> tuple[str, int]:
-    _, digits, exponent = Decimal(repr(f)).normalize().as_tuple()
-    text = "".join(map(str, digits))
-    return text, len(text) - 1 + int(exponent)
-
-
-class _QueryPlan:
-    def __init__(self, query: dict[str, Any]) -> None:
-        if not isinstance(query, dict):
-            raise QueryError("query must be a JSON object")
-        self.filter = query.get("filter") or {}
-        if self.filter:
-            self._check(self.filter)
-        self.sorts: list[tuple[str, bool]] = []
-        for item in query.get("sort") or []:
-            order = str(item.get("order", "")).upper()
-            if order not in ("", "ASC", "DESC"):
-                raise QueryError(f"invalid order {order!r}")
-            self.sorts.append((str(item["key"]), order == "DESC"))
-        page = query.get("page") or {}
-        self.limit = int(page.get("limit") or 0)
-        token = page.get("token") or ""
-        try:
-            self.skip = int(token) if token else 0
-        except ValueError:
-            raise QueryError(f'strconv.ParseInt: parsing "{token}": invalid syntax') from None
-
-    def _check(self, f: dict[str, Any]) -> None:
-        if not isinstance(f, dict) or len(f) != 1:
-            raise QueryError("filter must have exactly one operator")
-        ((op, arg),) = f.items()
-        if op in ("AND", "OR"):
-            if not isinstance(arg, list) or len(arg) < 2:
-                raise QueryError(f"{op} filter must be an array with at least two filters")
-            for sub in arg:
-                self._check(sub)
-        elif op in ("EQ", "NEQ", "GT", "GTE", "LT", "LTE", "IN"):
-            if not isinstance(arg, dict) or len(arg) != 1:
-                raise QueryError(f"{op} filter must have exactly one field")
-            ((name, val),) = arg.items()
-            if op == "IN" and (not isinstance(val, list) or not val):
-                raise QueryError(f"empty IN operator for key {name!r}")
-            if op in ("GT", "GTE", "LT", "LTE") and isinstance(val, str):
-                raise QueryError(f"unsupported type of value {val}; string type not permitted")
-        else:
-            raise QueryError(f"unsupported filter {op!r}")
-
-    @staticmethod
-    def _field(doc: Any, path: str) -> str | None:
-        for part in path.split("."):
-            if not isinstance(doc, dict) or part not in doc:
-                return None
-            doc = doc[part]
-        return go_text(doc)
-
-    def matches(self, doc: Any) -> bool:
-        return self._eval(self.filter, doc) if self.filter else True
-
-    def _eval(self, f: dict[str, Any], doc: Any) -> bool:
-        ((op, arg),) = f.items()
-        if op == "AND":
-            return all(self._eval(sub, doc) for sub in arg)
-        if op == "OR":
-            return any(self._eval(sub, doc) for sub in arg)
-        ((name, val),) = arg.items()
-        have = self._field(doc, name)
-        if have is None:  # SQL NULL never compares true
-            return False
-        if op == "IN":
-            return any(have == go_format_v(v) for v in val)
-        want = go_format_v(val)
-        return {
-            "EQ": have == want,
-            "NEQ": have != want,
-            "GT": have > want,
-            "GTE": have >= want,
-            "LT": have < want,
-            "LTE": have <= want,
-        }[op]
-
-    def sort(self, rows: list[tuple[str, Any, bytes, int]]) -> list[tuple[str, Any, bytes, int]]:
-        # Postgres sorts NULLs last ascending, first descending; apply keys right to left.
-        for path, desc in reversed(self.sorts):
-            rows.sort(
-                key=lambda r, p=path: (self._field(r[1], p) is None, self._field(r[1], p) or ""), reverse=desc
-            )
-        return rows

@@ -24,7 +24,7 @@ from collections.abc import Callable
 import grpc
 from aiohttp import web
 
-from ..sidecar import Block, Sidecar
+from ..block import Block, Host
 from .engine import Engine
 from .http_api import WorkflowHttp
 from .service import add_service
@@ -32,13 +32,10 @@ from .store import Store
 
 
 class WorkflowBlock(Block):
-    def __init__(self, sidecar: Sidecar) -> None:
+    def __init__(self, sidecar: Host, store: Store, engines: dict[str, Engine]) -> None:
+        """`store` and `engines` (every sidecar's engine, by app id) are the process's."""
         super().__init__(sidecar)
-        shared = sidecar.runtime.shared
-        if "workflow.store" not in shared:
-            shared["workflow.store"] = Store(sidecar.runtime.db)
-            shared["workflow.engines"] = {}
-        self.engine = Engine(sidecar.app_id, shared["workflow.store"], shared["workflow.engines"])
+        self.engine = Engine(sidecar.app_id, store, engines)
         states = sidecar.options.resources.components_for(sidecar.app_id, "state")
         self.engine.actor_store = any(c.flag("actorStateStore") for c in states)
         config = sidecar.options.configuration
