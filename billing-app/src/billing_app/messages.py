@@ -1,39 +1,11 @@
-"""The saga contract on `billing-commands` / `order-replies` (docs/messaging.md)."""
+"""Billing's part of the saga contract on `billing-commands` / `order-replies` (docs/messaging.md),
+which `dapr_helpers.saga.contract` defines for the orchestrator and every participant."""
 
-from decimal import Decimal
-from typing import Annotated, Any, Literal
+from dapr_helpers.saga.contract import BILLING, Reply
+from dapr_helpers.saga.contract import ChargePayment as ChargeCommand
+from dapr_helpers.saga.contract import RefundPayment as RefundCommand
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+PARTICIPANT = BILLING.name
+parse_command = BILLING.parse
 
-PARTICIPANT = "billing"
-
-
-class _Command(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    order_id: int
-    attempt: int = 1
-
-
-class ChargeCommand(_Command):
-    action: Literal["charge"]
-    login: Annotated[str, Field(min_length=1)]
-    amount: Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=2, allow_inf_nan=False)]
-
-
-class RefundCommand(_Command):
-    action: Literal["refund"]
-
-
-Command = Annotated[ChargeCommand | RefundCommand, Field(discriminator="action")]
-parse_command = TypeAdapter(Command).validate_python
-
-
-class Reply(BaseModel):
-    order_id: int
-    participant: Literal["billing"] = PARTICIPANT
-    action: Literal["charge", "refund"]
-    ok: bool
-    reason: str | None = None
-    message: str = ""
-    details: dict[str, Any] = {}
+__all__ = ["PARTICIPANT", "ChargeCommand", "RefundCommand", "Reply", "parse_command"]

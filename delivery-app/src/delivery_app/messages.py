@@ -1,39 +1,11 @@
-"""The saga contract on `delivery-commands` / `order-replies` (docs/messaging.md)."""
+"""Delivery's part of the saga contract on `delivery-commands` / `order-replies` (docs/messaging.md),
+which `dapr_helpers.saga.contract` defines for the orchestrator and every participant."""
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from dapr_helpers.saga.contract import DELIVERY, Reply
+from dapr_helpers.saga.contract import ReleaseCourier as ReleaseCommand
+from dapr_helpers.saga.contract import ReserveCourier as ReserveCommand
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, TypeAdapter
+PARTICIPANT = DELIVERY.name
+parse_command = DELIVERY.parse
 
-PARTICIPANT = "delivery"
-
-
-class _Command(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    order_id: int
-    attempt: int = 1
-
-
-class ReserveCommand(_Command):
-    action: Literal["reserve"]
-    # ISO 8601, UTC on the hour; a naive time is taken as UTC, a time inside the hour means its slot.
-    slot_start: datetime = Field(validation_alias=AliasChoices("slot_start", "dtime"))
-
-
-class ReleaseCommand(_Command):
-    action: Literal["release"]
-
-
-Command = Annotated[ReserveCommand | ReleaseCommand, Field(discriminator="action")]
-parse_command = TypeAdapter(Command).validate_python
-
-
-class Reply(BaseModel):
-    order_id: int
-    participant: Literal["delivery"] = PARTICIPANT
-    action: Literal["reserve", "release"]
-    ok: bool
-    reason: str | None = None
-    message: str = ""
-    details: dict[str, Any] = {}
+__all__ = ["PARTICIPANT", "ReleaseCommand", "Reply", "ReserveCommand", "parse_command"]

@@ -1,5 +1,6 @@
 """One settings object, read from the environment once, in the app factory."""
 
+from dapr_helpers.saga.contract import REPLIES_TOPIC
 from dapr_helpers.settings import ServiceSettings
 from pydantic import Field, PositiveFloat, PositiveInt
 
@@ -11,7 +12,7 @@ class Settings(ServiceSettings):
     app_port: int = 8001
     state_store: str = "order-store"
     pubsub_name: str = "pubsub"
-    replies_topic: str = "order-replies"
+    replies_topic: str = REPLIES_TOPIC
     billing_app_id: str = "billing"
     stock_app_id: str = "stock"
 

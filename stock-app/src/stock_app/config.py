@@ -1,10 +1,11 @@
 """Stock settings, from the environment (`APP_PORT`, `STATE_STORE`, `COMMANDS_TOPIC`, ...)."""
 
+from dapr_helpers.saga.contract import REPLIES_TOPIC, STOCK
 from dapr_helpers.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):
     app_port: int = 8003
     state_store: str = "stock-store"
-    commands_topic: str = "stock-commands"
-    replies_topic: str = "order-replies"
+    commands_topic: str = STOCK.topic
+    replies_topic: str = REPLIES_TOPIC

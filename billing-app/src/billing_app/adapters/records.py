@@ -13,9 +13,11 @@ history.
 from decimal import Decimal
 from typing import Any
 
+from dapr_helpers.saga.participation import outcomes_from_json, outcomes_to_json
+
 from billing_app.domain.account import Account, Entry
 from billing_app.domain.money import money
-from billing_app.domain.payment import OrderPayment, Outcome
+from billing_app.domain.payment import OrderPayment
 
 
 def account_key(login: str) -> str:
@@ -84,7 +86,7 @@ def payment_to_json(payment: OrderPayment) -> dict[str, Any]:
         "status": payment.status,
         "login": payment.login,
         "amount": None if payment.amount is None else str(payment.amount),
-        "outcomes": {action: vars(o) for action, o in payment.outcomes.items()},
+        "outcomes": outcomes_to_json(payment.outcomes),
     }
 
 
@@ -94,5 +96,5 @@ def payment_from_json(data: dict[str, Any]) -> OrderPayment:
         status=data["status"],
         login=data["login"],
         amount=None if data["amount"] is None else Decimal(data["amount"]),
-        outcomes={action: Outcome(**o) for action, o in data["outcomes"].items()},
+        outcomes=outcomes_from_json(data["outcomes"]),
     )

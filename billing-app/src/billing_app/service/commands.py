@@ -11,29 +11,21 @@ stored outcome.
 import logging
 
 from dapr_helpers.pubsub import Publisher
-from dapr_helpers.state import retry_on_conflict
+from dapr_helpers.saga.handler import ParticipantCommands
+from dapr_helpers.saga.participation import Outcome
 
 from billing_app.adapters.repository import BillingRepository
-from billing_app.domain.payment import Outcome
-from billing_app.messages import ChargeCommand, Command, RefundCommand, Reply
+from billing_app.messages import PARTICIPANT, ChargeCommand, RefundCommand
 from billing_app.service.clock import utc_now
 
 log = logging.getLogger(__name__)
 
 
-class CommandService:
+class CommandService(ParticipantCommands):
     def __init__(self, repo: BillingRepository, publisher: Publisher, replies_topic: str) -> None:
         self.repo = repo
-        self.publisher = publisher
-        self.replies_topic = replies_topic
-
-    async def handle(self, command: Command) -> Reply:
-        apply = self._charge if isinstance(command, ChargeCommand) else self._refund
-        outcome = await retry_on_conflict(lambda: apply(command))  # type: ignore[arg-type]
-        reply = Reply(order_id=command.order_id, action=command.action, **vars(outcome))
-        await self.publisher.publish(self.replies_topic, reply)
-        log.info("%s (attempt %s): ok=%s %s", command.action, command.attempt, reply.ok, reply.message)
-        return reply
+        handlers = {"charge": self._charge, "refund": self._refund}
+        super().__init__(PARTICIPANT, handlers, publisher, replies_topic, log)
 
     async def _charge(self, command: ChargeCommand) -> Outcome:
         billing = self.repo.unit()

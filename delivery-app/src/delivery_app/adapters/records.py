@@ -3,7 +3,9 @@
 from datetime import datetime
 from typing import Any
 
-from delivery_app.domain.booking import OrderBooking, Outcome
+from dapr_helpers.saga.participation import outcomes_from_json, outcomes_to_json
+
+from delivery_app.domain.booking import OrderBooking
 from delivery_app.domain.courier import Courier
 from delivery_app.domain.slot import Slot, iso
 
@@ -44,7 +46,7 @@ def booking_to_json(b: OrderBooking) -> dict[str, Any]:
         "status": b.status,
         "slot_start": None if b.slot_start is None else iso(b.slot_start),
         "courier": b.courier,
-        "outcomes": {action: vars(o) for action, o in b.outcomes.items()},
+        "outcomes": outcomes_to_json(b.outcomes),
     }
 
 
@@ -54,5 +56,5 @@ def booking_from_json(d: dict[str, Any]) -> OrderBooking:
         status=d["status"],
         slot_start=None if d["slot_start"] is None else datetime.fromisoformat(d["slot_start"]),
         courier=d["courier"],
-        outcomes={action: Outcome(**o) for action, o in d["outcomes"].items()},
+        outcomes=outcomes_from_json(d["outcomes"]),
     )

@@ -1,7 +1,9 @@
 """Named business errors; `code` is the stable reason the API and replies expose."""
 
+from dapr_helpers.saga.participation import StepRefused
 
-class DeliveryError(Exception):
+
+class DeliveryError(StepRefused):
     code = "delivery_error"
 
 

@@ -13,33 +13,25 @@ stored outcome.
 import logging
 
 from dapr_helpers.pubsub import Publisher
-from dapr_helpers.state import retry_on_conflict
+from dapr_helpers.saga.handler import ParticipantCommands
+from dapr_helpers.saga.participation import Outcome
 
 from delivery_app.adapters.repository import DeliveryRepository
-from delivery_app.domain.booking import Outcome
 from delivery_app.domain.slot import slot_start
-from delivery_app.messages import Command, ReleaseCommand, Reply, ReserveCommand
+from delivery_app.messages import PARTICIPANT, ReleaseCommand, ReserveCommand
 from delivery_app.service.couriers import CourierService
 
 log = logging.getLogger(__name__)
 
 
-class CommandService:
+class CommandService(ParticipantCommands):
     def __init__(
         self, repo: DeliveryRepository, couriers: CourierService, publisher: Publisher, replies_topic: str
     ) -> None:
         self.repo = repo
         self.couriers = couriers
-        self.publisher = publisher
-        self.replies_topic = replies_topic
-
-    async def handle(self, command: Command) -> Reply:
-        apply = self._reserve if isinstance(command, ReserveCommand) else self._release
-        outcome = await retry_on_conflict(lambda: apply(command))  # type: ignore[arg-type]
-        reply = Reply(order_id=command.order_id, action=command.action, **vars(outcome))
-        await self.publisher.publish(self.replies_topic, reply)
-        log.info("%s (attempt %s): ok=%s %s", command.action, command.attempt, reply.ok, reply.message)
-        return reply
+        handlers = {"reserve": self._reserve, "release": self._release}
+        super().__init__(PARTICIPANT, handlers, publisher, replies_topic, log)
 
     async def _reserve(self, command: ReserveCommand) -> Outcome:
         delivery = self.repo.unit()

@@ -11,6 +11,7 @@ from typing import Any
 from dapr.ext.fastapi import DaprApp
 from dapr_helpers.logging import bind_order
 from dapr_helpers.pubsub import DaprReply, event_data
+from dapr_helpers.saga.contract import Reply, event_name
 from fastapi import Body
 from pydantic import ValidationError
 
@@ -18,7 +19,6 @@ from order_app.adapters.dead_letters import summary_of
 from order_app.adapters.sagas import SagaGateway
 from order_app.api.deps import DeadLettersDep, SagasDep
 from order_app.config import Settings
-from order_app.workflow.messages import Reply, event_name
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from order_app.domain.errors import (
     UnknownAccount,
     UnknownProduct,
 )
-from order_app.domain.money import format_amount, parse_amount
+from order_app.domain.money import parse_amount
 from order_app.domain.order import Order, OrderRequest, OrderStatus, RejectionReason
 from order_app.domain.outcome import rejection
 from order_app.domain.steps import StepName, StepRecord, StepState
@@ -37,7 +37,6 @@ __all__ = [
     "UnknownAccount",
     "UnknownProduct",
     "ensure_future",
-    "format_amount",
     "parse_amount",
     "parse_dtime",
     "rejection",

@@ -30,8 +30,3 @@ def parse_amount(value: object) -> Decimal:
     if amount != amount.quantize(CENT):
         raise InvalidAmount("amount may have at most 2 fraction digits")
     return amount.quantize(CENT)
-
-
-def format_amount(amount: Decimal) -> str:
-    """The wire form for commands: a string, so no participant parses a float."""
-    return str(amount.quantize(CENT))

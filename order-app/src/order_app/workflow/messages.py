@@ -10,9 +10,23 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, Field
+from dapr_helpers.saga.contract import (
+    BILLING,
+    DELIVERY,
+    STOCK,
+    ChargePayment,
+    RefundPayment,
+    ReleaseCourier,
+    ReleaseStock,
+    ReserveCourier,
+    ReserveStock,
+    SagaCommand,
+    commands_topic,
+    event_name,
+)
+from pydantic import BaseModel
 
-from order_app.domain import OrderStatus, RejectionReason, StepName, StepRecord, format_amount
+from order_app.domain import OrderStatus, RejectionReason, StepName, StepRecord
 
 
 @dataclass(frozen=True)
@@ -20,10 +34,11 @@ class StepSpec:
     participant: str
     action: str
     compensation: str
+    undo: type[SagaCommand]  # the compensation's command
 
     @property
     def topic(self) -> str:
-        return f"{self.participant}-commands"
+        return commands_topic(self.participant)
 
     @property
     def reply_event(self) -> str:
@@ -35,14 +50,10 @@ class StepSpec:
 
 
 STEPS: dict[StepName, StepSpec] = {
-    StepName.RESERVE_STOCK: StepSpec("stock", "reserve", compensation="release"),
-    StepName.RESERVE_COURIER: StepSpec("delivery", "reserve", compensation="release"),
-    StepName.CHARGE_PAYMENT: StepSpec("billing", "charge", compensation="refund"),
+    StepName.RESERVE_STOCK: StepSpec(STOCK.name, STOCK.do, STOCK.undo, ReleaseStock),
+    StepName.RESERVE_COURIER: StepSpec(DELIVERY.name, DELIVERY.do, DELIVERY.undo, ReleaseCourier),
+    StepName.CHARGE_PAYMENT: StepSpec(BILLING.name, BILLING.do, BILLING.undo, RefundPayment),
 }
-
-
-def event_name(participant: str, action: str) -> str:
-    return f"{participant}.{action}"
 
 
 # The name the saga's workflow is registered and started under; stored with every instance.
@@ -53,20 +64,9 @@ def instance_id(order_id: int) -> str:
     return f"order-{order_id}"
 
 
-class Reply(BaseModel):
-    """A participant's answer on `order-replies`."""
-
-    order_id: int
-    participant: str
-    action: str
-    ok: bool
-    reason: str | None = None
-    message: str = ""
-    details: dict[str, Any] = Field(default_factory=dict)
-
-
 class Command(BaseModel):
-    """A command on `{participant}-commands`: the common fields plus the action's own."""
+    """A command on `{participant}-commands` (`body`: one of `dapr_helpers.saga.contract`'s
+    commands, as JSON), as the saga's activity input."""
 
     topic: str
     body: dict[str, Any]
@@ -113,19 +113,22 @@ class SagaInput(BaseModel):
     resume: Resume | None = None  # set only when a compensation continues as new
 
     def command(self, step: StepName, attempt: int = 1) -> Command:
-        spec = STEPS[step]
-        fields = {
-            StepName.RESERVE_STOCK: {"product_id": self.product_id, "quantity": self.quantity},
-            StepName.RESERVE_COURIER: {"slot_start": self.slot_start.isoformat()},
-            StepName.CHARGE_PAYMENT: {"login": self.login, "amount": format_amount(self.amount)},
-        }[step]
-        body = {"order_id": self.order_id, "action": spec.action, "attempt": attempt, **fields}
-        return Command(topic=spec.topic, body=body)
+        order_id = self.order_id
+        message: SagaCommand
+        if step is StepName.RESERVE_STOCK:
+            message = ReserveStock(
+                order_id=order_id, attempt=attempt, product_id=self.product_id, quantity=self.quantity
+            )
+        elif step is StepName.RESERVE_COURIER:
+            message = ReserveCourier(order_id=order_id, attempt=attempt, slot_start=self.slot_start)
+        else:
+            message = ChargePayment(order_id=order_id, attempt=attempt, login=self.login, amount=self.amount)
+        return Command(topic=STEPS[step].topic, body=message.model_dump(mode="json"))
 
     def compensation(self, step: StepName, attempt: int) -> Command:
         spec = STEPS[step]
-        body = {"order_id": self.order_id, "action": spec.compensation, "attempt": attempt}
-        return Command(topic=spec.topic, body=body, undoes=True)
+        message = spec.undo(order_id=self.order_id, attempt=attempt)
+        return Command(topic=spec.topic, body=message.model_dump(mode="json"), undoes=True)
 
 
 class SagaSnapshot(BaseModel):

@@ -45,9 +45,10 @@ from dapr.ext.workflow import DaprWorkflowContext, RetryPolicy, TaskFailedError
 
 # The SDK's marker for a failure its retry policy skips (raised by the activity).
 from dapr.ext.workflow._durabletask.task import NonRetryableError
+from dapr_helpers.saga.contract import Reply
 
 from order_app.domain import OrderStatus, StepName, StepRecord, StepState, rejection
-from order_app.workflow.messages import STEPS, Command, Outcome, Reply, Resume, SagaInput, SagaSnapshot
+from order_app.workflow.messages import STEPS, Command, Outcome, Resume, SagaInput, SagaSnapshot
 
 RECORD_AND_SEND = "record_and_send"
 

@@ -9,8 +9,10 @@ the product's reservations index (`reservations_index`).
 from decimal import Decimal
 from typing import Any
 
+from dapr_helpers.saga.participation import outcomes_from_json, outcomes_to_json
+
 from stock_app.domain.product import Product
-from stock_app.domain.reservation import OrderReservation, Outcome
+from stock_app.domain.reservation import OrderReservation
 
 SEQUENCE_KEY = "product-seq"  # {"last": <the highest product id handed out>}
 
@@ -71,7 +73,7 @@ def reservation_to_json(r: OrderReservation) -> dict[str, Any]:
         "status": r.status,
         "product_id": r.product_id,
         "quantity": r.quantity,
-        "outcomes": {action: vars(o) for action, o in r.outcomes.items()},
+        "outcomes": outcomes_to_json(r.outcomes),
     }
 
 
@@ -81,5 +83,5 @@ def reservation_from_json(d: dict[str, Any]) -> OrderReservation:
         status=d["status"],
         product_id=d["product_id"],
         quantity=d["quantity"],
-        outcomes={action: Outcome(**o) for action, o in d["outcomes"].items()},
+        outcomes=outcomes_from_json(d["outcomes"]),
     )
