@@ -44,9 +44,15 @@ run: $(STAMP)
 test: $(STAMP) lint newman-deps dapr-runtime infra-deps
 	REQUIRE_NEWMAN=1 $(BIN)/pytest
 
+# mypy checks the files pyproject.toml lists, then each package's tests/ in a run of its
+# own: their modules (conftest, test_*) share names across packages.
+MYPY_TESTS := $(wildcard $(addsuffix /tests,$(filter-out localdapr,$(PACKAGES))))
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(foreach d,$(MYPY_TESTS),$(BIN)/mypy $(d) &&) true
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -348,7 +348,7 @@ async def complete_orders(
 
     async def one(order: dict[str, Any]) -> None:
         snapshot = completed_snapshot(order)
-        await persist(lambda: activities.record_and_send(None, snapshot), f"outcome of {order['order_id']}")
+        await persist(lambda: activities.record_and_send(None, snapshot), f"outcome of {order['order_id']}")  # type: ignore[arg-type]
         if progress:
             progress.step()
 

@@ -38,7 +38,7 @@ def test_pages_follow_the_link_across_sealed_chunks_to_the_end(client, send, fun
         assert resp.headers["X-Total-Count"] == str(len(orders))
         seen += [p["order_id"] for p in resp.json()]
         link = resp.headers.get("Link")
-        url = link[1 : link.index(">")] if link else None
+        url = link[1 : link.index(">")] if link else None  # type: ignore[assignment]
         pages += 1
     assert seen == orders[::-1] and pages == 7
     resp = client.get(f"/billing/account/{login}/payments", params={"limit": 10, "before": 10})

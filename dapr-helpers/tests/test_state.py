@@ -1,3 +1,5 @@
+from typing import Any
+
 import pytest
 from dapr_helpers.client import DaprHttpError
 from dapr_helpers.pubsub import DaprPublisher, DaprReply, event_data
@@ -18,7 +20,7 @@ class FakeDaprHttp:
     def __init__(self, answers: dict[str, tuple[int, bytes, str | None]] | None = None) -> None:
         self.answers = answers or {}
         self.error: DaprHttpError | None = None
-        self.calls: list[tuple[str, str, object]] = []
+        self.calls: list[tuple[str, str, Any]] = []
 
     async def request(self, method: str, path: str, body: object = None) -> tuple[int, bytes, str | None]:
         self.calls.append((method, path, body))
@@ -86,7 +88,7 @@ async def test_other_transaction_failures_are_not_conflicts():
 async def test_create_json_is_first_write_and_reports_existing_key_as_false():
     dapr = FakeDaprHttp()
     assert await StateStore(dapr, "s").create_json("a", 1) is True
-    [item] = dapr.calls[0][2]  # type: ignore[misc]
+    [item] = dapr.calls[0][2]
     assert item["options"] == {"concurrency": "first-write"} and "etag" not in item
 
     dapr.error = DaprHttpError(
@@ -152,7 +154,7 @@ async def test_a_checked_write_inserts_what_was_read_as_missing_and_fails_if_som
 async def test_an_insert_goes_to_dapr_as_a_first_write_operation():
     dapr = FakeDaprHttp()
     await StateStore(dapr, "s").transact([Insert("a", 1)])
-    [operation] = dapr.calls[0][2]["operations"]  # type: ignore[index]
+    [operation] = dapr.calls[0][2]["operations"]
     assert operation == {
         "operation": "upsert",
         "request": {"key": "a", "value": 1, "options": {"concurrency": "first-write"}},

@@ -38,7 +38,7 @@ async def test_a_command_costs_one_bulk_read_and_one_transaction() -> None:
     uow.append("head", "b", chunk_size=4)
     await uow.commit()
     assert store.counted() == {"bulk_get_json": 1, "transact": 1}
-    assert store.store.snapshot() == {
+    assert store.store.snapshot() == {  # type: ignore[attr-defined]
         "account": {"balance": 4},
         "payment": {"status": "charged"},
         "head": {"count": 2, "tail": ["a", "b"]},
@@ -84,7 +84,7 @@ async def test_retry_on_conflict_reruns_the_whole_read_decide_write() -> None:
 
     async def increment() -> None:
         uow = UnitOfWork(store)
-        uow.put("counter", await uow.get("counter") + 1)
+        uow.put("counter", await uow.get("counter") + 1)  # type: ignore[operator]
         await uow.commit()
 
     await asyncio.gather(*(retry_on_conflict(increment) for _ in range(10)))
@@ -99,7 +99,7 @@ async def test_a_unit_reads_its_own_changes_and_commits_nothing_when_nothing_cha
     uow.delete("gone")
     assert (uow.value("a"), await uow.get("gone")) == (2, None)
     await uow.commit()
-    assert store.store.snapshot() == {"a": 2}
+    assert store.store.snapshot() == {"a": 2}  # type: ignore[attr-defined]
 
     duplicate = UnitOfWork(store)
     await duplicate.get("a")

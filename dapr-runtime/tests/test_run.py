@@ -18,7 +18,7 @@ import pytest
 import yaml
 from localdapr.runner import free_port
 
-COMPONENTS = [
+COMPONENTS: list[dict[str, object]] = [
     {
         "apiVersion": "dapr.io/v1alpha1",
         "kind": "Component",

@@ -123,7 +123,7 @@ def cli_charge(ctx: Any, order: dict[str, Any]) -> str:
     return "receipt-" + "x" * 200  # longer than a history line shows
 
 
-def cli_saga(ctx: wf.DaprWorkflowContext, order: dict[str, Any]):  # type: ignore[no-untyped-def]
+def cli_saga(ctx: wf.DaprWorkflowContext, order: dict[str, Any]):
     reservation = yield ctx.call_activity(cli_reserve, input=order)
     receipt = yield ctx.call_activity(cli_charge, input=order)
     return {"reservation": reservation, "receipt": receipt[:12]}
@@ -133,7 +133,7 @@ def cli_declined(ctx: wf.DaprWorkflowContext, order: dict[str, Any]) -> None:
     raise ValueError("card declined")
 
 
-def cli_waiting(ctx: wf.DaprWorkflowContext, order: dict[str, Any]):  # type: ignore[no-untyped-def]
+def cli_waiting(ctx: wf.DaprWorkflowContext, order: dict[str, Any]):
     return (yield ctx.wait_for_external_event("approval"))
 
 

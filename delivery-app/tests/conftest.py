@@ -48,7 +48,7 @@ def assert_slots_add_up(
     data = {key: value for key, (value, _) in store.data.items()}
     records = {v["order_id"]: v for k, v in data.items() if k.startswith("booking:")}
     held = {(v["slot_start"], v["courier"]): i for i, v in records.items() if v["status"] == "booked"}
-    in_slots = {}
+    in_slots: dict[tuple[str, str], int] = {}
     for key, slot in data.items():
         if key.startswith("slot:"):
             assert key == f"slot:{slot['start']}" and len(slot["bookings"]) <= couriers, slot

@@ -135,12 +135,12 @@ async def test_many_orders_over_few_slots_keep_courier_slots_adding_up(commands,
     await commands.couriers.add("Bob")
     starts = [datetime(2031, 4, 1, h, tzinfo=UTC) for h in range(4)]
     store.forced_conflicts = 25
-    batch = []
+    batch: list[ReserveCommand | ReleaseCommand] = []
     for n in range(60):
         oid = 7_000 + n
         reserve = ReserveCommand(order_id=oid, action="reserve", slot_start=starts[n % 4])
         release = ReleaseCommand(order_id=oid, action="release")
-        batch += {0: [reserve], 1: [reserve, release], 2: [release, reserve], 3: [reserve, reserve]}[n % 4]
+        batch += {0: [reserve], 1: [reserve, release], 2: [release, reserve], 3: [reserve, reserve]}[n % 4]  # type: ignore[arg-type]
         if n % 3 == 2:
             batch.append(ReleaseCommand(order_id=oid - 2, action="release"))
     await asyncio.gather(*(commands.handle(c) for c in batch))

@@ -49,6 +49,7 @@ async def test_records_written_on_the_saga_path_stay_the_same_size_over_10_000_c
             at_1000 = dict(store.largest)
 
     assert set(store.largest) == {"booking", "slot", "bookings", "bookings/{n}"}
+    assert at_1000 is not None
     # The same, but for the index head's count, which gains a digit past 1,000 bookings.
     assert {k: v for k, v in store.largest.items() if k != "bookings"} == {
         k: v for k, v in at_1000.items() if k != "bookings"

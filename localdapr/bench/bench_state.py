@@ -107,7 +107,7 @@ async def _client_worker(
     from dapr.aio.clients import DaprClient
     from dapr.conf import settings
 
-    settings.DAPR_HTTP_PORT = http_port
+    settings.DAPR_HTTP_PORT = http_port  # type: ignore[attr-defined]
     from dapr.clients.grpc._request import TransactionalStateOperation
 
     rng = random.Random(seed)

@@ -52,7 +52,7 @@ def run_worker(port: int) -> None:
         return value + 1
 
     @runtime.workflow(name=WORKFLOW)
-    def three_steps(ctx: wf.DaprWorkflowContext, value: int):  # type: ignore[no-untyped-def]
+    def three_steps(ctx: wf.DaprWorkflowContext, value: int):
         value = yield ctx.call_activity(step, input=value)
         value = yield ctx.call_activity(step, input=value)
         value = yield ctx.call_activity(step, input=value)

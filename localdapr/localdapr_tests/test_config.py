@@ -158,7 +158,7 @@ def test_component_without_type_is_refused(tmp_path: Path) -> None:
 
 
 def test_durations() -> None:
-    assert [parse_duration(v) for v in ["5s", "500ms", "1m30s", 2]] == [5.0, 0.5, 90.0, 2.0]
+    assert [parse_duration(v) for v in ["5s", "500ms", "1m30s", 2]] == [5.0, 0.5, 90.0, 2.0]  # type: ignore[arg-type]
     with pytest.raises(ConfigError):
         parse_duration("soon")
 

@@ -7,6 +7,7 @@ matches whole path segments; anything unrouted, internal routes included, is
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -32,7 +33,7 @@ def _run_file(
 
 
 @pytest.fixture(scope="module")
-def gateway(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, LocalDaprRun]:
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, LocalDaprRun]]:
     run_file, _, _ = _run_file(tmp_path_factory.mktemp("gateway"))
     port = free_port()
     with LocalDaprRun(run_file, "--gateway-port", str(port)) as run:

@@ -108,7 +108,7 @@ def test_sigterm_stops_apps_their_children_and_sidecars(tmp_path: Path) -> None:
     with LocalDaprRun(write_run_file(tmp_path, [app])) as run:
         run.wait_ready()
         child = int(run.wait_line(lambda line: "child pid" in line).rsplit(" ", 1)[1])
-        app_pid = int(re.search(r"pid (\d+) listening", run.wait_line(lambda line: "listening" in line))[1])
+        app_pid = int(re.search(r"pid (\d+) listening", run.wait_line(lambda line: "listening" in line))[1])  # type: ignore[index]
         assert alive(child) and alive(app_pid)
         started = time.monotonic()
         assert run.stop(signal.SIGTERM) == 0
@@ -131,7 +131,7 @@ def test_app_ignoring_sigterm_is_killed_after_the_grace_period(tmp_path: Path) -
     app = _app("alpha", tmp_path / "alpha", free_port(), env={"ECHO_IGNORE_TERM": "1"})
     with LocalDaprRun(write_run_file(tmp_path, [app]), "--grace-period", "0.5") as run:
         run.wait_ready()
-        pid = int(re.search(r"pid (\d+) listening", run.wait_line(lambda line: "listening" in line))[1])
+        pid = int(re.search(r"pid (\d+) listening", run.wait_line(lambda line: "listening" in line))[1])  # type: ignore[index]
         assert run.stop(timeout=10) == 0
         wait_until(lambda: not alive(pid), 5, "the app to be killed")
         assert any("did not stop" in line for line in run.stdout)

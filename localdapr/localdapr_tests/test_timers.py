@@ -7,7 +7,8 @@ from localdapr.workflow.timers import Timers
 
 
 async def test_a_timer_woken_early_waits_for_its_time() -> None:
-    timers, fired = Timers(), []
+    timers: Timers[int] = Timers()
+    fired: list[tuple[int, float]] = []
     fire_at = time.time() + 0.05
 
     # As uvloop may do: its millisecond timer calls back before the wall clock is there.
@@ -20,7 +21,8 @@ async def test_a_timer_woken_early_waits_for_its_time() -> None:
 
 
 async def test_a_cancelled_timer_never_fires() -> None:
-    timers, fired = Timers(), []
+    timers: Timers[int] = Timers()
+    fired: list[int] = []
     timers.arm(1, time.time() + 0.02, fired.append)
     timers.cancel([1])
     await asyncio.sleep(0.05)

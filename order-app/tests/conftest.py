@@ -73,7 +73,7 @@ class FakeWorkflowContext:
             call.task.complete(None)
         return call.task
 
-    def create_timer(self, fire_at: datetime | timedelta) -> dt.Task:
+    def create_timer(self, fire_at: datetime | timedelta) -> dt.TimerTask:
         if isinstance(fire_at, timedelta):
             fire_at = self.current_utc_datetime + fire_at
         timer = Timer(self.current_utc_datetime, fire_at, dt.TimerTask())
@@ -83,7 +83,7 @@ class FakeWorkflowContext:
     def wait_for_external_event(self, name: str, *, timeout: timedelta | None = None) -> dt.Task:
         """As the SDK does: a buffered event completes the wait at once; a timeout adds a
         timer, and a wait that times out is dropped so a late event stays buffered."""
-        event = dt.CompletableTask()
+        event: dt.CompletableTask[Any] = dt.CompletableTask()
         key = name.casefold()
         if self.buffered.get(key):
             event.complete(self.buffered[key].pop(0))
@@ -99,7 +99,7 @@ class FakeWorkflowContext:
         timer = self.create_timer(timeout)
         return dt.ExternalEventWithTimeoutTask(
             event, timer, event_name=name, timeout=timeout, on_timeout=forget
-        )  # type: ignore[arg-type]
+        )
 
     def raise_event(self, name: str, data: Any) -> None:
         """As the worker does: the oldest waiter gets it, else it is buffered."""

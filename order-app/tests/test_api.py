@@ -1,6 +1,7 @@
 """The public API and the reply subscription, on in-memory fakes (no sidecar)."""
 
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,7 +41,7 @@ class Harness:
 
 
 @pytest.fixture
-def api() -> Harness:
+def api() -> Iterator[Harness]:
     store, directory, sagas = InMemoryStateStore(), FakeDirectory(), FakeSagas()
     orders = OrderRepository(store)
     settings = Settings(step_timeout_seconds=12, max_wait_seconds=1)
@@ -249,7 +250,7 @@ def test_a_waiting_request_ends_when_this_process_records_the_outcome():
         waiting = pool.submit(http.get, "/orders/1", params={"wait": 30})
         while app.state.outcomes.waiting() == 0:
             time.sleep(0.01)
-        http.portal.call(orders.update, 1, lambda o: o.complete(o.steps, NOW))
+        http.portal.call(orders.update, 1, lambda o: o.complete(o.steps, NOW))  # type: ignore[union-attr]
         app.state.outcomes.recorded(1)
 
         resp = waiting.result(timeout=15)  # the wait's own deadline is 30 s

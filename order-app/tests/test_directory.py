@@ -64,7 +64,7 @@ class FakeSidecar:
 async def test_the_dapr_directory_asks_one_lookup_per_participant_with_the_key_in_the_query():
     """The query string is not part of daprd's breaker key: one breaker per lookup, not per login."""
     sidecar = FakeSidecar()
-    directory = DaprDirectory(sidecar, "billing", "stock")  # type: ignore[arg-type]
+    directory = DaprDirectory(sidecar, "billing", "stock")
     assert await directory.account_exists("ann+1@x") and await directory.product_exists(3)
     assert sidecar.paths == [
         "/invoke/billing/method/directory/account?login=ann%2B1%40x",
@@ -85,6 +85,6 @@ async def test_the_dapr_directory_asks_one_lookup_per_participant_with_the_key_i
     ],
 )
 async def test_the_dapr_directory_is_unavailable_when_the_answer_is_not_a_lookup(sidecar):
-    directory = DaprDirectory(sidecar, "billing", "stock")  # type: ignore[arg-type]
+    directory = DaprDirectory(sidecar, "billing", "stock")
     with pytest.raises(DirectoryUnavailable):
         await directory.account_exists("ann")

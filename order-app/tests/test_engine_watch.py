@@ -54,7 +54,7 @@ def test_metadata_of_a_healthy_and_of_a_stuck_engine() -> None:
 
 async def test_three_stuck_answers_in_a_row_ask_the_sidecar_to_restart() -> None:
     sidecar = FakeSidecar([STUCK, STUCK, STUCK])
-    watch = EngineWatch(sidecar, checks=3)  # type: ignore[arg-type]
+    watch = EngineWatch(sidecar, checks=3)
     assert [await watch.check() for _ in range(3)] == [False, False, True]
     assert sidecar.calls[-1] == ("POST", "/shutdown")
     assert watch.restarts == 1
@@ -62,7 +62,7 @@ async def test_three_stuck_answers_in_a_row_ask_the_sidecar_to_restart() -> None
 
 async def test_a_healthy_answer_or_a_reconnect_starts_the_count_again() -> None:
     sidecar = FakeSidecar([STUCK, STUCK, HEALTHY, STUCK, STUCK])
-    watch = EngineWatch(sidecar, checks=3)  # type: ignore[arg-type]
+    watch = EngineWatch(sidecar, checks=3)
     results = [await watch.check() for _ in range(3)]
     watch.reset()  # the worker reconnected
     results += [await watch.check() for _ in range(2)]
@@ -72,5 +72,5 @@ async def test_a_healthy_answer_or_a_reconnect_starts_the_count_again() -> None:
 
 async def test_an_unreachable_sidecar_is_not_counted_as_stuck() -> None:
     sidecar = FakeSidecar([STUCK, DaprUnavailable("down"), STUCK, STUCK])
-    watch = EngineWatch(sidecar, checks=3)  # type: ignore[arg-type]
+    watch = EngineWatch(sidecar, checks=3)
     assert [await watch.check() for _ in range(4)] == [False, False, False, True]

@@ -172,7 +172,7 @@ async def test_no_record_on_the_saga_path_grows_with_the_number_of_orders(caplog
     for n in range(10_000):
         key = f"key-{n}" if n % 3 == 0 else None  # both ways of placing an order
         order, _ = await service.place(request(("ann", "bob", "Edmond90")[n % 3], n), key)
-        await activities.record_and_send(None, snapshots[n % 2] | {"order_id": order.id})
+        await activities.record_and_send(None, snapshots[n % 2] | {"order_id": order.id})  # type: ignore[arg-type]
         if n % 10 == 0:
             reply = {"order_id": order.id, "participant": "delivery", "action": "reserve", "ok": False}
             await dead.add(f"{n:08d}-8d7a-4e6f-9b2c-1a2b3c4d5e6f", reply | {"reason": "no_courier_available"})

@@ -83,7 +83,7 @@ def test_the_sdks_log_lines_about_an_order_carry_its_id():
 
     InstanceOrderId().filter(record)
 
-    assert record.order_id == 42
+    assert record.order_id == 42  # type: ignore[attr-defined]
 
 
 def test_the_sdk_speaks_at_warning_unless_the_app_logs_debug():

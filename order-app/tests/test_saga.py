@@ -8,7 +8,7 @@ from dapr.ext.workflow._durabletask.task import NonRetryableError
 from order_app.workflow.messages import SagaInput, SagaTimeouts
 from order_app.workflow.saga import RECORD_AND_SEND, RETRY_BRIEFLY, RETRY_PATIENTLY
 
-from .conftest import SagaRun
+from .conftest import SagaRun  # type: ignore[import-not-found]
 
 RESERVE_BOTH = [("stock-commands", "reserve"), ("delivery-commands", "reserve")]
 SECOND = timedelta(seconds=1)

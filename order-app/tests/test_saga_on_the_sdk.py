@@ -11,7 +11,7 @@ import json
 import logging
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from dapr.ext.workflow._durabletask import worker as dt_worker
 from dapr.ext.workflow._durabletask.internal import helpers as ph
@@ -25,7 +25,8 @@ from order_app.workflow.runtime import build_runtime
 from order_app.workflow.saga import RECORD_AND_SEND, RETRY_PATIENTLY
 
 START = datetime(2030, 1, 1, 9, 0)
-ORIGINS = ("createTimer", "externalEvent", "activityRetry", "childWorkflowRetry")
+Origin = Literal["createTimer", "externalEvent", "activityRetry", "childWorkflowRetry"]
+ORIGINS: tuple[Origin, ...] = ("createTimer", "externalEvent", "activityRetry", "childWorkflowRetry")
 ROUNDS = SagaTimeouts.model_fields["compensation_rounds_per_run"].default  # before continuing as new
 
 
@@ -179,7 +180,7 @@ def test_an_outcome_recorded_only_after_its_retries_ran_out_on_the_sdk_executor(
     backend.raise_event("delivery.reserve", reply("delivery", "reserve"))
     backend.raise_event("billing.charge", reply("billing", "charge"))
     for _ in range(RETRY_PATIENTLY.max_number_of_attempts):
-        backend.elapse(RETRY_PATIENTLY.max_retry_interval)  # each retry waits on a durable timer
+        backend.elapse(RETRY_PATIENTLY.max_retry_interval)  # type: ignore[arg-type]  # each retry waits on a durable timer
 
     records = [i for name, i in backend.activities if name == RECORD_AND_SEND and i["outcome"]]
     assert len(records) == RETRY_PATIENTLY.max_number_of_attempts

@@ -4,6 +4,7 @@ import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from dapr_helpers.state import ConcurrencyConflict, Operation
 from dapr_helpers.testing import InMemoryStateStore
@@ -51,7 +52,7 @@ async def test_concurrent_new_orders_take_turns_for_the_id_counter_instead_of_co
     store = ConflictCountingStore()
     orders = OrderRepository(store)
 
-    made = await asyncio.gather(
+    made: list[Any] = await asyncio.gather(
         *(orders.add_new("ann", lambda i: Order.create(i, REQUEST, NOW)) for _ in range(20)),
         *(orders.next_id() for _ in range(5)),
     )
@@ -82,4 +83,4 @@ async def test_concurrent_retries_with_one_idempotency_key_start_one_saga():
     assert len(created) == 1
     assert len(sagas.started) == 1
     for other in others:  # a replay of the same order, or "still in flight, retry"
-        assert isinstance(other, IdempotencyKeyInFlight) or other[0].id == created[0][0].id
+        assert isinstance(other, IdempotencyKeyInFlight) or other[0].id == created[0][0].id  # type: ignore[index]

@@ -28,7 +28,9 @@ async def test_records_are_the_same_size_after_ten_thousand_operations_as_after_
         n += 1
         order_id, pid = new_order_id(), pids[n % 3]
         quantity = 10_000_000 if n % 50 == 0 else 1 + n % 3
-        steps = [ReserveCommand(order_id=order_id, action="reserve", product_id=pid, quantity=quantity)]
+        steps: list[ReserveCommand | ReleaseCommand] = [
+            ReserveCommand(order_id=order_id, action="reserve", product_id=pid, quantity=quantity)
+        ]
         if n % 3 == 0:
             steps.append(ReleaseCommand(order_id=order_id, action="release"))
         for command in steps:

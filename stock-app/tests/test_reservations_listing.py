@@ -84,7 +84,7 @@ async def test_units_always_add_up_through_races_conflicts_and_duplicates(comman
     pid = (await products.register("contended", 40, None)).id
     rng = random.Random(16)
     orders = [new_order_id() for _ in range(60)]
-    commands_ = []
+    commands_: list[ReserveCommand | ReleaseCommand] = []
     for oid in orders:
         commands_.append(
             ReserveCommand(order_id=oid, action="reserve", product_id=pid, quantity=rng.randint(1, 3))
@@ -106,6 +106,7 @@ async def test_units_always_add_up_through_races_conflicts_and_duplicates(comman
     statuses = set()
     for oid in orders:
         record = await products.reservation(oid)
+        assert record is not None
         statuses.add(record.status)
         listed = any(r.order_id == oid for r in page.entries)
         assert listed == (record.status in ("reserved", "released")), record

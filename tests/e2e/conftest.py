@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
+from pluggy import Result
 
 from .stack import STACK_ENV, Stack, make_stack
 
@@ -72,7 +73,7 @@ class Api:
         login: str,
         product_id: int,
         quantity: int,
-        amount: Decimal | int,
+        amount: Decimal | int | str,
         dtime: datetime,
         **headers: str,
     ) -> httpx.Response:
@@ -117,9 +118,11 @@ def api(stack: Stack) -> Iterator[Api]:
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, Result[pytest.TestReport], None]:
     # On failure, show the tail of every process's log: the saga spans five processes.
     outcome = yield
     report = outcome.get_result()
     if report.failed and "stack" in getattr(item, "funcargs", {}):
-        report.sections.append(("stack logs", item.funcargs["stack"].logs()))
+        report.sections.append(("stack logs", item.funcargs["stack"].logs()))  # type: ignore[attr-defined]

@@ -296,7 +296,7 @@ class DaprStack(Stack):
         return procs
 
     def stop(self) -> None:
-        self._stop([a.process for a in self.apps.values() if a.process] + [self.gateway])
+        self._stop([a.process for a in self.apps.values() if a.process] + [self.gateway])  # type: ignore[arg-type, list-item]
         if self.system:
             self.system.stop()
 

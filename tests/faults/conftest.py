@@ -8,12 +8,13 @@ Each test keeps a `Ledger` of what it did and ends with the audit (`tests/faults
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from pluggy import Result
 
 from ..e2e.conftest import Api, future_slot
 from ..e2e.stack import DEADLETTERS_APP, STACK_ENV, Stack, make_stack
@@ -98,8 +99,10 @@ def driver(fault_stack: Stack) -> Iterator[Driver]:
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, Result[pytest.TestReport], None]:
     outcome = yield
     report = outcome.get_result()
     if report.failed and "fault_stack" in getattr(item, "funcargs", {}):
-        report.sections.append(("stack logs", item.funcargs["fault_stack"].logs()))
+        report.sections.append(("stack logs", item.funcargs["fault_stack"].logs()))  # type: ignore[attr-defined]

@@ -61,9 +61,9 @@ def test_order_sidecar_killed_mid_load_then_restarted(driver: Driver) -> None:
     real_dapr_only(driver)
     ids = driver.place_mix(24)
     killed_at = datetime.now(UTC)
-    driver.stack.kill_sidecar("order")
+    driver.stack.kill_sidecar("order")  # type: ignore[attr-defined]
     time.sleep(3)  # as long as a container restart takes, at least
-    driver.stack.start_sidecar("order")
+    driver.stack.start_sidecar("order")  # type: ignore[attr-defined]
     finish_and_audit(driver, ids, killed_at)
 
 
@@ -74,8 +74,8 @@ def test_order_sidecar_then_order_app_killed_mid_load(driver: Driver) -> None:
     real_dapr_only(driver)
     ids = driver.place_mix(24)
     killed_at = datetime.now(UTC)
-    driver.stack.kill_sidecar("order")
-    driver.stack.start_sidecar("order")
+    driver.stack.kill_sidecar("order")  # type: ignore[attr-defined]
+    driver.stack.start_sidecar("order")  # type: ignore[attr-defined]
     more = driver.place_mix(12)
     driver.stack.kill_app("order")
     driver.stack.start_app("order")

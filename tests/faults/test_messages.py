@@ -164,7 +164,8 @@ def publish(driver: Driver, topic: str, data: dict[str, Any]) -> None:
 
 def test_a_poison_message_is_dead_lettered_and_blocks_nothing(driver: Driver) -> None:
     tag = uuid.uuid4().hex
-    poison = {  # no handler can ever accept these: each is dropped to its dead-letter topic
+    # no handler can ever accept these: each is dropped to its dead-letter topic
+    poison: dict[str, dict[str, Any]] = {
         "stock-commands": {"order_id": "not-a-number", "action": "reserve", "poison": tag},
         "billing-commands": {"action": "charge", "amount": "lots", "poison": tag},
         "delivery-commands": {"order_id": 1, "action": "teleport", "poison": tag},

@@ -7,10 +7,11 @@ that could move another's state); the API-token tests start their own.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 import httpx
 import pytest
+from pluggy import Result
 
 from tests.e2e.stack import STACK_ENV, Stack
 
@@ -26,13 +27,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, Result[pytest.TestReport], None]:
     # On failure, show the tail of every process's log: a request may span five processes.
     outcome = yield
     report = outcome.get_result()
     for name in ("stack", "token_stack"):
         if report.failed and name in getattr(item, "funcargs", {}):
-            report.sections.append(("stack logs", item.funcargs[name].logs()))
+            report.sections.append(("stack logs", item.funcargs[name].logs()))  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="package")

@@ -10,6 +10,7 @@ internal path.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,7 +33,7 @@ SIDECAR_PATHS = [
     "/v1.0-beta1/workflows/dapr/order-1",
 ]
 CHART = next(c for c in helmtool.chart_dirs() if c.name == "order-saga")
-VALUES_CASES = {"default": []} | {f.stem: [f] for f in helmtool.values_files(CHART)}
+VALUES_CASES: dict[str, list[Path]] = {"default": []} | {f.stem: [f] for f in helmtool.values_files(CHART)}
 
 
 def test_every_app_has_internal_routes_to_check() -> None:

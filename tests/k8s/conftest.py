@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import helm_python as helm
@@ -11,7 +12,7 @@ import pytest
 from .helmtool import Manifest, chart_dirs, load_values, loadable, render, values_files
 
 CHART_DIR = next(c for c in chart_dirs() if c.name == "order-saga")
-CASES = {"default": []} | {f.stem: [f] for f in values_files(CHART_DIR)}
+CASES: dict[str, list[Path]] = {"default": []} | {f.stem: [f] for f in values_files(CHART_DIR)}
 
 
 @cache

@@ -271,7 +271,7 @@ def topics_problems(manifests: list[Manifest], values: dict[str, Any]) -> list[s
     """The pub/sub component's scoping is docs/messaging.md's table, exactly: each app may
     publish its topics and the dead letters of the topics it subscribes to (its sidecar
     writes them), and subscribe to its topics and the dead letters it reads."""
-    problems = []
+    problems: list[str] = []
     topics = documented_topics()
     if not topics:
         return ["no topics found in docs/messaging.md"]

@@ -11,6 +11,7 @@ too, for the kubelet's probes, which carry no token.
 import hmac
 import os
 
+from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dapr_helpers.problems import problem_response
@@ -46,8 +47,8 @@ class AppTokenMiddleware:
         await self.app(scope, receive, send)
 
 
-def require_app_token(app: ASGIApp, public_prefix: str, token: str | None = None) -> None:
+def require_app_token(app: Starlette, public_prefix: str, token: str | None = None) -> None:
     """Guard `app`'s internal routes with `token`, by default `APP_API_TOKEN`; unset: no check."""
     token = token if token is not None else os.environ.get("APP_API_TOKEN", "")
     if token:
-        app.add_middleware(AppTokenMiddleware, token=token, public_prefix=public_prefix)  # type: ignore[attr-defined]
+        app.add_middleware(AppTokenMiddleware, token=token, public_prefix=public_prefix)

@@ -10,7 +10,7 @@ made while the sidecar is away fails at once (`DaprUnavailable`, a 503).
 
 import json
 import re
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 from dapr.clients.http.helpers import get_api_url
@@ -38,6 +38,12 @@ class DaprHttpError(Exception):
     def is_conflict(self) -> bool:
         """An ETag mismatch (409, or a 500 naming it) or a first-write on an existing key."""
         return self.status == 409 or (self.status == 500 and bool(_CONFLICT_MESSAGE.search(self.message)))
+
+
+class DaprRequests(Protocol):
+    """What the state, pub/sub and invocation adapters use of `DaprHttp` (tests pass fakes)."""
+
+    async def request(self, method: str, path: str, body: Any = None) -> tuple[int, bytes, str | None]: ...
 
 
 class DaprHttp:

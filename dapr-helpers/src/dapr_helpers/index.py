@@ -22,7 +22,7 @@ store and both runtimes.
 """
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from dapr_helpers.state import Insert, JsonStore, Operation, checked_write
 
@@ -109,7 +109,7 @@ class ChunkedIndex:
             found = await self.store.bulk_get_json(keys)
             if missing := [k for k in keys if found[k][0] is None]:  # written with their heads
                 raise LookupError(f"index chunks missing: {', '.join(missing)}")
-            flat = [e for k in keys for e in found[k][0]]
+            flat = [e for k in keys for e in cast(list[Any], found[k][0])]
             entries = flat[start - first * size : sealed_end - first * size]
         if end > sealed:
             entries += head.tail[max(start, sealed) - sealed : end - sealed]

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ValidationError
 
-from dapr_helpers.client import DaprHttp
+from dapr_helpers.client import DaprRequests
 from dapr_helpers.logging import bind_order
 
 T = TypeVar("T")
@@ -25,7 +25,7 @@ class DaprPublisher:
     The data goes as JSON, so subscribers get it parsed as the CloudEvent's `data`.
     """
 
-    def __init__(self, dapr: DaprHttp, pubsub: str) -> None:
+    def __init__(self, dapr: DaprRequests, pubsub: str) -> None:
         self.dapr = dapr
         self.path = f"/publish/{quote(pubsub, safe='')}"
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
-from dapr_helpers.client import DaprHttp, DaprHttpError
+from dapr_helpers.client import DaprHttpError, DaprRequests
 
 JSON_METADATA = {"contentType": "application/json"}
 
@@ -70,7 +70,7 @@ class StateStore:
     existing key) raises `ConcurrencyConflict`, anything else `DaprHttpError`.
     """
 
-    def __init__(self, dapr: DaprHttp, store_name: str) -> None:
+    def __init__(self, dapr: DaprRequests, store_name: str) -> None:
         self.dapr = dapr
         self.base = f"/state/{quote(store_name, safe='')}"
 

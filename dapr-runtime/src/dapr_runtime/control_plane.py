@@ -34,7 +34,7 @@ class _ControlPlane:
 
     def start(self, cwd: Path | None = None) -> None:
         healthz = free_port()
-        argv = [
+        argv: list[str | Path] = [
             self.runtime.bin(self.name),
             *("--port", str(self.port), "--listen-address", "127.0.0.1"),
             # placement, scheduler and daprd all default healthz to 8080 and metrics to 9090

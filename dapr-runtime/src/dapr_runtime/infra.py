@@ -93,7 +93,7 @@ class Postgres:
     def start(self) -> None:
         self.init()
         drop, _ = _as_postgres_user()
-        argv = [
+        argv: list[str | Path] = [
             postgres_bindir() / "postgres",
             *("-D", self.data, "-p", str(self.port), "-h", "127.0.0.1", "-k", self.root),
             *("-c", "max_connections=200"),
@@ -142,7 +142,7 @@ class Redis:
 
     def start(self) -> None:
         self.data.mkdir(parents=True, exist_ok=True)
-        argv = [
+        argv: list[str | Path] = [
             redis_server(),
             *("--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.data),
             # Redis Streams hold the saga's messages until acknowledged: keep them on disk

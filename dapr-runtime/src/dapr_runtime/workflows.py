@@ -216,7 +216,7 @@ DESCRIBE: dict[str, Callable[[Any, Names], tuple[str, str]]] = {
 def history_lines(events: Sequence[pb.HistoryEvent]) -> list[str]:
     names: Names = {}
     for event in events:
-        kind = event.WhichOneof("eventType")
+        kind: str | None = event.WhichOneof("eventType")
         if kind == "taskScheduled":
             names[event.eventId] = event.taskScheduled.name
         elif kind == "childWorkflowInstanceCreated":

@@ -76,7 +76,7 @@ def register(main: FastAPI, peer: FastAPI, dapr_app: Any, recorder: Any) -> None
         async def handler(request: Request) -> Response:
             event, key = await _record(recorder, topic, request)
             data = event.get("data") if isinstance(event.get("data"), dict) else {}
-            script = data.get("script") or ["SUCCESS"]
+            script = data.get("script") or ["SUCCESS"]  # type: ignore[union-attr]
             with _lock:
                 n = _attempts[f"{topic}:{key}"]
                 _attempts[f"{topic}:{key}"] = n + 1

@@ -98,9 +98,9 @@ class Target:
         sidecar = sidecar or self.main
         os.environ["DAPR_GRPC_PORT"] = str(sidecar.grpc_port)
         os.environ["DAPR_HTTP_PORT"] = str(sidecar.http_port)
-        settings.DAPR_GRPC_PORT = sidecar.grpc_port
-        settings.DAPR_HTTP_PORT = sidecar.http_port
-        settings.DAPR_RUNTIME_HOST = "127.0.0.1"
+        settings.DAPR_GRPC_PORT = sidecar.grpc_port  # type: ignore[attr-defined]
+        settings.DAPR_HTTP_PORT = sidecar.http_port  # type: ignore[attr-defined]
+        settings.DAPR_RUNTIME_HOST = "127.0.0.1"  # type: ignore[attr-defined]
 
 
 @dataclass

@@ -54,7 +54,7 @@ def acl(default_action: str, caller_action: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def sidecars(runtime: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Recorder]]:
     recorder = Recorder()
-    apps = [
+    apps: list[dict[str, Any]] = [
         # Denies by default, allows acl-friend by policy.
         {"app_id": "acl-closed", "app": echo_app("acl-closed", recorder), "config": acl("deny", "allow")},
         # Allows by default, denies acl-friend by policy.

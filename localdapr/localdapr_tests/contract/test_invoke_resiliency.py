@@ -90,7 +90,7 @@ def _status_app(calls: Counter[str]) -> FastAPI:
 @pytest.fixture(scope="module")
 def resiliency(runtime: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Counter[str]]]:
     calls: Counter[str] = Counter()
-    apps = [
+    apps: list[dict[str, Any]] = [
         {"app_id": "res-target", "app": _target_app(calls)},
         {"app_id": "res-caller"},
         {"app_id": "res-down", "app_down": True},

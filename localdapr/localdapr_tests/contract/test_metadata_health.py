@@ -20,7 +20,7 @@ pytestmark = localdapr_only
 
 
 async def test_healthz_is_500_until_the_sidecar_has_started() -> None:
-    block = HealthBlock(SimpleNamespace())  # type: ignore[arg-type]
+    block = HealthBlock(SimpleNamespace())
     app = web.Application()
     app.add_routes(block.http_routes())
     async with TestClient(TestServer(app)) as client:

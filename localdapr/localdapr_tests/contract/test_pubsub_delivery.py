@@ -89,7 +89,7 @@ async def scenario(
         route = Route("pubsub", "t", "/events", dead_letter_topic=dead_letter_topic)
         gid = broker.ensure_group("pubsub", "t", "sub")
         channel = AppChannel("127.0.0.1", app.port)
-        consumer = GroupConsumer(sidecar, broker, route, gid, policy, channel)  # type: ignore[arg-type]
+        consumer = GroupConsumer(sidecar, broker, route, gid, policy, channel)
         consumer.start()
         try:
             await body(app, broker, consumer)

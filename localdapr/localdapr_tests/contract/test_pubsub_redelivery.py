@@ -76,7 +76,7 @@ def subscriber(recorder: Recorder) -> FastAPI:
 @pytest.fixture(scope="module")
 def sidecars(runtime: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Recorder]]:
     recorder = Recorder()
-    apps = [{"app_id": "nack-pub"}, {"app_id": "nack-sub", "app": subscriber(recorder)}]
+    apps: list[dict[str, Any]] = [{"app_id": "nack-pub"}, {"app_id": "nack-sub", "app": subscriber(recorder)}]
     workdir = Path(tmp_path_factory.mktemp("nack"))
     with private_sidecars(runtime, workdir, apps, {"pubsub.yaml": PUBSUB}) as started:
         yield started, recorder

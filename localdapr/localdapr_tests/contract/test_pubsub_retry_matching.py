@@ -71,7 +71,10 @@ def subscriber(recorder: Recorder) -> FastAPI:
 @pytest.fixture(scope="module")
 def sidecars(runtime: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Recorder]]:
     recorder = Recorder()
-    apps = [{"app_id": "match-pub"}, {"app_id": "match-sub", "app": subscriber(recorder)}]
+    apps: list[dict[str, Any]] = [
+        {"app_id": "match-pub"},
+        {"app_id": "match-sub", "app": subscriber(recorder)},
+    ]
     with private_sidecars(runtime, Path(tmp_path_factory.mktemp("match")), apps, RESOURCES) as started:
         yield started, recorder
 

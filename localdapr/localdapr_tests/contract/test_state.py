@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import grpc
 import pytest
@@ -466,7 +467,7 @@ def test_query_sees_only_json_values_with_filters_sort_and_paging(client: DaprCl
         doc = {"batch": batch, "i": i, "person": {"city": city}}
         client.save_state(STORE, f"{batch}-{i}", json.dumps(doc), state_metadata=meta)
     client.save_state(STORE, f"{batch}-bin", json.dumps({"batch": batch}))  # not JSON-typed: invisible
-    query = {
+    query: dict[str, Any] = {
         "filter": {"AND": [{"EQ": {"batch": batch}}, {"IN": {"person.city": ["Paris", "Rome"]}}]},
         "sort": [{"key": "i", "order": "DESC"}],
         "page": {"limit": 2},

@@ -103,7 +103,7 @@ def subscriber(recorder: Recorder) -> FastAPI:
 @pytest.fixture(scope="module")
 def traced(runtime: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Recorder]]:
     recorder = Recorder()
-    apps = [
+    apps: list[dict[str, Any]] = [
         {"app_id": "traced-pub", "config": TRACED},
         {"app_id": "traced-sub", "app": subscriber(recorder), "config": TRACED},
     ]

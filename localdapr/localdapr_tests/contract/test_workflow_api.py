@@ -95,7 +95,7 @@ def wfapi_gate(ctx: Any, key: str) -> str:
 
 
 @workflow
-def wfapi_sequence(ctx: wf.DaprWorkflowContext, n: int):  # type: ignore[no-untyped-def]
+def wfapi_sequence(ctx: wf.DaprWorkflowContext, n: int):
     total = yield ctx.call_activity(wfapi_add, input=[n, 1])
     ctx.set_custom_status(f"after-first:{total}")
     total = yield ctx.call_activity(wfapi_add, input=[total, 10])
@@ -105,7 +105,7 @@ def wfapi_sequence(ctx: wf.DaprWorkflowContext, n: int):  # type: ignore[no-unty
 
 
 @workflow
-def wfapi_saga(ctx: wf.DaprWorkflowContext, key: str):  # type: ignore[no-untyped-def]
+def wfapi_saga(ctx: wf.DaprWorkflowContext, key: str):
     done: list[str] = []
     try:
         for step in ("stock", "courier", "payment"):
@@ -120,20 +120,20 @@ def wfapi_saga(ctx: wf.DaprWorkflowContext, key: str):  # type: ignore[no-untype
 
 
 @workflow
-def wfapi_gate_then_wait(ctx: wf.DaprWorkflowContext, key: str):  # type: ignore[no-untyped-def]
+def wfapi_gate_then_wait(ctx: wf.DaprWorkflowContext, key: str):
     yield ctx.call_activity(wfapi_gate, input=key)  # held until the test has raised the event
     return (yield ctx.wait_for_external_event("Approval"))
 
 
 @workflow
-def wfapi_wait_event(ctx: wf.DaprWorkflowContext, name: str):  # type: ignore[no-untyped-def]
+def wfapi_wait_event(ctx: wf.DaprWorkflowContext, name: str):
     yield ctx.call_activity(wfapi_echo, input="first")  # the event may arrive meanwhile
     value = yield ctx.wait_for_external_event(name)  # no timeout: the 9999-12-31 timer
     return value
 
 
 @workflow
-def wfapi_event_or_timeout(ctx: wf.DaprWorkflowContext, seconds: float):  # type: ignore[no-untyped-def]
+def wfapi_event_or_timeout(ctx: wf.DaprWorkflowContext, seconds: float):
     event = ctx.wait_for_external_event("approval")
     timeout = ctx.create_timer(timedelta(seconds=seconds))
     winner = yield wf.when_any([event, timeout])
@@ -143,7 +143,7 @@ def wfapi_event_or_timeout(ctx: wf.DaprWorkflowContext, seconds: float):  # type
 
 
 @workflow
-def wfapi_retry(ctx: wf.DaprWorkflowContext, args: list[Any]):  # type: ignore[no-untyped-def]
+def wfapi_retry(ctx: wf.DaprWorkflowContext, args: list[Any]):
     policy = wf.RetryPolicy(
         first_retry_interval=timedelta(milliseconds=50),
         max_number_of_attempts=3,
@@ -154,20 +154,20 @@ def wfapi_retry(ctx: wf.DaprWorkflowContext, args: list[Any]):  # type: ignore[n
 
 
 @workflow
-def wfapi_fan_out(ctx: wf.DaprWorkflowContext, n: int):  # type: ignore[no-untyped-def]
+def wfapi_fan_out(ctx: wf.DaprWorkflowContext, n: int):
     results = yield wf.when_all([ctx.call_activity(wfapi_add, input=[i, i]) for i in range(n)])
     return sum(results)
 
 
 @workflow
-def wfapi_child(ctx: wf.DaprWorkflowContext, value: int):  # type: ignore[no-untyped-def]
+def wfapi_child(ctx: wf.DaprWorkflowContext, value: int):
     if value < 0:
         raise ValueError(f"negative: {value}")
     return (yield ctx.call_activity(wfapi_add, input=[value, 1000]))
 
 
 @workflow
-def wfapi_parent(ctx: wf.DaprWorkflowContext, value: int):  # type: ignore[no-untyped-def]
+def wfapi_parent(ctx: wf.DaprWorkflowContext, value: int):
     ok = yield ctx.call_child_workflow(wfapi_child, input=value)
     try:
         yield ctx.call_child_workflow(wfapi_child, input=-value, instance_id=f"{ctx.instance_id}-bad")
@@ -177,7 +177,7 @@ def wfapi_parent(ctx: wf.DaprWorkflowContext, value: int):  # type: ignore[no-un
 
 
 @workflow
-def wfapi_counter(ctx: wf.DaprWorkflowContext, state: dict[str, Any]):  # type: ignore[no-untyped-def]
+def wfapi_counter(ctx: wf.DaprWorkflowContext, state: dict[str, Any]):
     """Continue-as-new loop; each execution consumes one 'tick' event, keeping unread ones."""
     tick = yield ctx.wait_for_external_event("tick")
     state = {"n": state["n"] + 1, "ticks": [*state["ticks"], tick]}
@@ -188,14 +188,14 @@ def wfapi_counter(ctx: wf.DaprWorkflowContext, state: dict[str, Any]):  # type: 
 
 
 @workflow
-def wfapi_gated(ctx: wf.DaprWorkflowContext, key: str):  # type: ignore[no-untyped-def]
+def wfapi_gated(ctx: wf.DaprWorkflowContext, key: str):
     first = yield ctx.call_activity(wfapi_gate, input=key)
     second = yield ctx.call_activity(wfapi_echo, input="after")
     return [first, second]
 
 
 @workflow
-def wfapi_tree(ctx: wf.DaprWorkflowContext, depth: int):  # type: ignore[no-untyped-def]
+def wfapi_tree(ctx: wf.DaprWorkflowContext, depth: int):
     if depth > 0:
         yield ctx.call_child_workflow(wfapi_tree, input=depth - 1, instance_id=f"{ctx.instance_id}-c")
         return "children done"
@@ -204,7 +204,7 @@ def wfapi_tree(ctx: wf.DaprWorkflowContext, depth: int):  # type: ignore[no-unty
 
 
 @workflow
-def wfapi_finite_tree(ctx: wf.DaprWorkflowContext, depth: int):  # type: ignore[no-untyped-def]
+def wfapi_finite_tree(ctx: wf.DaprWorkflowContext, depth: int):
     if depth > 0:
         yield ctx.call_child_workflow(wfapi_finite_tree, input=depth - 1, instance_id=f"{ctx.instance_id}-c")
     return depth

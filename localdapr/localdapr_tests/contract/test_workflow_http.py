@@ -32,7 +32,7 @@ def wfhttp_describe_input(ctx: wf.DaprWorkflowContext, value: Any) -> dict[str, 
 
 
 @workflow
-def wfhttp_wait(ctx: wf.DaprWorkflowContext, label: str):  # type: ignore[no-untyped-def]
+def wfhttp_wait(ctx: wf.DaprWorkflowContext, label: str):
     ctx.set_custom_status(f"waiting:{label}")
     value = yield ctx.wait_for_external_event("go")
     ctx.set_custom_status("done")

@@ -35,7 +35,7 @@ def wfinspect_echo(ctx: Any, value: Any) -> Any:
 
 
 @workflow
-def wfinspect_steps(ctx: wf.DaprWorkflowContext, prefix: str):  # type: ignore[no-untyped-def]
+def wfinspect_steps(ctx: wf.DaprWorkflowContext, prefix: str):
     first = yield ctx.call_activity(wfinspect_echo, input=f"{prefix}-a")
     second = yield ctx.call_activity(wfinspect_echo, input=f"{prefix}-b")
     return [first, second]

@@ -64,7 +64,7 @@ def worker(sidecar: Sidecar) -> wf.WorkflowRuntime:
     def ret_fail(ctx: wf.DaprWorkflowContext, value: Any) -> Any:
         raise ValueError("boom")
 
-    def ret_wait(ctx: wf.DaprWorkflowContext, value: Any):  # type: ignore[no-untyped-def]
+    def ret_wait(ctx: wf.DaprWorkflowContext, value: Any):
         return (yield ctx.wait_for_external_event("never"))
 
     runtime = wf.WorkflowRuntime(host="127.0.0.1", port=str(sidecar.grpc_port))

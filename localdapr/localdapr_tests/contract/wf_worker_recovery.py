@@ -62,13 +62,13 @@ def announce(ctx: Any, key: str) -> None:
 
 
 @runtime.workflow(name="wfrec_two_steps")
-def two_steps(ctx: wf.DaprWorkflowContext, key: str):  # type: ignore[no-untyped-def]
+def two_steps(ctx: wf.DaprWorkflowContext, key: str):
     first = yield ctx.call_activity(slow, input=key)
     return (yield ctx.call_activity(fast, input=first))
 
 
 @runtime.workflow(name="wfrec_restart")
-def survive_restart(ctx: wf.DaprWorkflowContext, args: list[Any]):  # type: ignore[no-untyped-def]
+def survive_restart(ctx: wf.DaprWorkflowContext, args: list[Any]):
     key, timer_seconds = args
     timer = ctx.create_timer(timedelta(seconds=timer_seconds))
     work = ctx.call_activity(slow, input=key)

@@ -7,6 +7,7 @@ from typing import Any
 
 import grpc
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from .http_status import status_from_http
 
@@ -53,7 +54,7 @@ class TokenInterceptor(grpc.aio.ServerInterceptor):
         return self._denial(detail, handler is not None and handler.response_streaming)
 
 
-def token_middleware(token: str) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def token_middleware(token: str) -> Middleware:
     """pkg/api/http/middlewares.go APITokenAuthMiddleware: Go's http.Error, a text body."""
 
     @web.middleware

@@ -29,6 +29,7 @@ import socket
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import uvloop
@@ -441,9 +442,8 @@ class Runner:
             waits = [asyncio.ensure_future(p.process.wait()) for p in running if p.process]
             force = asyncio.ensure_future(self._force.wait())
             everyone = asyncio.gather(*waits)
-            await asyncio.wait(
-                [everyone, force], timeout=self.options.grace_period, return_when=asyncio.FIRST_COMPLETED
-            )
+            first: list[asyncio.Future[Any]] = [everyone, force]
+            await asyncio.wait(first, timeout=self.options.grace_period, return_when=asyncio.FIRST_COMPLETED)
             force.cancel()
             for p in running:
                 if p.process and p.process.returncode is None:

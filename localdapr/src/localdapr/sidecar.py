@@ -14,6 +14,7 @@ from typing import TypeVar
 import aiohttp
 import grpc
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from dapr.proto.runtime.v1 import dapr_pb2_grpc
 from yarl import URL
 
@@ -128,7 +129,7 @@ class Sidecar:
         self._grpc = server
 
         # In daprd's order: tracing, then the token check, then routing on the cleaned path.
-        middlewares = [self._trace_middleware] if self.tracing.middleware else []
+        middlewares: list[Middleware] = [self._trace_middleware] if self.tracing.middleware else []
         middlewares += [token_middleware(o.api_token)] if o.api_token else []
         app = web.Application(middlewares=[*middlewares, _clean_path_middleware])
         for block in self.blocks:

@@ -11,7 +11,7 @@ stored outcome.
 import logging
 
 from dapr_helpers.pubsub import Publisher
-from dapr_helpers.saga.handler import ParticipantCommands
+from dapr_helpers.saga.handler import Handler, ParticipantCommands
 from dapr_helpers.saga.participation import Outcome
 
 from billing_app.adapters.repository import BillingRepository
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 class CommandService(ParticipantCommands):
     def __init__(self, repo: BillingRepository, publisher: Publisher, replies_topic: str) -> None:
         self.repo = repo
-        handlers = {"charge": self._charge, "refund": self._refund}
+        handlers: dict[str, Handler] = {"charge": self._charge, "refund": self._refund}
         super().__init__(PARTICIPANT, handlers, publisher, replies_topic, log)
 
     async def _charge(self, command: ChargeCommand) -> Outcome:

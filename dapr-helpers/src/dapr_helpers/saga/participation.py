@@ -45,7 +45,7 @@ class Participation:
     DONE: ClassVar[str]  # the status after `do`: "reserved", "charged", "booked"
     UNDONE: ClassVar[str]  # the status after `undo` of a done step: "released", "refunded"
     REFUSALS: ClassVar[type[StepRefused]]  # what `do`'s effect raises to refuse the step
-    CANCELLED: ClassVar[Callable[[int], StepRefused]]  # the refusal of a do after its undo
+    CANCELLED: ClassVar[type[StepRefused]]  # the refusal of a do after its undo, given the order id
 
     order_id: int
     status: str = NEW

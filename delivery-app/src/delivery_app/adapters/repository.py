@@ -6,7 +6,7 @@ carry, and commits the command's changes in one transaction.
 """
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from dapr_helpers.index import DEFAULT_CHUNK, ChunkedIndex, Page
 from dapr_helpers.state import JsonStore
@@ -63,7 +63,11 @@ class DeliveryRepository:
     async def find_bookings(self, order_ids: list[int]) -> dict[int, OrderBooking]:
         """The orders' bookings that exist, in one read."""
         found = await self.store.bulk_get_json([booking_key(i) for i in order_ids])
-        return {i: booking_from_json(found[booking_key(i)][0]) for i in order_ids if found[booking_key(i)][0]}
+        return {
+            i: booking_from_json(cast(dict[str, Any], found[booking_key(i)][0]))
+            for i in order_ids
+            if found[booking_key(i)][0]
+        }
 
 
 class DeliveryUnit(UnitOfWork):

@@ -13,7 +13,7 @@ stored outcome.
 import logging
 
 from dapr_helpers.pubsub import Publisher
-from dapr_helpers.saga.handler import ParticipantCommands
+from dapr_helpers.saga.handler import Handler, ParticipantCommands
 from dapr_helpers.saga.participation import Outcome
 
 from delivery_app.adapters.repository import DeliveryRepository
@@ -30,7 +30,7 @@ class CommandService(ParticipantCommands):
     ) -> None:
         self.repo = repo
         self.couriers = couriers
-        handlers = {"reserve": self._reserve, "release": self._release}
+        handlers: dict[str, Handler] = {"reserve": self._reserve, "release": self._release}
         super().__init__(PARTICIPANT, handlers, publisher, replies_topic, log)
 
     async def _reserve(self, command: ReserveCommand) -> Outcome:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -225,7 +225,7 @@ class Broker:
         return [(g, msg) for g in gids]
 
     # -- consuming -----------------------------------------------------------
-    def due(self, gid: int, limit: int, exclude: set[int] | dict[int, object]) -> list[Message]:
+    def due(self, gid: int, limit: int, exclude: Collection[int]) -> list[Message]:
         """Up to `limit` messages due for a group, oldest first, skipping those in flight."""
         rows = self.db.execute(
             "SELECT p.seq, m.data, m.metadata, m.raw FROM pubsub_pending p "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import aiohttp
 
@@ -46,7 +46,7 @@ def from_app(items: Any) -> list[Route]:
         if not isinstance(item, dict) or not item.get("pubsubname") or not item.get("topic"):
             log.error("ignoring malformed subscription %r", item)
             continue
-        v2 = item.get("routes") if isinstance(item.get("routes"), dict) else {}
+        v2 = cast(dict[str, Any], item.get("routes")) if isinstance(item.get("routes"), dict) else {}
         rules = tuple(
             (str(r.get("match") or ""), str(r["path"]))
             for r in v2.get("rules") or []

@@ -142,7 +142,9 @@ class QueryPlan:
     def sort(self, rows: list[tuple[str, Any, bytes, int]]) -> list[tuple[str, Any, bytes, int]]:
         # Postgres sorts NULLs last ascending, first descending; apply keys right to left.
         for path, desc in reversed(self.sorts):
-            rows.sort(
-                key=lambda r, p=path: (self._field(r[1], p) is None, self._field(r[1], p) or ""), reverse=desc
-            )
+
+            def key(r: tuple[str, Any, bytes, int], p: str = path) -> tuple[bool, Any]:
+                return (self._field(r[1], p) is None, self._field(r[1], p) or "")
+
+            rows.sort(key=key, reverse=desc)
         return rows

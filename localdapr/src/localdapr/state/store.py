@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from ..db import Database, now
 from .errors import ETagInvalid, ETagMismatch, InvalidKey, StateError
@@ -309,7 +309,7 @@ class StateStore:
         if req.concurrency not in ("", FIRST_WRITE, LAST_WRITE):
             raise StateError(f"unknown concurrency: {req.concurrency}")  # state.CheckRequestOptions
         ttl = parse_ttl(req.metadata)
-        etag = parse_etag(req.etag) if req.has_etag() else None
+        etag = parse_etag(cast(str, req.etag)) if req.has_etag() else None
         t = now()
         expires = t + ttl if ttl and ttl > 0 else None
         new_etag = self._next_etag()

@@ -16,7 +16,7 @@ import asyncio
 import itertools
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 log = logging.getLogger("localdapr.workflow")
@@ -83,7 +83,7 @@ class Dispatcher:
                 self.push(taker.result(), front=True)  # handed over just as the stream ended
             raise
 
-    async def serve(self, write: Callable[[bytes], object]) -> None:
+    async def serve(self, write: Callable[[bytes], Awaitable[object]]) -> None:
         """Feed one `GetWorkItems` stream until it ends; then requeue what it owned."""
         stream = Stream(next(self._ids))
         self.streams[stream.id] = stream

@@ -105,7 +105,7 @@ class Instance:
     instance_id: str
     name: str
     execution_id: str
-    status: int
+    status: pb.OrchestrationStatus.ValueType
     started: bool
     created_at: float
     updated_at: float
@@ -213,6 +213,7 @@ class Engine:
     # -- start / stop ----------------------------------------------------
     def load(self) -> None:
         """Rebuild memory from the database and re-dispatch everything pending."""
+        inst: Instance | None
         for row in self.store.active_instances(self.app_id, _TERMINAL):
             inst = Instance.from_row(self.app_id, row)
             self.instances[inst.instance_id] = inst
@@ -298,7 +299,11 @@ class Engine:
     ) -> None:
         if fire_at is not None and fire_at > time.time():
             inst.timers[row] = event
-            self.timers.arm(row, fire_at, lambda r, i=inst: self._fire(i, r))
+
+            def fire(r: int, i: Instance = inst) -> None:
+                self._fire(i, r)
+
+            self.timers.arm(row, fire_at, fire)
             return
         if is_start is None:
             is_start = pb.HistoryEvent.FromString(event).HasField("executionStarted")
@@ -459,7 +464,12 @@ class Engine:
         fire_at = scheduled_at if scheduled_at and scheduled_at > now else None
         row = self.store.add_inbox(tx, self.app_id, instance_id, event, fire_at)
         self._add_inbox(inst, row, event, fire_at, True)
-        tx.after(lambda: (self._notify(instance_id), self._schedule(inst)))
+
+        def wake() -> None:
+            self._notify(instance_id)
+            self._schedule(inst)
+
+        tx.after(wake)
         return None
 
     # -- applying a turn -------------------------------------------------
@@ -554,7 +564,12 @@ class Engine:
             inst.updated_at = time.time()
             self.store.update_instance(tx, self.app_id, inst.instance_id, inst.values())
             iid = inst.instance_id
-            tx.after(lambda: (self._notify(iid), self._schedule(inst)))
+
+            def wake() -> None:
+                self._notify(iid)
+                self._schedule(inst)
+
+            tx.after(wake)
 
     @staticmethod
     def _compact_patches(inst: Instance, started: pb.WorkflowStartedEvent) -> None:
@@ -641,6 +656,7 @@ class Engine:
         target_app = c.router.targetAppID if c.HasField("router") and c.router.targetAppID else self.app_id
         engine = self.engines.get(target_app)
         parent = Parent(self.app_id, inst.instance_id, action.id, inst.execution_id, inst.name)
+        error: str | None
         if engine is None:
             error = f"app '{target_app}' has no workflow engine here"
         else:
@@ -697,7 +713,14 @@ class Engine:
             )
         inst.inbox[:0] = carried
 
-    def _finish(self, tx: Tx, inst: Instance, status: int, output: str | None, failure: bytes | None) -> None:
+    def _finish(
+        self,
+        tx: Tx,
+        inst: Instance,
+        status: pb.OrchestrationStatus.ValueType,
+        output: str | None,
+        failure: bytes | None,
+    ) -> None:
         """The instance reached a terminal status: drop what is pending, tell the parent."""
         inst.status = status
         inst.output = output
@@ -907,7 +930,7 @@ class Engine:
             self._set_status(inst, RUNNING if inst.started else PENDING)
             self._schedule(inst)
 
-    def _set_status(self, inst: Instance, status: int) -> None:
+    def _set_status(self, inst: Instance, status: pb.OrchestrationStatus.ValueType) -> None:
         inst.status = status
         inst.updated_at = time.time()
         with self.store.tx() as tx:

@@ -20,6 +20,7 @@ from typing import Any
 
 import grpc
 from google.protobuf import empty_pb2
+from google.protobuf.message import Message
 
 from . import wire
 from .engine import PENDING, RUNNING, SUSPENDED, Engine, Instance, WorkflowError
@@ -191,7 +192,7 @@ def _serialize(message: Any) -> bytes:
 
 def add_service(engine: Engine) -> Callable[[grpc.aio.Server], None]:
     service = WorkflowService(engine)
-    unary: dict[str, type] = {
+    unary: dict[str, type[Message]] = {
         "Hello": empty_pb2.Empty,
         "StartInstance": pb.CreateInstanceRequest,
         "GetInstance": pb.GetInstanceRequest,

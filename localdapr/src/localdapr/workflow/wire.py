@@ -9,9 +9,11 @@ every turn, and the same blob is what the database stores.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from dapr.ext.workflow._durabletask.internal import protos as pb
 from google.protobuf import timestamp_pb2, wrappers_pb2
+from google.protobuf.message import Message
 
 __all__ = ["pb", "timestamp_pb2", "wrappers_pb2"]
 
@@ -90,12 +92,12 @@ def sv(value: str | None) -> wrappers_pb2.StringValue | None:
     return None if value is None else wrappers_pb2.StringValue(value=value)
 
 
-def opt(msg: object, field: str) -> str | None:
+def opt(msg: Message, field: str) -> str | None:
     """The value of an optional StringValue field, None when absent."""
-    return getattr(msg, field).value if msg.HasField(field) else None  # type: ignore[attr-defined]
+    return getattr(msg, field).value if msg.HasField(field) else None
 
 
-def event(**kind: object) -> pb.HistoryEvent:
+def event(**kind: Any) -> pb.HistoryEvent:
     """A HistoryEvent stamped now, eventId -1 unless given."""
     event_id = kind.pop("eventId", -1)
-    return pb.HistoryEvent(eventId=event_id, timestamp=ts(), **kind)  # type: ignore[arg-type]
+    return pb.HistoryEvent(eventId=event_id, timestamp=ts(), **kind)

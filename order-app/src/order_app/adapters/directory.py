@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 from urllib.parse import urlencode
 
-from dapr_helpers.client import DaprHttp, DaprHttpError, DaprUnavailable
+from dapr_helpers.client import DaprHttpError, DaprRequests, DaprUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ class DaprDirectory:
     that does not answer.
     """
 
-    def __init__(self, dapr: DaprHttp, billing_app_id: str, stock_app_id: str) -> None:
+    def __init__(self, dapr: DaprRequests, billing_app_id: str, stock_app_id: str) -> None:
         self.dapr = dapr
         self.billing = billing_app_id
         self.stock = stock_app_id

@@ -9,7 +9,7 @@ record (`order_app.outcomes`).
 
 from typing import Any, Protocol
 
-from dapr_helpers.client import DaprHttp, DaprHttpError
+from dapr_helpers.client import DaprHttpError, DaprRequests
 
 from order_app.workflow.messages import SAGA_WORKFLOW, SagaInput, instance_id
 
@@ -25,7 +25,7 @@ class SagaGateway(Protocol):
 class DaprSagaGateway:
     """Nothing connects at construction, so building it needs no sidecar."""
 
-    def __init__(self, dapr: DaprHttp) -> None:
+    def __init__(self, dapr: DaprRequests) -> None:
         self.dapr = dapr
 
     async def start(self, saga: SagaInput) -> None:

@@ -27,6 +27,6 @@ def rejection(steps: Iterable[StepRecord]) -> tuple[RejectionReason, str]:
 
 def _reason(code: str | None) -> RejectionReason:
     try:
-        return RejectionReason(code)
+        return RejectionReason(code)  # type: ignore[arg-type]  # None: ValueError, as for an unknown code
     except ValueError:
         return RejectionReason.STEP_FAILED

@@ -24,7 +24,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from dapr_helpers.client import DaprHttp, DaprHttpError, DaprUnavailable
+from dapr_helpers.client import DaprHttpError, DaprRequests, DaprUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class EngineWatch:
     """Call `check()` while the worker is connected; after `checks` suspicious answers in
     a row (a reconnect in progress shows one, never several) it asks for a restart."""
 
-    def __init__(self, client: DaprHttp, checks: int = 3) -> None:
+    def __init__(self, client: DaprRequests, checks: int = 3) -> None:
         self.client = client
         self.checks = checks
         self.suspicious = 0

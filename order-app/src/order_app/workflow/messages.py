@@ -8,7 +8,7 @@ workflow external event of the same name.
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from dapr_helpers.saga.contract import (
     BILLING,
@@ -29,12 +29,18 @@ from pydantic import BaseModel
 from order_app.domain import OrderStatus, RejectionReason, StepName, StepRecord
 
 
+class Compensation(Protocol):
+    """A compensation's command class: built from the order id and the attempt alone."""
+
+    def __call__(self, *, order_id: int, attempt: int) -> SagaCommand: ...
+
+
 @dataclass(frozen=True)
 class StepSpec:
     participant: str
     action: str
     compensation: str
-    undo: type[SagaCommand]  # the compensation's command
+    undo: Compensation  # the compensation's command
 
     @property
     def topic(self) -> str:

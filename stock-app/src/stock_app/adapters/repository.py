@@ -8,7 +8,7 @@ one entry of the product's reservations index; none of these records grows with
 the number of orders.
 """
 
-from typing import Any
+from typing import Any, cast
 
 from dapr_helpers.index import ChunkedIndex, Page
 from dapr_helpers.state import JsonStore
@@ -77,7 +77,7 @@ class StockRepository:
         found = await self.store.bulk_get_json(keys)
         if missing := [k for k in keys if found[k][0] is None]:  # written with their entries
             raise LookupError(f"reservation records missing: {', '.join(missing)}")
-        records = [reservation_from_json(found[k][0]) for k in keys]
+        records = [reservation_from_json(cast(dict[str, Any], found[k][0])) for k in keys]
         return Page(records, page.next_cursor, page.total)
 
 
@@ -120,7 +120,8 @@ class StockUnit(UnitOfWork):
 
         A v1 record's reservations move into the index in the same write, before them."""
         key = product_key(product.id)
-        v1 = v1_reservations(self.value(key))  # [] for a v2 record, or one this unit wrote
+        # [] for a v2 record, or one this unit wrote; the unit read the product, so it is there
+        v1 = v1_reservations(cast(dict[str, Any], self.value(key)))
         self.put(key, product_to_json(product))
         entries = [index_entry(r.order_id, r.quantity or 0) for r in reserved]
         self.append(reservations_index(product.id), *v1, *entries, chunk_size=CHUNK_SIZE)

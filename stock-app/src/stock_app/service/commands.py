@@ -12,7 +12,7 @@ stored outcome.
 import logging
 
 from dapr_helpers.pubsub import Publisher
-from dapr_helpers.saga.handler import ParticipantCommands
+from dapr_helpers.saga.handler import Handler, ParticipantCommands
 from dapr_helpers.saga.participation import Outcome
 
 from stock_app.adapters.repository import StockRepository
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 class CommandService(ParticipantCommands):
     def __init__(self, repo: StockRepository, publisher: Publisher, replies_topic: str) -> None:
         self.repo = repo
-        handlers = {"reserve": self._reserve, "release": self._release}
+        handlers: dict[str, Handler] = {"reserve": self._reserve, "release": self._release}
         super().__init__(PARTICIPANT, handlers, publisher, replies_topic, log)
 
     async def _reserve(self, command: ReserveCommand) -> Outcome:
