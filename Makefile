@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PACKAGES := localdapr dapr-runtime dapr-helpers order-app billing-app stock-app delivery-app
+PACKAGES := localdapr dapr-runtime dapr-helpers order-app billing-app stock-app delivery-app testkit
 PYPROJECTS := $(wildcard $(addsuffix /pyproject.toml,$(PACKAGES)))
 
 include mk/images.mk mk/k8s.mk mk/newman.mk mk/bench.mk mk/dapr.mk mk/workflows.mk

@@ -8,4 +8,4 @@ import os
 os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 
 # The services' shared test fixtures (order ids, in-memory store and publisher, ...).
-pytest_plugins = ["dapr_helpers.fixtures"]
+pytest_plugins = ["saga_testkit.fixtures"]

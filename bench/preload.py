@@ -186,7 +186,7 @@ async def _aiter(items: Iterable[T] | AsyncIterable[T]) -> AsyncIterator[T]:
             yield item
 
 
-# -- the phases, on any store (tests pass dapr_helpers.testing.InMemoryStateStore) --------
+# -- the phases, on any store (tests pass saga_testkit.dapr.InMemoryStateStore) --------
 
 
 class DroppingPublisher:
@@ -200,12 +200,12 @@ class DroppingPublisher:
 def order_service(store: Any, plan: HistoryPlan) -> tuple[Any, Any]:
     """The order app's service over `store`, as `order_app.main` wires it, with the two
     ports that would leave the app replaced: the directory knows the plan's accounts and
-    products, and a saga start is captured (`order_app.testing.FakeSagas`), not sent."""
+    products, and a saga start is captured (`saga_testkit.order.FakeSagas`), not sent."""
     from order_app.adapters.idempotency import IdempotencyKeys
     from order_app.adapters.orders import OrderRepository
     from order_app.config import Settings
     from order_app.service import OrderService
-    from order_app.testing import FakeDirectory, FakeSagas
+    from saga_testkit.order import FakeDirectory, FakeSagas
 
     sagas = FakeSagas()
     service = OrderService(

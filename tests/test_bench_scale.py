@@ -12,8 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from dapr_helpers.testing import InMemoryStateStore, RecordingPublisher
 from localdapr.state.store import SCHEMA
+from saga_testkit.dapr import InMemoryStateStore, RecordingPublisher
 
 from tests.e2e.stack import ROOT
 

@@ -7,9 +7,9 @@ from billing_app.adapters.repository import BillingRepository
 from billing_app.config import Settings
 from billing_app.main import build_app
 from billing_app.service.commands import CommandService
-from dapr_helpers.fixtures import command_sender
-from dapr_helpers.testing import InMemoryStateStore, RecordingPublisher
 from fastapi.testclient import TestClient
+from saga_testkit.dapr import InMemoryStateStore, RecordingPublisher
+from saga_testkit.fixtures import command_sender
 
 
 @pytest.fixture

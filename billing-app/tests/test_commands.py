@@ -173,7 +173,7 @@ async def test_each_command_costs_one_read_and_one_transaction(store, publisher,
     from billing_app.messages import RefundCommand
     from billing_app.service.accounts import AccountService
     from billing_app.service.commands import CommandService
-    from dapr_helpers.testing import CountingStore
+    from saga_testkit.dapr import CountingStore
 
     counting = CountingStore(store)
     repo = BillingRepository(counting)

@@ -13,7 +13,7 @@ from billing_app.messages import ChargeCommand, RefundCommand
 from billing_app.service.accounts import AccountService
 from billing_app.service.commands import CommandService
 from dapr_helpers.state import Delete
-from dapr_helpers.testing import InMemoryStateStore, RecordingPublisher
+from saga_testkit.dapr import InMemoryStateStore, RecordingPublisher
 
 LIMIT = 4096
 

@@ -3,7 +3,7 @@ import json
 import pytest
 from dapr_helpers.index import ChunkedIndex
 from dapr_helpers.state import ConcurrencyConflict
-from dapr_helpers.testing import InMemoryStateStore
+from saga_testkit.dapr import InMemoryStateStore
 
 
 async def append(index: ChunkedIndex, name: str, *entries: object) -> None:

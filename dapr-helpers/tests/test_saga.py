@@ -31,8 +31,8 @@ from dapr_helpers.saga.participation import (
     outcomes_to_json,
 )
 from dapr_helpers.state import ConcurrencyConflict
-from dapr_helpers.testing import RecordingPublisher
 from pydantic import ValidationError
+from saga_testkit.dapr import RecordingPublisher
 
 # -- the contract ------------------------------------------------------------------------
 

@@ -139,7 +139,7 @@ def test_event_data_parses_json_text_and_passes_objects():
 
 
 async def test_a_checked_write_inserts_what_was_read_as_missing_and_fails_if_someone_was_first():
-    from dapr_helpers.testing import InMemoryStateStore
+    from saga_testkit.dapr import InMemoryStateStore
 
     store = InMemoryStateStore()
     assert checked_write("k", 1, None) == Insert("k", 1)

@@ -4,8 +4,8 @@ from collections.abc import Sequence
 import pytest
 from dapr_helpers.index import ChunkedIndex
 from dapr_helpers.state import ConcurrencyConflict, Delete, Insert, Operation, Upsert, retry_on_conflict
-from dapr_helpers.testing import CountingStore, InMemoryStateStore
 from dapr_helpers.unit_of_work import UnitOfWork
+from saga_testkit.dapr import CountingStore, InMemoryStateStore
 
 
 class RecordingStore(InMemoryStateStore):

@@ -4,15 +4,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from dapr_helpers.fixtures import command_sender
 from dapr_helpers.index import DEFAULT_CHUNK
-from dapr_helpers.testing import InMemoryStateStore, RecordingPublisher
 from delivery_app.adapters.repository import DeliveryRepository
 from delivery_app.config import Settings
 from delivery_app.main import build_app
 from delivery_app.service.commands import CommandService
 from delivery_app.service.couriers import CourierService
 from fastapi.testclient import TestClient
+from saga_testkit.dapr import InMemoryStateStore, RecordingPublisher
+from saga_testkit.fixtures import command_sender
 
 
 @pytest.fixture

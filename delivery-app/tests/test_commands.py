@@ -152,10 +152,10 @@ async def test_many_orders_over_few_slots_keep_courier_slots_adding_up(commands,
 async def test_each_command_costs_one_read_and_one_transaction(store, publisher, new_order_id, slot):
     """A release of a booking reads the slot in a second read: the booking names it. (The first
     booking on a store reads v1's `slots` too, once: see test_migration.)"""
-    from dapr_helpers.testing import CountingStore
     from delivery_app.adapters.repository import DeliveryRepository
     from delivery_app.service.commands import CommandService
     from delivery_app.service.couriers import CourierService
+    from saga_testkit.dapr import CountingStore
 
     counting = CountingStore(store)
     repo = DeliveryRepository(counting)

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from dapr_helpers.testing import InMemoryStateStore
 from delivery_app.messages import ReserveCommand
+from saga_testkit.dapr import InMemoryStateStore
 
 V1 = json.loads((Path(__file__).parent / "fixtures" / "v1_store.json").read_text())
 TEN = "2031-03-01T10:00:00Z"

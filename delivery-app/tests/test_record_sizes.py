@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from dapr_helpers.state import Delete, Operation
-from dapr_helpers.testing import InMemoryStateStore, RecordingPublisher
 from delivery_app.adapters.repository import DeliveryRepository
 from delivery_app.messages import ReleaseCommand, ReserveCommand
 from delivery_app.service.commands import CommandService
 from delivery_app.service.couriers import CourierService
+from saga_testkit.dapr import InMemoryStateStore, RecordingPublisher
 
 
 class SizedStore(InMemoryStateStore):

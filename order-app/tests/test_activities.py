@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 from dapr.ext.workflow._durabletask.task import NonRetryableError
-from dapr_helpers.testing import InMemoryStateStore, RecordingPublisher
 from order_app.adapters.orders import OrderRepository
 from order_app.domain import Order, OrderRequest, OrderStatus, RejectionReason, StepName, StepRecord
 from order_app.workflow.activities import SagaActivities
 from order_app.workflow.messages import Command, Outcome, SagaSnapshot
+from saga_testkit.dapr import InMemoryStateStore, RecordingPublisher
 
 NOW = datetime(2030, 1, 1, 9, tzinfo=UTC)
 

@@ -8,14 +8,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from dapr_helpers.testing import InMemoryStateStore
 from fastapi.testclient import TestClient
 from order_app.adapters.idempotency import IdempotencyKeys
 from order_app.adapters.orders import OrderRepository
 from order_app.config import Settings
 from order_app.main import create_app
 from order_app.service import OrderService
-from order_app.testing import FakeDirectory, FakeSagas
+from saga_testkit.dapr import InMemoryStateStore
+from saga_testkit.order import FakeDirectory, FakeSagas
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 ORDER = {

@@ -3,7 +3,7 @@
 import pytest
 from dapr_helpers.client import DaprHttpError, DaprUnavailable
 from order_app.adapters.directory import DaprDirectory, DirectoryUnavailable, RememberingDirectory
-from order_app.testing import FakeDirectory
+from saga_testkit.order import FakeDirectory
 
 
 class CountingDirectory(FakeDirectory):

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dapr_helpers.testing import InMemoryStateStore, RecordingPublisher
 from fastapi.testclient import TestClient
 from order_app.adapters.dead_letters import DeadLetterLog
 from order_app.adapters.idempotency import IdempotencyKeys
@@ -24,9 +23,10 @@ from order_app.config import Settings
 from order_app.domain import OrderRequest, OrderStatus, RejectionReason, StepName, StepRecord
 from order_app.main import create_app
 from order_app.service import OrderService, SagaUnavailable
-from order_app.testing import FakeDirectory, FakeSagas
 from order_app.workflow.activities import SagaActivities
 from order_app.workflow.messages import Outcome, SagaSnapshot
+from saga_testkit.dapr import InMemoryStateStore, RecordingPublisher
+from saga_testkit.order import FakeDirectory, FakeSagas
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 V1_STORE = Path(__file__).parent / "fixtures" / "v1_store.json"

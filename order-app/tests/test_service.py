@@ -7,13 +7,13 @@ from decimal import Decimal
 from typing import Any
 
 from dapr_helpers.state import ConcurrencyConflict, Operation
-from dapr_helpers.testing import InMemoryStateStore
 from order_app.adapters.idempotency import IdempotencyKeys
 from order_app.adapters.orders import OrderRepository
 from order_app.config import Settings
 from order_app.domain import Order, OrderRequest
 from order_app.service import IdempotencyKeyInFlight, OrderService
-from order_app.testing import FakeDirectory, FakeSagas
+from saga_testkit.dapr import InMemoryStateStore
+from saga_testkit.order import FakeDirectory, FakeSagas
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 REQUEST = OrderRequest(

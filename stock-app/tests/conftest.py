@@ -3,9 +3,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from dapr_helpers.fixtures import command_sender
-from dapr_helpers.testing import InMemoryStateStore, RecordingPublisher
 from fastapi.testclient import TestClient
+from saga_testkit.dapr import InMemoryStateStore, RecordingPublisher
+from saga_testkit.fixtures import command_sender
 from stock_app.adapters.repository import StockRepository
 from stock_app.config import Settings
 from stock_app.main import build_app

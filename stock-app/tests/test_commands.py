@@ -150,7 +150,7 @@ async def test_concurrent_reserve_and_release_of_one_order_never_leak_units(comm
 
 async def test_each_command_costs_one_read_and_one_transaction(store, publisher, new_order_id):
     """A release of a reservation reads the product in a second read: the reservation names it."""
-    from dapr_helpers.testing import CountingStore
+    from saga_testkit.dapr import CountingStore
     from stock_app.adapters.repository import StockRepository
     from stock_app.messages import ReleaseCommand
     from stock_app.service.commands import CommandService

@@ -3,8 +3,8 @@
 Only what every service repeats lives here: JSON logging with the order id
 bound, an async ETag-aware JSON state store and a unit of work over it
 (one bulk read, one checked transaction per command), JSON publishing and the
-subscription reply, a settings base, a lazily connected Dapr client, and
-in-memory fakes for tests (`dapr_helpers.testing`); and the order saga's shared
+subscription reply, a settings base, a lazily connected Dapr client; and the
+order saga's shared
 shape (`dapr_helpers.saga`): its message contract, a participant's per-order record
 and a participant's command handler.
 """

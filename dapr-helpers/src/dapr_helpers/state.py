@@ -55,7 +55,7 @@ def checked_write(key: str, value: Any, etag: str | None) -> Upsert | Insert:
 
 class JsonStore(Protocol):
     """What the services' repositories use of `StateStore`, so a test can hand
-    them `dapr_helpers.testing.InMemoryStateStore` instead."""
+    them `saga_testkit.dapr.InMemoryStateStore` instead."""
 
     async def get_json(self, key: str) -> tuple[Any | None, str | None]: ...
     async def bulk_get_json(self, keys: Sequence[str]) -> dict[str, tuple[Any | None, str | None]]: ...

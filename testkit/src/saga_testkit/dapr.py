@@ -13,9 +13,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel
-
 from dapr_helpers.state import ConcurrencyConflict, Delete, Insert, JsonStore, Operation, Upsert
+from pydantic import BaseModel
 
 
 def _copy(value: Any) -> Any:

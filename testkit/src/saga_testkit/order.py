@@ -1,4 +1,4 @@
-"""In-memory fakes of the app's ports, for tests without a sidecar (see dapr_helpers.testing)."""
+"""In-memory fakes of the app's ports, for tests without a sidecar (see saga_testkit.dapr)."""
 
 from dataclasses import dataclass, field
 from typing import Any

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from dapr_helpers.testing import InMemoryStateStore, RecordingPublisher
+from saga_testkit.dapr import InMemoryStateStore, RecordingPublisher
 
 # Unique per run, so ids never collide with what another test left behind.
 _order_ids = itertools.count(int(uuid.uuid4().int % 10**6) * 1000)
