@@ -202,9 +202,9 @@ def order_service(store: Any, plan: HistoryPlan) -> tuple[Any, Any]:
     ports that would leave the app replaced: the directory knows the plan's accounts and
     products, and a saga start is captured (`saga_testkit.order.FakeSagas`), not sent."""
     from order_app.adapters.idempotency import IdempotencyKeys
-    from order_app.adapters.orders import OrderRepository
+    from order_app.adapters.repository import OrderRepository
     from order_app.config import Settings
-    from order_app.service import OrderService
+    from order_app.service.orders import OrderService
     from saga_testkit.order import FakeDirectory, FakeSagas
 
     sagas = FakeSagas()
@@ -341,7 +341,7 @@ async def complete_orders(
 ) -> int:
     """Record each order's outcome (rows of `joined`) through the saga's own activity,
     `record_and_send`."""
-    from order_app.adapters.orders import OrderRepository
+    from order_app.adapters.repository import OrderRepository
     from order_app.workflow.activities import SagaActivities
 
     activities = SagaActivities(DroppingPublisher(), OrderRepository(store))

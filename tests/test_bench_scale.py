@@ -77,7 +77,7 @@ async def test_the_history_is_what_completed_sagas_leave() -> None:
         replies += await run_commands(app_id, stores[app_id], orders, concurrency=5)
     assert await complete_orders(stores["order"], joined(replies), concurrency=5) == ORDERS
 
-    from order_app.adapters.orders import OrderRepository
+    from order_app.adapters.repository import OrderRepository
 
     repo = OrderRepository(stores["order"])
     slots = set()

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from dapr.ext.workflow._durabletask.task import NonRetryableError
-from order_app.adapters.orders import OrderRepository
+from order_app.adapters.repository import OrderRepository
 from order_app.domain import Order, OrderRequest, OrderStatus, RejectionReason, StepName, StepRecord
 from order_app.workflow.activities import SagaActivities
 from order_app.workflow.messages import Command, Outcome, SagaSnapshot

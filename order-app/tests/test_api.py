@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from order_app.adapters.idempotency import IdempotencyKeys
-from order_app.adapters.orders import OrderRepository
+from order_app.adapters.repository import OrderRepository
 from order_app.config import Settings
 from order_app.main import create_app
-from order_app.service import OrderService
+from order_app.service.orders import OrderService
 from saga_testkit.dapr import InMemoryStateStore
 from saga_testkit.order import FakeDirectory, FakeSagas
 

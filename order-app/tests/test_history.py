@@ -18,11 +18,11 @@ import pytest
 from fastapi.testclient import TestClient
 from order_app.adapters.dead_letters import DeadLetterLog
 from order_app.adapters.idempotency import IdempotencyKeys
-from order_app.adapters.orders import OrderRepository
+from order_app.adapters.repository import OrderRepository
 from order_app.config import Settings
 from order_app.domain import OrderRequest, OrderStatus, RejectionReason, StepName, StepRecord
 from order_app.main import create_app
-from order_app.service import OrderService, SagaUnavailable
+from order_app.service.orders import OrderService, SagaUnavailable
 from order_app.workflow.activities import SagaActivities
 from order_app.workflow.messages import Outcome, SagaSnapshot
 from saga_testkit.dapr import InMemoryStateStore, RecordingPublisher

@@ -3,7 +3,7 @@
 import asyncio
 import threading
 
-from order_app.outcomes import OutcomeSignals
+from order_app.service.outcomes import OutcomeSignals
 
 
 async def test_a_signal_from_another_thread_wakes_every_waiter_of_that_order_only():

@@ -19,7 +19,7 @@ from dapr.ext.workflow._durabletask.internal import protos as pb
 from google.protobuf import timestamp_pb2
 from order_app.config import Settings
 from order_app.domain import Order, OrderRequest
-from order_app.service import OrderService
+from order_app.service.orders import OrderService
 from order_app.workflow.messages import SagaInput, SagaTimeouts
 from order_app.workflow.runtime import build_runtime
 from order_app.workflow.saga import RECORD_AND_SEND, RETRY_PATIENTLY

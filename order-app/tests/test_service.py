@@ -8,10 +8,10 @@ from typing import Any
 
 from dapr_helpers.state import ConcurrencyConflict, Operation
 from order_app.adapters.idempotency import IdempotencyKeys
-from order_app.adapters.orders import OrderRepository
+from order_app.adapters.repository import OrderRepository
 from order_app.config import Settings
 from order_app.domain import Order, OrderRequest
-from order_app.service import IdempotencyKeyInFlight, OrderService
+from order_app.service.orders import IdempotencyKeyInFlight, OrderService
 from saga_testkit.dapr import InMemoryStateStore
 from saga_testkit.order import FakeDirectory, FakeSagas
 

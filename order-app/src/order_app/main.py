@@ -20,14 +20,14 @@ from fastapi.responses import JSONResponse
 from order_app.adapters.dead_letters import DeadLetterLog
 from order_app.adapters.directory import DaprDirectory, RememberingDirectory
 from order_app.adapters.idempotency import IdempotencyKeys
-from order_app.adapters.orders import OrderRepository
+from order_app.adapters.repository import OrderRepository
 from order_app.adapters.sagas import DaprSagaGateway
 from order_app.api.errors import install_order_errors
 from order_app.api.replies import subscribe_dead_replies, subscribe_replies
 from order_app.api.routes import router
 from order_app.config import Settings
-from order_app.outcomes import OutcomeSignals
-from order_app.service import OrderService
+from order_app.service.orders import OrderService
+from order_app.service.outcomes import OutcomeSignals
 from order_app.workflow.engine_watch import EngineWatch
 from order_app.workflow.runtime import SagaWorker, build_runtime, configure_sdk_logs
 

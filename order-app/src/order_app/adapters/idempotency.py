@@ -3,7 +3,7 @@
 from dapr_helpers.state import Delete, JsonStore
 from pydantic import BaseModel
 
-from order_app.adapters.orders import idempotency_key
+from order_app.adapters.repository import idempotency_key
 
 
 class Claim(BaseModel):

@@ -4,7 +4,7 @@ Start, get and raise-event go over Dapr's HTTP workflow API (`/v1.0/workflows/da
 like state and pub/sub (see `dapr_helpers.client`): each saga raises three
 events, and over HTTP a call costs a fraction of the CPU of the SDK's
 `grpc.aio` client. Nothing waits on the engine: `?wait=` watches the order
-record (`order_app.outcomes`).
+record (`order_app.service.outcomes`).
 """
 
 from typing import Any, Protocol

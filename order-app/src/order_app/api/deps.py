@@ -9,11 +9,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from order_app.adapters.dead_letters import DeadLetterLog
-from order_app.adapters.orders import OrderRepository
+from order_app.adapters.repository import OrderRepository
 from order_app.adapters.sagas import SagaGateway
 from order_app.config import Settings
-from order_app.outcomes import OutcomeSignals
-from order_app.service import OrderService
+from order_app.service.orders import OrderService
+from order_app.service.outcomes import OutcomeSignals
 
 
 async def _service(request: Request) -> OrderService:

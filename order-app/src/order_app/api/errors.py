@@ -7,7 +7,7 @@ from fastapi import FastAPI
 
 from order_app.adapters.directory import DirectoryUnavailable
 from order_app.domain import InvalidOrder
-from order_app.service import IdempotencyKeyInFlight, IdempotencyKeyReused, SagaUnavailable
+from order_app.service.orders import IdempotencyKeyInFlight, IdempotencyKeyReused, SagaUnavailable
 
 log = logging.getLogger(__name__)
 

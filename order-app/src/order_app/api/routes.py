@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, HTTPException, Query, Response
 from order_app.api.deps import DeadLettersDep, OrdersDep, OutcomesDep, ServiceDep, SettingsDep
 from order_app.api.schemas import CreateOrder, OrderOut, OrderPage
 from order_app.domain import Order
-from order_app.outcomes import OutcomeSignals
+from order_app.service.outcomes import OutcomeSignals
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ async def _wait_final(
 
     Only the record is read, never the workflow engine: it is the order's truth
     (a purged saga's history is gone), and the saga's activity wakes the wait
-    the moment it records the outcome in this process (`order_app.outcomes`).
+    the moment it records the outcome in this process (`order_app.service.outcomes`).
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds

@@ -17,7 +17,7 @@ from dapr.ext.workflow._durabletask.task import NonRetryableError
 from dapr_helpers.logging import bind_order
 from dapr_helpers.pubsub import Publisher
 
-from order_app.adapters.orders import OrderRepository
+from order_app.adapters.repository import OrderRepository
 from order_app.domain import InvalidTransition, Order, OrderNotFound, OrderStatus
 from order_app.workflow.messages import Command, SagaSnapshot
 
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 class SagaActivities:
-    """`on_final(order_id)` is called once an outcome is in the record (see `order_app.outcomes`)."""
+    """`on_final(order_id)` is called once an outcome is in the record (see `order_app.service.outcomes`)."""
 
     def __init__(
         self, publisher: Publisher, orders: OrderRepository, on_final: Callable[[int], None] | None = None

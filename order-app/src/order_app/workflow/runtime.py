@@ -20,9 +20,9 @@ from dapr_helpers.client import DaprHttp
 from dapr_helpers.pubsub import DaprPublisher
 from dapr_helpers.state import StateStore
 
-from order_app.adapters.orders import OrderRepository
+from order_app.adapters.repository import OrderRepository
 from order_app.config import Settings
-from order_app.outcomes import OutcomeSignals
+from order_app.service.outcomes import OutcomeSignals
 from order_app.workflow.activities import SagaActivities
 from order_app.workflow.engine_watch import EngineWatch
 from order_app.workflow.messages import SAGA_WORKFLOW, SagaInput

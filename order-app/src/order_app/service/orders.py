@@ -13,7 +13,7 @@ from dapr_helpers.logging import bind_order
 
 from order_app.adapters.directory import Directory
 from order_app.adapters.idempotency import Claim, IdempotencyKeys
-from order_app.adapters.orders import OrderRepository
+from order_app.adapters.repository import OrderRepository
 from order_app.adapters.sagas import SagaGateway
 from order_app.config import Settings
 from order_app.domain import Order, OrderRequest, UnknownAccount, UnknownProduct, ensure_future, slot_start
