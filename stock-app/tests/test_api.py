@@ -40,6 +40,9 @@ def test_register_accepts_quntity_and_a_price(client):
         # Found by fuzzing as well: the string "0" was read as 0 units.
         {"description": "x", "quantity": "0"},
         {"description": "x", "quantity": 1, "price": "1.001"},
+        # Found by fuzzing: over maxLength as sent, within it once stripped, was accepted.
+        {"description": " " + "x" * 500, "quantity": 1},
+        {"description": "   ", "quantity": 1},
     ],
 )
 def test_refuses_bad_registration_and_changes_nothing(client, store, body):
@@ -97,3 +100,10 @@ def test_the_directory_answers_whether_a_product_exists_with_200_either_way(clie
     assert (resp.status_code, resp.json()) == (200, {"exists": True})
     assert client.get("/directory/product", params={"id": pid + 1}).json() == {"exists": False}
     assert client.get("/directory/product", params={"id": "x"}).status_code == 422
+
+
+def test_a_description_is_stored_without_surrounding_whitespace(client):
+    assert (
+        client.post("/stock/register", json={"description": "  apple ", "quantity": 1}).json()["description"]
+        == "apple"
+    )

@@ -5,12 +5,13 @@ from typing import Annotated
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
 
+# Checked as sent, as the order app does (no stripping: the class has no whitespace).
 # ASCII on purpose, the same class as the order app's: Python's `\w` also takes "ù",
 # which the published JSON Schema (ECMA regex, ASCII `\w`) and the order app refuse,
 # so such an account could never place an order.
 Login = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@+-]+$"),
+    StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@+-]+$"),
 ]
 # At most two fraction digits, never rounded silently; JSON numbers on the way out.
 AmountIn = Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=2, allow_inf_nan=False)]

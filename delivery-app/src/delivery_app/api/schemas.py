@@ -2,6 +2,7 @@
 
 from typing import Annotated, Literal
 
+from dapr_helpers.fields import NotBlank
 from pydantic import BaseModel, StringConstraints
 
 from delivery_app.domain.booking import OrderBooking
@@ -9,7 +10,7 @@ from delivery_app.domain.slot import Slot, iso
 
 
 class CourierIn(BaseModel):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200), NotBlank]
 
 
 class CourierOut(BaseModel):

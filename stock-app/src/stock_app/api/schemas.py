@@ -3,13 +3,13 @@
 from decimal import Decimal
 from typing import Annotated
 
-from dapr_helpers.fields import Integer
+from dapr_helpers.fields import Integer, NotBlank
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
 
 from stock_app.domain.product import Product
 from stock_app.domain.reservation import OrderReservation
 
-Description = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Description = Annotated[str, StringConstraints(min_length=1, max_length=500), NotBlank]
 PriceIn = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2, allow_inf_nan=False)]
 MAX_UNITS = 1_000_000_000
 MoneyOut = Annotated[Decimal, PlainSerializer(float, return_type=float)]
