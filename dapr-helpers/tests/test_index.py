@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from dapr_helpers.index import ChunkedIndex
+from dapr_helpers.index import ChunkedIndex, page_in_memory
 from dapr_helpers.state import ConcurrencyConflict
 from saga_testkit.dapr import InMemoryStateStore
 
@@ -37,6 +37,16 @@ async def test_every_window_across_sealed_chunks_and_tail_is_exact(count: int) -
             page = await index.page("ids", limit, before)
             assert page.entries == list(range(before - 1, max(before - limit, 0) - 1, -1))
             assert page.next_cursor == (before - limit if before - limit > 0 else None)
+
+
+@pytest.mark.parametrize("count", [0, 1, 4, 5, 9])
+async def test_a_list_in_memory_pages_as_the_index_holding_it_does(count: int) -> None:
+    """A record that still embeds its list answers with the same pages and cursors."""
+    index = ChunkedIndex(InMemoryStateStore(), chunk_size=4)
+    await append(index, "ids", *range(count))
+    for before in [None, *range(count + 2)]:
+        for limit in range(1, 7):
+            assert page_in_memory(list(range(count)), limit, before) == await index.page("ids", limit, before)
 
 
 async def test_no_record_grows_with_the_list() -> None:

@@ -60,6 +60,23 @@ class Page:
     total: int
 
 
+def page_in_memory(entries: list[Any], limit: int, before: int | None = None) -> Page:
+    """`ChunkedIndex.page` over a list held in memory, oldest first (a record that still
+    embeds its list, as written before the index): the same positions and cursors."""
+    start, end = _window(len(entries), limit, before)
+    return _page(entries[start:end], start, len(entries))
+
+
+def _window(count: int, limit: int, before: int | None) -> tuple[int, int]:
+    """Positions [start, end) of a page: up to `limit` entries older than `before`."""
+    end = count if before is None else max(0, min(before, count))
+    return max(0, end - limit), end
+
+
+def _page(oldest_first: list[Any], start: int, total: int) -> Page:
+    return Page(oldest_first[::-1], start if start > 0 else None, total)
+
+
 def chunk_key(name: str, n: int) -> str:
     return f"{name}/{n}"
 
@@ -88,10 +105,8 @@ class ChunkedIndex:
 
     async def page_of(self, head: IndexHead, limit: int, before: int | None = None) -> Page:
         """`page` from a head already read (a caller that needed its count first)."""
-        end = head.count if before is None else max(0, min(before, head.count))
-        start = max(0, end - limit)
-        entries = await self._range(head, start, end)
-        return Page(entries[::-1], start if start > 0 else None, head.count)
+        start, end = _window(head.count, limit, before)
+        return _page(await self._range(head, start, end), start, head.count)
 
     async def all(self, name: str) -> list[Any]:
         """Every entry, oldest first: for audits and migrations, not for a saga's path."""

@@ -7,7 +7,7 @@ commits the command's changes in one transaction.
 
 from typing import Any
 
-from dapr_helpers.index import ChunkedIndex, Page
+from dapr_helpers.index import ChunkedIndex, Page, page_in_memory
 from dapr_helpers.state import JsonStore
 from dapr_helpers.unit_of_work import UnitOfWork
 
@@ -22,7 +22,7 @@ from billing_app.adapters.records import (
     payment_to_json,
     payments_key,
 )
-from billing_app.domain.account import Account, Entry
+from billing_app.domain.account import Account
 from billing_app.domain.payment import OrderPayment
 
 # 32 entries of the largest possible size (15-digit amount, 19-digit order id) are
@@ -55,7 +55,7 @@ class BillingRepository:
         if account is None:
             return None
         if account.pending:  # written before the listing: its history is the listing until its next write
-            return page_of(account.pending, limit, before)
+            return page_in_memory(account.pending, limit, before)
         page = await self.index.page(payments_key(login), limit, before)
         return Page([entry_from_json(e) for e in page.entries], page.next_cursor, page.total)
 
@@ -94,10 +94,3 @@ def _payment(order_id: int, data: Any | None) -> OrderPayment:
 
 def _account(data: Any | None) -> Account | None:
     return None if data is None else account_from_json(data)
-
-
-def page_of(entries: list[Entry], limit: int, before: int | None) -> Page:
-    """`ChunkedIndex.page` over a list held in memory, oldest first."""
-    end = len(entries) if before is None else max(0, min(before, len(entries)))
-    start = max(0, end - limit)
-    return Page(entries[start:end][::-1], start if start > 0 else None, len(entries))

@@ -8,7 +8,7 @@ carry, and commits the command's changes in one transaction.
 from datetime import datetime
 from typing import Any, cast
 
-from dapr_helpers.index import DEFAULT_CHUNK, ChunkedIndex, Page
+from dapr_helpers.index import DEFAULT_CHUNK, ChunkedIndex, Page, page_in_memory
 from dapr_helpers.state import JsonStore
 from dapr_helpers.unit_of_work import UnitOfWork
 
@@ -53,7 +53,7 @@ class DeliveryRepository:
         if page.total == 0:
             data, _ = await self.store.get_json(V1_SLOTS_KEY)
             if data is not None:
-                return _page_of(await v1_booked(self.store, data), limit, before)
+                return page_in_memory(await v1_booked(self.store, data), limit, before)
         return page
 
     async def find_booking(self, order_id: int) -> OrderBooking | None:
@@ -135,10 +135,3 @@ def _slot(start: datetime, data: Any | None) -> Slot:
 
 def _couriers(data: Any | None) -> list[Courier]:
     return [] if data is None else couriers_from_json(data)
-
-
-def _page_of(entries: list[int], limit: int, before: int | None) -> Page:
-    """`ChunkedIndex.page` over a list held in memory (oldest first), same positions."""
-    end = len(entries) if before is None else max(0, min(before, len(entries)))
-    start = max(0, end - limit)
-    return Page(entries[start:end][::-1], start if start > 0 else None, len(entries))

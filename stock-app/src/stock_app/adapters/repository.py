@@ -10,7 +10,7 @@ the number of orders.
 
 from typing import Any, cast
 
-from dapr_helpers.index import ChunkedIndex, Page
+from dapr_helpers.index import ChunkedIndex, Page, page_in_memory
 from dapr_helpers.state import JsonStore
 from dapr_helpers.unit_of_work import UnitOfWork
 
@@ -32,13 +32,6 @@ from stock_app.domain.reservation import OrderReservation
 # An entry is ~40 bytes ({"order_id", "quantity"}): 32 of them keep a chunk, and the
 # head's tail, near 1 KB, and under 4 KB even with 10-digit ids and quantities.
 CHUNK_SIZE = 32
-
-
-def _page_of(entries: list[Any], limit: int, before: int | None) -> Page:
-    """`ChunkedIndex.page` over a list held in memory (oldest first)."""
-    end = len(entries) if before is None else max(0, min(before, len(entries)))
-    start = max(0, end - limit)
-    return Page(entries[start:end][::-1], start if start > 0 else None, len(entries))
 
 
 class StockRepository:
@@ -70,7 +63,7 @@ class StockRepository:
         if data is None:
             return None
         if v1 := v1_reservations(data):  # not written since v1: its index is still embedded
-            page = _page_of(v1, limit, before)
+            page = page_in_memory(v1, limit, before)
         else:
             page = await self.index.page(reservations_index(product_id), limit, before)
         keys = [reservation_key(entry["order_id"]) for entry in page.entries]
