@@ -2,7 +2,6 @@
 
 import asyncio
 import contextlib
-import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Query, Response
@@ -11,8 +10,6 @@ from order_app.api.deps import DeadLettersDep, OrdersDep, OutcomesDep, ServiceDe
 from order_app.api.schemas import CreateOrder, OrderOut, OrderPage
 from order_app.domain import Order
 from order_app.service.outcomes import OutcomeSignals
-
-log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/orders", tags=["orders"])
 MAX_SCAN = 50  # ids skipped by failed creations, at most, when looking for the last order
