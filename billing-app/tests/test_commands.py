@@ -2,7 +2,7 @@
 
 import asyncio
 
-from billing_app.messages import ChargeCommand
+from dapr_helpers.saga.contract import ChargePayment
 
 
 def _balance(client, login):
@@ -109,7 +109,7 @@ async def test_concurrent_charges_never_overdraw(commands, store, publisher, new
     await accounts.refill("race", 50)  # type: ignore[arg-type]
     store.forced_conflicts = 5
     charges = [
-        ChargeCommand(order_id=new_order_id(), action="charge", login="race", amount=10) for _ in range(20)
+        ChargePayment(order_id=new_order_id(), action="charge", login="race", amount=10) for _ in range(20)
     ]
     replies = await asyncio.gather(*(commands.handle(c) for c in charges))
     assert sum(r.ok for r in replies) == 5
@@ -124,7 +124,7 @@ async def test_concurrent_duplicates_of_one_charge_take_money_once(commands, sto
     accounts = AccountService(BillingRepository(store))
     await accounts.register("dup")
     await accounts.refill("dup", 100)  # type: ignore[arg-type]
-    command = ChargeCommand(order_id=new_order_id(), action="charge", login="dup", amount=10)
+    command = ChargePayment(order_id=new_order_id(), action="charge", login="dup", amount=10)
     replies = await asyncio.gather(*(commands.handle(command) for _ in range(8)))
     assert len({r.model_dump_json() for r in replies}) == 1
     assert (await accounts.get("dup")).balance == 90
@@ -136,16 +136,16 @@ async def test_concurrent_charges_refunds_and_refills_keep_the_money_adding_up(c
     from decimal import Decimal
 
     from billing_app.adapters.repository import BillingRepository
-    from billing_app.messages import RefundCommand
     from billing_app.service.accounts import AccountService
+    from dapr_helpers.saga.contract import RefundPayment
 
     repo = BillingRepository(store)
     accounts = AccountService(repo)
     await accounts.register("busy")
     await accounts.refill("busy", Decimal(30))
     orders = [new_order_id() for _ in range(40)]
-    charges = [ChargeCommand(order_id=o, action="charge", login="busy", amount="1.50") for o in orders]
-    refunds = [RefundCommand(order_id=o, action="refund") for o in orders[::3]]
+    charges = [ChargePayment(order_id=o, action="charge", login="busy", amount="1.50") for o in orders]
+    refunds = [RefundPayment(order_id=o, action="refund") for o in orders[::3]]
     store.forced_conflicts = 10
     work = [commands.handle(c) for c in charges + charges[:5]] + [commands.handle(r) for r in refunds]
     work += [accounts.refill("busy", Decimal(1)) for _ in range(6)]
@@ -170,9 +170,9 @@ async def test_each_command_costs_one_read_and_one_transaction(store, publisher,
     from decimal import Decimal
 
     from billing_app.adapters.repository import BillingRepository
-    from billing_app.messages import RefundCommand
     from billing_app.service.accounts import AccountService
     from billing_app.service.commands import CommandService
+    from dapr_helpers.saga.contract import RefundPayment
     from saga_testkit.dapr import CountingStore
 
     counting = CountingStore(store)
@@ -183,15 +183,15 @@ async def test_each_command_costs_one_read_and_one_transaction(store, publisher,
     assert counting.counted() == {"create_json": 1, "bulk_get_json": 1, "transact": 1}
 
     charged, cancelled = new_order_id(), new_order_id()
-    charge = ChargeCommand(order_id=charged, action="charge", login="thrifty", amount=10)
+    charge = ChargePayment(order_id=charged, action="charge", login="thrifty", amount=10)
     await commands.handle(charge)
     assert counting.counted() == {"bulk_get_json": 1, "transact": 1}
     await commands.handle(charge)  # a duplicate: the stored outcome, nothing written
     assert counting.counted() == {"bulk_get_json": 1}
-    await commands.handle(ChargeCommand(order_id=new_order_id(), action="charge", login="thrifty", amount=99))
+    await commands.handle(ChargePayment(order_id=new_order_id(), action="charge", login="thrifty", amount=99))
     assert counting.counted() == {"bulk_get_json": 1, "transact": 1}  # refused: its outcome is kept
-    await commands.handle(RefundCommand(order_id=cancelled, action="refund"))  # nothing charged
+    await commands.handle(RefundPayment(order_id=cancelled, action="refund"))  # nothing charged
     assert counting.counted() == {"get_json": 1, "transact": 1}
-    await commands.handle(RefundCommand(order_id=charged, action="refund"))
+    await commands.handle(RefundPayment(order_id=charged, action="refund"))
     assert counting.counted() == {"get_json": 1, "bulk_get_json": 1, "transact": 1}
     assert (await accounts.get("thrifty")).balance == 50

@@ -9,9 +9,9 @@ from typing import Any
 from billing_app.adapters.records import entry_to_json
 from billing_app.adapters.repository import CHUNK_SIZE, BillingRepository
 from billing_app.domain.account import Entry
-from billing_app.messages import ChargeCommand, RefundCommand
 from billing_app.service.accounts import AccountService
 from billing_app.service.commands import CommandService
+from dapr_helpers.saga.contract import ChargePayment, RefundPayment
 from dapr_helpers.state import Delete
 from saga_testkit.dapr import InMemoryStateStore, RecordingPublisher
 
@@ -54,11 +54,11 @@ async def test_records_stay_the_same_size_over_ten_thousand_operations(caplog):
     while operations < 10_000:
         n += 1
         login, order_id, turn = logins[n % len(logins)], 1_000_000 + n, n // len(logins)
-        await commands.handle(ChargeCommand(order_id=order_id, action="charge", login=login, amount="1.10"))
+        await commands.handle(ChargePayment(order_id=order_id, action="charge", login=login, amount="1.10"))
         operations += 1
         expected[login]["charge"] += 1
         if turn % 3 == 0:
-            await commands.handle(RefundCommand(order_id=order_id, action="refund"))
+            await commands.handle(RefundPayment(order_id=order_id, action="refund"))
             operations += 1
             expected[login]["refund"] += 1
         if turn % 10 == 0:

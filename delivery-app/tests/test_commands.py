@@ -3,7 +3,7 @@
 import asyncio
 from datetime import UTC, datetime
 
-from delivery_app.messages import ReleaseCommand, ReserveCommand
+from dapr_helpers.saga.contract import ReleaseCourier, ReserveCourier
 
 
 def test_reserve_books_a_courier_and_publishes_ok_reply(client, send, publisher, order_id, slot):
@@ -103,7 +103,7 @@ async def test_concurrent_reserves_for_one_slot_book_each_courier_once(
     store.forced_conflicts = 10
     start = datetime.fromisoformat(slot)
     reserves = [
-        ReserveCommand(order_id=new_order_id(), action="reserve", slot_start=start) for _ in range(12)
+        ReserveCourier(order_id=new_order_id(), action="reserve", slot_start=start) for _ in range(12)
     ]
     replies = await asyncio.gather(*(commands.handle(c) for c in reserves))
     assert sum(r.ok for r in replies) == 3
@@ -121,8 +121,8 @@ async def test_concurrent_reserve_and_release_of_one_order_never_leak_a_courier(
     for _ in range(10):
         oid = new_order_id()
         await asyncio.gather(
-            commands.handle(ReserveCommand(order_id=oid, action="reserve", slot_start=start)),
-            commands.handle(ReleaseCommand(order_id=oid, action="release")),
+            commands.handle(ReserveCourier(order_id=oid, action="reserve", slot_start=start)),
+            commands.handle(ReleaseCourier(order_id=oid, action="release")),
         )
     page = await commands.couriers.bookings(limit=20)
     assert all(b.status == "released" for b in page.bookings)
@@ -135,14 +135,14 @@ async def test_many_orders_over_few_slots_keep_courier_slots_adding_up(commands,
     await commands.couriers.add("Bob")
     starts = [datetime(2031, 4, 1, h, tzinfo=UTC) for h in range(4)]
     store.forced_conflicts = 25
-    batch: list[ReserveCommand | ReleaseCommand] = []
+    batch: list[ReserveCourier | ReleaseCourier] = []
     for n in range(60):
         oid = 7_000 + n
-        reserve = ReserveCommand(order_id=oid, action="reserve", slot_start=starts[n % 4])
-        release = ReleaseCommand(order_id=oid, action="release")
+        reserve = ReserveCourier(order_id=oid, action="reserve", slot_start=starts[n % 4])
+        release = ReleaseCourier(order_id=oid, action="release")
         batch += {0: [reserve], 1: [reserve, release], 2: [release, reserve], 3: [reserve, reserve]}[n % 4]  # type: ignore[arg-type]
         if n % 3 == 2:
-            batch.append(ReleaseCommand(order_id=oid - 2, action="release"))
+            batch.append(ReleaseCourier(order_id=oid - 2, action="release"))
     await asyncio.gather(*(commands.handle(c) for c in batch))
     statuses = {v["status"] for k, (v, _) in store.data.items() if k.startswith("booking:")}
     assert statuses == {"booked", "released", "refused", "cancelled"} and store.forced_conflicts == 0
@@ -161,21 +161,21 @@ async def test_each_command_costs_one_read_and_one_transaction(store, publisher,
     repo = DeliveryRepository(counting)
     commands = CommandService(repo, CourierService(repo, ["Ann"]), publisher, "order-replies")
     start = datetime.fromisoformat(slot)
-    await commands.handle(ReserveCommand(order_id=new_order_id(), action="reserve", slot_start=start))
+    await commands.handle(ReserveCourier(order_id=new_order_id(), action="reserve", slot_start=start))
     counting.counted()
     await commands.couriers.add("Bob")
     assert counting.counted() == {"get_json": 1, "transact": 1}
 
     booked, cancelled = new_order_id(), new_order_id()
-    reserve = ReserveCommand(order_id=booked, action="reserve", slot_start=start)
+    reserve = ReserveCourier(order_id=booked, action="reserve", slot_start=start)
     await commands.handle(reserve)
     assert counting.counted() == {"bulk_get_json": 1, "transact": 1}
     await commands.handle(reserve)  # a duplicate: the stored outcome, nothing written
     assert counting.counted() == {"bulk_get_json": 1}
-    await commands.handle(ReserveCommand(order_id=new_order_id(), action="reserve", slot_start=start))
+    await commands.handle(ReserveCourier(order_id=new_order_id(), action="reserve", slot_start=start))
     assert counting.counted() == {"bulk_get_json": 1, "transact": 1}  # refused: its outcome is kept
-    await commands.handle(ReleaseCommand(order_id=cancelled, action="release"))  # nothing booked
+    await commands.handle(ReleaseCourier(order_id=cancelled, action="release"))  # nothing booked
     assert counting.counted() == {"get_json": 1, "transact": 1}
-    await commands.handle(ReleaseCommand(order_id=booked, action="release"))
+    await commands.handle(ReleaseCourier(order_id=booked, action="release"))
     assert counting.counted() == {"get_json": 2, "transact": 1}
     assert (await commands.couriers.slot(start)).free(["courier-1", "courier-2"]) == ["courier-2"]

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from delivery_app.messages import ReserveCommand
+from dapr_helpers.saga.contract import ReserveCourier
 from saga_testkit.dapr import InMemoryStateStore
 
 V1 = json.loads((Path(__file__).parent / "fixtures" / "v1_store.json").read_text())
@@ -92,7 +92,7 @@ async def test_concurrent_first_bookings_move_v1_once(commands, v1, slots_add_up
     starts = [datetime(2031, 3, 5, h, tzinfo=UTC) for h in range(6)]
     replies = await asyncio.gather(
         *(
-            commands.handle(ReserveCommand(order_id=200 + n, action="reserve", slot_start=s))
+            commands.handle(ReserveCourier(order_id=200 + n, action="reserve", slot_start=s))
             for n, s in enumerate(starts)
         )
     )

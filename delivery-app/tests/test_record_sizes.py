@@ -5,9 +5,9 @@ import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+from dapr_helpers.saga.contract import ReleaseCourier, ReserveCourier
 from dapr_helpers.state import Delete, Operation
 from delivery_app.adapters.repository import DeliveryRepository
-from delivery_app.messages import ReleaseCommand, ReserveCommand
 from delivery_app.service.commands import CommandService
 from delivery_app.service.couriers import CourierService
 from saga_testkit.dapr import InMemoryStateStore, RecordingPublisher
@@ -38,8 +38,8 @@ async def test_records_written_on_the_saga_path_stay_the_same_size_over_10_000_c
     handled, order_id, at_1000 = 0, 1_000_000, None
     while handled < 10_000:
         order_id += 1
-        reserve = ReserveCommand(order_id=order_id, action="reserve", slot_start=starts[order_id % 24])
-        early, undo = (ReleaseCommand(order_id=i, action="release") for i in (order_id, order_id - 3))
+        reserve = ReserveCourier(order_id=order_id, action="reserve", slot_start=starts[order_id % 24])
+        early, undo = (ReleaseCourier(order_id=i, action="release") for i in (order_id, order_id - 3))
         # Booked, then undone three orders later; every tenth released before its reserve.
         batch = [early, reserve, undo] if order_id % 10 == 0 else [reserve, undo]
         for command in batch:

@@ -2,7 +2,7 @@
 
 import asyncio
 
-from stock_app.messages import ReserveCommand
+from dapr_helpers.saga.contract import ReserveStock
 
 
 def _available(client, product_id):
@@ -119,8 +119,7 @@ async def test_twenty_concurrent_reserves_for_five_units_exactly_five_win(comman
     pid = (await products.register("last units", 5, None)).id
     store.forced_conflicts = 10
     reserves = [
-        ReserveCommand(order_id=new_order_id(), action="reserve", product_id=pid, quantity=1)
-        for _ in range(20)
+        ReserveStock(order_id=new_order_id(), action="reserve", product_id=pid, quantity=1) for _ in range(20)
     ]
     replies = await asyncio.gather(*(commands.handle(c) for c in reserves))
     assert sum(r.ok for r in replies) == 5
@@ -130,16 +129,16 @@ async def test_twenty_concurrent_reserves_for_five_units_exactly_five_win(comman
 
 
 async def test_concurrent_reserve_and_release_of_one_order_never_leak_units(commands, store, new_order_id):
+    from dapr_helpers.saga.contract import ReleaseStock
     from stock_app.adapters.repository import StockRepository
-    from stock_app.messages import ReleaseCommand
     from stock_app.service.products import ProductService
 
     products = ProductService(StockRepository(store))
     pid = (await products.register("race", 50, None)).id
     for _ in range(10):
         oid = new_order_id()
-        reserve = ReserveCommand(order_id=oid, action="reserve", product_id=pid, quantity=3)
-        release = ReleaseCommand(order_id=oid, action="release")
+        reserve = ReserveStock(order_id=oid, action="reserve", product_id=pid, quantity=3)
+        release = ReleaseStock(order_id=oid, action="release")
         await asyncio.gather(commands.handle(reserve), commands.handle(release))
     # Whichever came first, the release either gave the units back or refused the reserve.
     product = await products.get(pid)
@@ -150,9 +149,9 @@ async def test_concurrent_reserve_and_release_of_one_order_never_leak_units(comm
 
 async def test_each_command_costs_one_read_and_one_transaction(store, publisher, new_order_id):
     """A release of a reservation reads the product in a second read: the reservation names it."""
+    from dapr_helpers.saga.contract import ReleaseStock
     from saga_testkit.dapr import CountingStore
     from stock_app.adapters.repository import StockRepository
-    from stock_app.messages import ReleaseCommand
     from stock_app.service.commands import CommandService
     from stock_app.service.products import ProductService
 
@@ -165,17 +164,15 @@ async def test_each_command_costs_one_read_and_one_transaction(store, publisher,
     assert counting.counted() == {"bulk_get_json": 1, "transact": 1}
 
     reserved, cancelled = new_order_id(), new_order_id()
-    reserve = ReserveCommand(order_id=reserved, action="reserve", product_id=pid, quantity=2)
+    reserve = ReserveStock(order_id=reserved, action="reserve", product_id=pid, quantity=2)
     await commands.handle(reserve)
     assert counting.counted() == {"bulk_get_json": 1, "transact": 1}
     await commands.handle(reserve)  # a duplicate: the stored outcome, nothing written
     assert counting.counted() == {"bulk_get_json": 1}
-    await commands.handle(
-        ReserveCommand(order_id=new_order_id(), action="reserve", product_id=pid, quantity=9)
-    )
+    await commands.handle(ReserveStock(order_id=new_order_id(), action="reserve", product_id=pid, quantity=9))
     assert counting.counted() == {"bulk_get_json": 1, "transact": 1}  # refused: its outcome is kept
-    await commands.handle(ReleaseCommand(order_id=cancelled, action="release"))  # nothing reserved
+    await commands.handle(ReleaseStock(order_id=cancelled, action="release"))  # nothing reserved
     assert counting.counted() == {"get_json": 1, "transact": 1}
-    await commands.handle(ReleaseCommand(order_id=reserved, action="release"))
+    await commands.handle(ReleaseStock(order_id=reserved, action="release"))
     assert counting.counted() == {"get_json": 1, "bulk_get_json": 1, "transact": 1}
     assert (await products.get(pid)).available == 6

@@ -3,8 +3,8 @@
 import json
 from collections import defaultdict
 
+from dapr_helpers.saga.contract import ReleaseStock, ReserveStock
 from stock_app.adapters.repository import StockRepository
-from stock_app.messages import ReleaseCommand, ReserveCommand
 from stock_app.service.products import ProductService
 
 
@@ -28,11 +28,11 @@ async def test_records_are_the_same_size_after_ten_thousand_operations_as_after_
         n += 1
         order_id, pid = new_order_id(), pids[n % 3]
         quantity = 10_000_000 if n % 50 == 0 else 1 + n % 3
-        steps: list[ReserveCommand | ReleaseCommand] = [
-            ReserveCommand(order_id=order_id, action="reserve", product_id=pid, quantity=quantity)
+        steps: list[ReserveStock | ReleaseStock] = [
+            ReserveStock(order_id=order_id, action="reserve", product_id=pid, quantity=quantity)
         ]
         if n % 3 == 0:
-            steps.append(ReleaseCommand(order_id=order_id, action="release"))
+            steps.append(ReleaseStock(order_id=order_id, action="release"))
         for command in steps:
             await commands.handle(command)
             ops += 1

@@ -4,8 +4,8 @@ import asyncio
 import random
 
 import pytest
+from dapr_helpers.saga.contract import ReleaseStock, ReserveStock
 from stock_app.adapters.repository import StockRepository
-from stock_app.messages import ReleaseCommand, ReserveCommand
 from stock_app.service.products import ProductService
 
 
@@ -84,13 +84,13 @@ async def test_units_always_add_up_through_races_conflicts_and_duplicates(comman
     pid = (await products.register("contended", 40, None)).id
     rng = random.Random(16)
     orders = [new_order_id() for _ in range(60)]
-    commands_: list[ReserveCommand | ReleaseCommand] = []
+    commands_: list[ReserveStock | ReleaseStock] = []
     for oid in orders:
         commands_.append(
-            ReserveCommand(order_id=oid, action="reserve", product_id=pid, quantity=rng.randint(1, 3))
+            ReserveStock(order_id=oid, action="reserve", product_id=pid, quantity=rng.randint(1, 3))
         )
         if rng.random() < 0.5:
-            commands_.append(ReleaseCommand(order_id=oid, action="release"))
+            commands_.append(ReleaseStock(order_id=oid, action="release"))
     commands_ += rng.sample(commands_, 20)  # redeliveries
     rng.shuffle(commands_)
     store.forced_conflicts = 15

@@ -2,6 +2,7 @@
 
 from dapr_helpers.app_token import require_app_token
 from dapr_helpers.pubsub import Publisher
+from dapr_helpers.saga.contract import BILLING
 from dapr_helpers.service import service_app, subscribe_commands, with_dapr
 from dapr_helpers.state import JsonStore
 from fastapi import FastAPI
@@ -11,7 +12,6 @@ from billing_app.api import directory
 from billing_app.api.errors import install_billing_errors
 from billing_app.api.routes import router
 from billing_app.config import Settings
-from billing_app.messages import parse_command
 from billing_app.service.accounts import AccountService
 from billing_app.service.commands import CommandService
 
@@ -32,5 +32,5 @@ def build_app(settings: Settings, store: JsonStore, publisher: Publisher) -> Fas
     install_billing_errors(app)
     app.include_router(router)
     app.include_router(directory.router)
-    subscribe_commands(app, settings.pubsub_name, settings.commands_topic, parse_command, router.prefix)
+    subscribe_commands(app, settings.pubsub_name, settings.commands_topic, BILLING.parse, router.prefix)
     return app

@@ -2,6 +2,7 @@
 
 from dapr_helpers.app_token import require_app_token
 from dapr_helpers.pubsub import Publisher
+from dapr_helpers.saga.contract import STOCK
 from dapr_helpers.service import service_app, subscribe_commands, with_dapr
 from dapr_helpers.state import JsonStore
 from fastapi import FastAPI
@@ -11,7 +12,6 @@ from stock_app.api import directory
 from stock_app.api.errors import install_stock_errors
 from stock_app.api.routes import router
 from stock_app.config import Settings
-from stock_app.messages import parse_command
 from stock_app.service.commands import CommandService
 from stock_app.service.products import ProductService
 
@@ -32,5 +32,5 @@ def build_app(settings: Settings, store: JsonStore, publisher: Publisher) -> Fas
     install_stock_errors(app)
     app.include_router(router)
     app.include_router(directory.router)
-    subscribe_commands(app, settings.pubsub_name, settings.commands_topic, parse_command, router.prefix)
+    subscribe_commands(app, settings.pubsub_name, settings.commands_topic, STOCK.parse, router.prefix)
     return app

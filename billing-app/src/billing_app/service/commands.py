@@ -11,11 +11,11 @@ stored outcome.
 import logging
 
 from dapr_helpers.pubsub import Publisher
+from dapr_helpers.saga.contract import BILLING, ChargePayment, RefundPayment
 from dapr_helpers.saga.handler import Handler, ParticipantCommands
 from dapr_helpers.saga.participation import Outcome
 
 from billing_app.adapters.repository import BillingRepository
-from billing_app.messages import PARTICIPANT, ChargeCommand, RefundCommand
 from billing_app.service.clock import utc_now
 
 log = logging.getLogger(__name__)
@@ -25,9 +25,9 @@ class CommandService(ParticipantCommands):
     def __init__(self, repo: BillingRepository, publisher: Publisher, replies_topic: str) -> None:
         self.repo = repo
         handlers: dict[str, Handler] = {"charge": self._charge, "refund": self._refund}
-        super().__init__(PARTICIPANT, handlers, publisher, replies_topic, log)
+        super().__init__(BILLING.name, handlers, publisher, replies_topic, log)
 
-    async def _charge(self, command: ChargeCommand) -> Outcome:
+    async def _charge(self, command: ChargePayment) -> Outcome:
         billing = self.repo.unit()
         payment, account = await billing.payment_and_account(command.order_id, command.login)
         if (done := payment.outcome_of("charge")) is not None:
@@ -39,7 +39,7 @@ class CommandService(ParticipantCommands):
         await billing.commit()
         return outcome
 
-    async def _refund(self, command: RefundCommand) -> Outcome:
+    async def _refund(self, command: RefundPayment) -> Outcome:
         billing = self.repo.unit()
         payment = await billing.payment(command.order_id)
         if (done := payment.outcome_of("refund")) is not None:

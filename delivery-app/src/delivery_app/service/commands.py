@@ -13,12 +13,12 @@ stored outcome.
 import logging
 
 from dapr_helpers.pubsub import Publisher
+from dapr_helpers.saga.contract import DELIVERY, ReleaseCourier, ReserveCourier
 from dapr_helpers.saga.handler import Handler, ParticipantCommands
 from dapr_helpers.saga.participation import Outcome
 
 from delivery_app.adapters.repository import DeliveryRepository
 from delivery_app.domain.slot import slot_start
-from delivery_app.messages import PARTICIPANT, ReleaseCommand, ReserveCommand
 from delivery_app.service.couriers import CourierService
 
 log = logging.getLogger(__name__)
@@ -31,9 +31,9 @@ class CommandService(ParticipantCommands):
         self.repo = repo
         self.couriers = couriers
         handlers: dict[str, Handler] = {"reserve": self._reserve, "release": self._release}
-        super().__init__(PARTICIPANT, handlers, publisher, replies_topic, log)
+        super().__init__(DELIVERY.name, handlers, publisher, replies_topic, log)
 
-    async def _reserve(self, command: ReserveCommand) -> Outcome:
+    async def _reserve(self, command: ReserveCourier) -> Outcome:
         delivery = self.repo.unit()
         booking, slot, added = await delivery.for_reserve(command.order_id, slot_start(command.slot_start))
         if (done := booking.outcome_of("reserve")) is not None:
@@ -46,7 +46,7 @@ class CommandService(ParticipantCommands):
         await delivery.commit()
         return outcome
 
-    async def _release(self, command: ReleaseCommand) -> Outcome:
+    async def _release(self, command: ReleaseCourier) -> Outcome:
         delivery = self.repo.unit()
         booking = await delivery.booking(command.order_id)
         if (done := booking.outcome_of("release")) is not None:

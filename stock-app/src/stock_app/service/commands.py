@@ -12,11 +12,11 @@ stored outcome.
 import logging
 
 from dapr_helpers.pubsub import Publisher
+from dapr_helpers.saga.contract import STOCK, ReleaseStock, ReserveStock
 from dapr_helpers.saga.handler import Handler, ParticipantCommands
 from dapr_helpers.saga.participation import Outcome
 
 from stock_app.adapters.repository import StockRepository
-from stock_app.messages import PARTICIPANT, ReleaseCommand, ReserveCommand
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +25,9 @@ class CommandService(ParticipantCommands):
     def __init__(self, repo: StockRepository, publisher: Publisher, replies_topic: str) -> None:
         self.repo = repo
         handlers: dict[str, Handler] = {"reserve": self._reserve, "release": self._release}
-        super().__init__(PARTICIPANT, handlers, publisher, replies_topic, log)
+        super().__init__(STOCK.name, handlers, publisher, replies_topic, log)
 
-    async def _reserve(self, command: ReserveCommand) -> Outcome:
+    async def _reserve(self, command: ReserveStock) -> Outcome:
         stock = self.repo.unit()
         reservation, product = await stock.reservation_and_product(command.order_id, command.product_id)
         if (done := reservation.outcome_of("reserve")) is not None:
@@ -39,7 +39,7 @@ class CommandService(ParticipantCommands):
         await stock.commit()
         return outcome
 
-    async def _release(self, command: ReleaseCommand) -> Outcome:
+    async def _release(self, command: ReleaseStock) -> Outcome:
         stock = self.repo.unit()
         reservation = await stock.reservation(command.order_id)
         if (done := reservation.outcome_of("release")) is not None:
