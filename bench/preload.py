@@ -260,12 +260,13 @@ CONTENDED: dict[str, Callable[[dict[str, Any]], Hashable]] = {
 def participant_commands(app_id: str, store: Any) -> tuple[Any, Callable[[Any], Any]]:
     """The participant's command service (what its subscription route calls) and its
     command parser, built by the app's own `build_app` around `store`."""
+    from dapr_helpers.saga.contract import BILLING, DELIVERY, STOCK
+
     package = PARTICIPANTS[app_id]
     main = importlib.import_module(f"{package}.main")
     config = importlib.import_module(f"{package}.config")
-    messages = importlib.import_module(f"{package}.messages")
     app = main.build_app(config.Settings(), store, DroppingPublisher())
-    return app.state.commands, messages.parse_command
+    return app.state.commands, {"stock": STOCK, "delivery": DELIVERY, "billing": BILLING}[app_id].parse
 
 
 async def run_commands(

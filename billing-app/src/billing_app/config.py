@@ -7,5 +7,5 @@ from dapr_helpers.settings import ServiceSettings
 class Settings(ServiceSettings):
     app_port: int = 8002
     state_store: str = "billing-store"
-    commands_topic: str = BILLING.topic
+    commands_topic: str = BILLING.topic  # "billing-commands", as docs/messaging.md names it
     replies_topic: str = REPLIES_TOPIC

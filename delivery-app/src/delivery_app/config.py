@@ -7,7 +7,7 @@ from dapr_helpers.settings import ServiceSettings
 class Settings(ServiceSettings):
     app_port: int = 8004
     state_store: str = "delivery-store"
-    commands_topic: str = DELIVERY.topic
+    commands_topic: str = DELIVERY.topic  # "delivery-commands", as docs/messaging.md names it
     replies_topic: str = REPLIES_TOPIC
     # The default roster, as JSON: COURIERS='["Ann", "Bob"]'. One courier by default, so a
     # second order for the same slot finds none (the assignment's fourth scenario).

@@ -7,5 +7,5 @@ from dapr_helpers.settings import ServiceSettings
 class Settings(ServiceSettings):
     app_port: int = 8003
     state_store: str = "stock-store"
-    commands_topic: str = STOCK.topic
+    commands_topic: str = STOCK.topic  # "stock-commands", as docs/messaging.md names it
     replies_topic: str = REPLIES_TOPIC
