@@ -1,11 +1,23 @@
 # syntax=docker/dockerfile:1
 # The image of one app, chosen by the APP build argument: order, billing, stock or delivery.
-# Build from the repository root: it needs requirements.txt, dapr-helpers/ and the app's folder.
+# Build from the repository root: it needs requirements.txt, dapr-helpers/, the app's folder
+# and web/'s package.json and package-lock.json (Swagger UI for the API docs, no CDN).
 #   docker build --build-arg APP=order -t order-saga/order-app:0.1.0 .    (or: make images)
 # The order app runs its API and the saga's workflow worker in one process.
 # Kubernetes runs each image with a read-only root filesystem and /tmp mounted writable.
 ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm
+ARG NODE_IMAGE=node:22.20.0-bookworm-slim
 ARG APP
+
+# Swagger UI's files, from the npm package web/ pins (as `make web-assets` does locally).
+# --ignore-scripts: its one dependency (@scarf/scarf) would report the install online.
+FROM ${NODE_IMAGE} AS web
+WORKDIR /web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --no-audit --no-fund --ignore-scripts \
+ && mkdir dist \
+ && cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css \
+       node_modules/swagger-ui-dist/favicon-32x32.png dist/
 
 FROM ${PYTHON_IMAGE} AS build
 ARG APP
@@ -15,6 +27,8 @@ ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 COPY requirements.txt ./
 COPY dapr-helpers/ dapr-helpers/
+# Into the package, whose package data they are: the API docs serve them (dapr_helpers.docs).
+COPY --from=web /web/dist/ dapr-helpers/src/dapr_helpers/swagger_ui/
 COPY ${APP}-app/ ${APP}-app/
 # Only what the two packages need at run time, each at the version requirements.txt pins
 # (the test and chart tooling pinned there stays out of the image).

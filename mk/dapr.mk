@@ -19,6 +19,6 @@ dapr-runtime: $(STAMP)
 infra-deps:
 	@scripts/infra-deps.sh
 
-run-dapr: $(STAMP) dapr-runtime infra-deps
+run-dapr: $(STAMP) dapr-runtime infra-deps web-assets
 	@echo "API docs, once ready: $(foreach p,orders billing stock delivery,http://localhost:8080/$(p)/docs )"
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dapr-runtime run -f dapr.yaml

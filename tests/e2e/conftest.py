@@ -12,6 +12,7 @@ import httpx
 import pytest
 from pluggy import Result
 
+from .browser import browser, tab  # noqa: F401 - fixtures for the browser tests
 from .stack import STACK_ENV, Stack, make_stack
 
 

@@ -82,6 +82,7 @@ def test_the_image_is_slim_pinned_and_non_root(app_id: str) -> None:
     assert copies == [
         "requirements.txt ./",
         "dapr-helpers/ dapr-helpers/",
+        "--from=web /web/dist/ dapr-helpers/src/dapr_helpers/swagger_ui/",  # the API docs' assets
         f"{app.folder}/ {app.folder}/",
         "--from=build /opt/venv /opt/venv",
     ]
@@ -94,7 +95,23 @@ def test_the_build_context_holds_only_what_the_images_copy() -> None:
     lines = [ln for ln in (REPO / ".dockerignore").read_text().splitlines() if ln and not ln.startswith("#")]
     assert lines[0] == "*"
     included = {ln[1:].rstrip("/") for ln in lines if ln.startswith("!")}
-    assert included == {"requirements.txt", "dapr-helpers", *(a.folder for a in APPS.values())}
+    assert included == {
+        "requirements.txt",
+        "dapr-helpers",
+        *(a.folder for a in APPS.values()),
+        "web/package.json",  # Swagger UI for the API docs, installed by the image's web stage
+        "web/package-lock.json",
+    }
+
+
+def test_the_image_builds_swagger_ui_from_the_pinned_npm_package() -> None:
+    """The API docs' assets come from web/'s lockfile (npm ci), as `make web-assets` installs them."""
+    steps = instructions(DOCKERFILE)
+    assert ("FROM", "${NODE_IMAGE} AS web") in steps
+    node = next(args for word, args in steps if word == "ARG" and args.startswith("NODE_IMAGE="))
+    assert re.fullmatch(r"NODE_IMAGE=node:\d+\.\d+\.\d+-\w+-slim", node), node  # pinned
+    assert ("COPY", "web/package.json web/package-lock.json ./") in steps
+    assert any(word == "RUN" and args.startswith("npm ci ") for word, args in steps)
 
 
 def hadolint() -> str | None:

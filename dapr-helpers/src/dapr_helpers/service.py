@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute
 
 from dapr_helpers.client import DaprHttp
+from dapr_helpers.docs import add_swagger_ui
 from dapr_helpers.logging import configure_logging
 from dapr_helpers.problems import install_problem_handlers
 from dapr_helpers.pubsub import DaprPublisher, Publisher, handle_cloud_event
@@ -62,7 +63,8 @@ def service_app(
     problems: Callable[[FastAPI], None] = install_problem_handlers,
     probes: bool = True,
 ) -> FastAPI:
-    """An app whose docs live at `{prefix}/docs` (`/{name}/docs` by default), with problem
+    """An app whose docs live at `{prefix}/docs` (`/{name}/docs` by default, Swagger UI on
+    assets the app serves itself: `dapr_helpers.docs`), with problem
     details and, unless `probes` is off (the app answers them itself), `/healthz` and `/readyz`.
 
     `lifespan` runs inside the one that closes `app.state.dapr_client` on shutdown.
@@ -71,11 +73,12 @@ def service_app(
     app = FastAPI(
         title=name,
         description=description,
-        docs_url=f"{prefix}/docs",
+        docs_url=None,  # FastAPI's page loads Swagger UI from a CDN: add_swagger_ui's does not
         openapi_url=f"{prefix}/openapi.json",
         redoc_url=None,
         lifespan=_closing_dapr_client(lifespan),
     )
+    add_swagger_ui(app, prefix, openapi_url=f"{prefix}/openapi.json")
     problems(app)
     if probes:
         _add_probes(app)
