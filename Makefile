@@ -10,7 +10,7 @@ PACKAGES := localdapr dapr-runtime dapr-helpers order-app billing-app stock-app 
 PYPROJECTS := $(wildcard $(addsuffix /pyproject.toml,$(PACKAGES)))
 
 include mk/images.mk mk/k8s.mk mk/newman.mk mk/bench.mk mk/dapr.mk mk/workflows.mk
-include mk/browser.mk mk/web.mk
+include mk/browser.mk mk/observability.mk mk/web.mk
 .DEFAULT_GOAL := help
 
 help:
@@ -42,7 +42,7 @@ run: $(STAMP) web-assets
 
 # Every suite that starts the system runs on both runtimes: localdapr, and real daprd 1.18
 # with Postgres and Redis (SAGA_RUNTIMES=localdapr narrows a run by hand).
-test: $(STAMP) lint newman-deps dapr-runtime infra-deps browser-deps web-assets
+test: $(STAMP) lint newman-deps dapr-runtime infra-deps browser-deps trace-backend web-assets
 	REQUIRE_NEWMAN=1 $(BIN)/pytest
 
 # mypy checks the files pyproject.toml lists, then each package's tests/ in a run of its

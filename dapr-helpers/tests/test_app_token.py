@@ -99,3 +99,15 @@ def test_an_empty_token_is_never_a_password() -> None:
 )
 def test_the_prefix_matches_whole_segments(path: str, expected: bool) -> None:
     assert is_open(path, "/shop") is expected
+
+
+def test_several_public_prefixes_and_an_exact_path_are_open() -> None:
+    """As gateway.yaml writes them: `=/` is `/` alone, so `/healthz`-like paths stay guarded."""
+    public = ("/shop", "/console", "=/")
+    assert [is_open(p, public) for p in ("/", "/console/api", "/shop/1", "/dapr/subscribe", "/x")] == [
+        True,
+        True,
+        True,
+        False,
+        False,
+    ]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from localdapr.config import load_gateway_routes
 from localdapr.gateway import Gateway, match_route, normalize_path
 
 from .fixtures.runs import LocalDaprRun, echo_command, free_port, write_run_file
@@ -132,6 +133,24 @@ def test_match_route_prefers_the_longest_prefix() -> None:
         1,
     ]
     assert match_route({"/orders": 2}, "/other") is None
+
+
+def test_an_exact_route_matches_its_path_alone_and_wins() -> None:
+    """`=/` is pathType Exact: `/` reaches the app, `/healthz` and `//x` stay unrouted."""
+    routes = {"=/": 1, "/orders": 2, "=/orders/last": 3}
+    assert [match_route(routes, p) for p in ["/", "/healthz", "/orders", "/orders/last", "/orders/7"]] == [
+        1,
+        None,
+        2,
+        3,
+        2,
+    ]
+    assert match_route({"/": 1, "=/": 2}, "/") == 2
+
+
+def test_an_exact_route_is_read_from_the_routes_file(tmp_path: Path) -> None:
+    (tmp_path / "gateway.yaml").write_text("routes:\n  /alpha/: alpha\n  =/: alpha\n")
+    assert load_gateway_routes(tmp_path / "gateway.yaml") == {"/alpha": "alpha", "=/": "alpha"}
 
 
 async def test_unreachable_app_is_502() -> None:

@@ -26,10 +26,24 @@ class AppRoute:
         return f"{self.app_id} {self.method} {self.path}"
 
 
+def gateway_routes() -> dict[str, str]:
+    """Public prefix -> app id, as the gateway (and the ingress) route them; `=/path` is that path alone."""
+    return {str(k): str(v) for k, v in yaml.safe_load((ROOT / "gateway.yaml").read_text())["routes"].items()}
+
+
+def public_paths() -> dict[str, list[str]]:
+    """app id -> every prefix (and exact path) routed to it."""
+    found: dict[str, list[str]] = {}
+    for prefix, app_id in gateway_routes().items():
+        found.setdefault(app_id, []).append(prefix)
+    return found
+
+
 def public_prefixes() -> dict[str, str]:
-    """app id -> its public prefix, as the gateway (and the ingress) route them."""
-    routes = yaml.safe_load((ROOT / "gateway.yaml").read_text())["routes"]
-    return {app_id: prefix for prefix, app_id in routes.items()}
+    """app id -> its API's prefix: the first prefix gateway.yaml routes to it."""
+    return {
+        app_id: next(p for p in paths if not p.startswith("=")) for app_id, paths in public_paths().items()
+    }
 
 
 def factories() -> dict[str, str]:
@@ -39,7 +53,9 @@ def factories() -> dict[str, str]:
 
 
 def is_public(path: str, prefix: str) -> bool:
-    """Whether an ingress rule `prefix` (pathType Prefix: whole segments) routes `path`."""
+    """Whether an ingress rule `prefix` (pathType Prefix: whole segments; `=/path`: Exact) routes `path`."""
+    if prefix.startswith("="):
+        return path == prefix[1:]
     return path == prefix or path.startswith(prefix.rstrip("/") + "/")
 
 
@@ -67,11 +83,15 @@ def app_routes(app_id: str) -> tuple[AppRoute, ...]:
     return tuple(found)
 
 
+def _routed(route: AppRoute, paths: dict[str, list[str]]) -> bool:
+    return any(is_public(route.path, p) for p in paths[route.app_id])
+
+
 def internal_routes() -> list[AppRoute]:
-    prefixes = public_prefixes()
-    return [r for a in factories() for r in app_routes(a) if not is_public(r.path, prefixes[a])]
+    paths = public_paths()
+    return [r for a in factories() for r in app_routes(a) if not _routed(r, paths)]
 
 
 def public_routes() -> list[AppRoute]:
-    prefixes = public_prefixes()
-    return [r for a in factories() for r in app_routes(a) if is_public(r.path, prefixes[a])]
+    paths = public_paths()
+    return [r for a in factories() for r in app_routes(a) if _routed(r, paths)]

@@ -4,8 +4,8 @@ The routes come from each app's own route table, so a new internal route is
 covered without touching this file. Through the gateway each must answer the
 gateway's own 404 (the app never sees it), while the same route answers on the
 app's port (so the 404 proves the gateway, not a missing route). The chart's
-Ingress must route only the four public prefixes, none of which holds an
-internal path.
+Ingress must route only gateway.yaml's public prefixes (the four APIs, the
+console, and `/` alone: pathType Exact), none of which holds an internal path.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pytest
 from tests.e2e.stack import Stack
 from tests.k8s import helmtool
 
-from .routes import AppRoute, internal_routes, is_public, public_prefixes, public_routes
+from .routes import AppRoute, gateway_routes, internal_routes, is_public, public_prefixes, public_routes
 
 INTERNAL = internal_routes()
 GATEWAY_404 = "404 page not found\n"
@@ -87,11 +87,29 @@ def test_sidecar_apis_are_not_reachable_through_the_gateway(path: str, stack: St
 
 @pytest.mark.parametrize("route", [r for r in public_routes() if r.method == "GET"], ids=str)
 def test_public_routes_still_reach_their_app(route: AppRoute, stack: Stack) -> None:
-    r = httpx.get(f"{stack.url}{route.path}", timeout=10)
-    # The app answered (its JSON, or its docs page), whatever the record's existence.
-    assert r.text != GATEWAY_404
+    with httpx.stream("GET", f"{stack.url}{route.path}", timeout=10) as r:
+        kind = r.headers["content-type"]
+        # An event stream never ends: its headers are the answer.
+        text = "" if kind.startswith("text/event-stream") else r.read().decode()
+    # The app answered (its JSON, its pages and their assets, or its console's stream),
+    # whatever the record's existence.
+    assert text != GATEWAY_404
     assert r.status_code in (200, 404, 422)
-    assert r.headers["content-type"].startswith(("application/json", "application/problem+json", "text/html"))
+    assert kind.startswith(
+        (
+            "application/json",
+            "application/problem+json",
+            "text/html",
+            "text/css",
+            "text/javascript",
+            "text/event-stream",
+        )
+    )
+
+
+def _route_key(path: dict[str, Any]) -> str:
+    """An ingress path as gateway.yaml writes it: `=/path` for pathType Exact."""
+    return f"={path['path']}" if path["pathType"] == "Exact" else path["path"]
 
 
 def _ingress_paths(values: dict[str, Any]) -> list[dict[str, Any]]:
@@ -105,12 +123,12 @@ def _ingress_paths(values: dict[str, Any]) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("case", sorted(VALUES_CASES))
 def test_ingress_routes_only_the_public_prefixes(case: str) -> None:
     paths = _ingress_paths(helmtool.load_values(VALUES_CASES[case]))
-    assert sorted(p["path"] for p in paths) == sorted(public_prefixes().values())
-    assert {p["pathType"] for p in paths} == {"Prefix"}
+    assert sorted(_route_key(p) for p in paths) == sorted(gateway_routes())
+    assert {p["pathType"] for p in paths} <= {"Prefix", "Exact"}
 
 
 @pytest.mark.parametrize("case", sorted(VALUES_CASES))
 def test_no_internal_route_is_under_a_prefix_the_ingress_routes(case: str) -> None:
-    routed = [p["path"] for p in _ingress_paths(helmtool.load_values(VALUES_CASES[case]))]
+    routed = [_route_key(p) for p in _ingress_paths(helmtool.load_values(VALUES_CASES[case]))]
     exposed = [f"{r} (under {prefix})" for r in INTERNAL for prefix in routed if is_public(r.path, prefix)]
     assert exposed == []

@@ -394,10 +394,12 @@ def ingress_problems(manifests: list[Manifest], host: str = "arch.homework") -> 
     routed = {}
     for rule in rules:
         for path in rule["http"]["paths"]:
-            if path["pathType"] != "Prefix":
-                problems.append(f"{path['path']}: pathType {path['pathType']} (Prefix expected)")
+            # gateway.yaml writes an Exact path `=/path`; every other path is a Prefix
+            key = f"={path['path']}" if path["pathType"] == "Exact" else path["path"]
+            if path["pathType"] not in ("Prefix", "Exact"):
+                problems.append(f"{path['path']}: pathType {path['pathType']} (Prefix or Exact expected)")
             svc = path["backend"]["service"]["name"]
-            routed[path["path"]] = services.get(svc, f"<no Service {svc}>")
+            routed[key] = services.get(svc, f"<no Service {svc}>")
     if routed != gateway_routes():
         problems.append(f"ingress routes {routed} != gateway.yaml {gateway_routes()}")
     return problems

@@ -141,7 +141,11 @@ def test_each_app_accepts_only_the_ingress_controller_its_peers_sidecars_and_met
                 "ports": [{"port": "http", "protocol": "TCP"}],
             },
             {"from": [{"podSelector": release_apps}], "ports": [{"port": 50002, "protocol": "TCP"}]},
-            {"from": [{"namespaceSelector": {}}], "ports": [{"port": 9090, "protocol": "TCP"}]},
+            {
+                "from": [{"namespaceSelector": {}}],
+                # daprd's metrics, and the app's own /metrics (the pods announce it: `metrics`)
+                "ports": [{"port": 9090, "protocol": "TCP"}, {"port": "http", "protocol": "TCP"}],
+            },
         ]
         ports = {p["port"] for rule in spec["ingress"] for p in rule["ports"]}
         assert not ports & {3500, 50001}, "daprd's API ports listen on localhost only"

@@ -16,6 +16,8 @@ import aiohttp
 from dapr.clients.http.helpers import get_api_url
 from dapr.conf import settings
 
+from dapr_helpers.tracing import inject
+
 # A failed write says in its message whether the cause is an ETag mismatch or a
 # first-write on an existing key (a conflict to retry) or something else.
 _CONFLICT_MESSAGE = re.compile(r"etag|no item was updated|first.write", re.IGNORECASE)
@@ -67,7 +69,8 @@ class DaprHttp:
     async def request(self, method: str, path: str, body: Any = None) -> tuple[int, bytes, str | None]:
         """The status, the body and the ETag header; an error status raises `DaprHttpError`."""
         data = None if body is None else json.dumps(body, separators=(",", ":"))
-        headers = None if data is None else {"content-type": "application/json"}
+        # The current span's traceparent: daprd carries it into CloudEvents and invocations.
+        headers = inject({} if data is None else {"content-type": "application/json"})
         try:
             async with self.session.request(
                 method, f"{get_api_url()}{path}", data=data, headers=headers

@@ -1,7 +1,8 @@
 """The FastAPI scaffolding every service shares.
 
 A service serves its public API and OpenAPI docs under its own prefix (so the
-ingress routes it without rewriting), answers `/healthz` and `/readyz`, maps errors to
+ingress routes it without rewriting), answers `/healthz` and `/readyz`, serves Prometheus
+metrics at `/metrics` (`dapr_helpers.metrics`), maps errors to
 problem details, and keeps the sidecar's internal routes out of the public API document.
 A participant also consumes one command topic on such a route.
 """
@@ -19,10 +20,12 @@ from fastapi.routing import APIRoute
 from dapr_helpers.client import DaprHttp
 from dapr_helpers.docs import add_swagger_ui
 from dapr_helpers.logging import configure_logging
+from dapr_helpers.metrics import count_malformed, install_metrics
 from dapr_helpers.problems import install_problem_handlers
-from dapr_helpers.pubsub import DaprPublisher, Publisher, handle_cloud_event
+from dapr_helpers.pubsub import DaprPublisher, DaprStatus, Publisher, event_data, handle_cloud_event
 from dapr_helpers.settings import ServiceSettings
 from dapr_helpers.state import StateStore
+from dapr_helpers.tracing import instrument, message_span
 
 C = TypeVar("C")
 S = TypeVar("S", bound=ServiceSettings)
@@ -80,6 +83,8 @@ def service_app(
     )
     add_swagger_ui(app, prefix, openapi_url=f"{prefix}/openapi.json")
     problems(app)
+    install_metrics(app)  # GET /metrics, for Prometheus
+    instrument(app, name)  # server spans, when OTEL_* configures an exporter
     if probes:
         _add_probes(app)
     return app
@@ -123,7 +128,16 @@ def subscribe_commands(
         except ValueError:
             envelope = None  # not JSON: dropped as malformed
         commands: CommandHandler = request.app.state.commands
-        reply = await handle_cloud_event(envelope, parse, commands.handle, log)
+        data = event_data(envelope)
+        fields = data if isinstance(data, dict) else {}
+        action, order_id = fields.get("action"), fields.get("order_id")
+        attributes: dict[str, str | int | bool] = {"messaging.destination.name": topic}
+        if isinstance(order_id, int):
+            attributes["order.id"] = order_id
+        with message_span(f"{topic} {action or 'unknown'}", envelope, attributes):
+            reply = await handle_cloud_event(envelope, parse, commands.handle, log)
+        if reply.status is DaprStatus.DROP:  # only what never parses is dropped
+            count_malformed(app.title)
         return reply.model_dump()
 
     hide_internal_routes(app, public_prefix)

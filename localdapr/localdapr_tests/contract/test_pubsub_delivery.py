@@ -23,6 +23,7 @@ from localdapr.pubsub import cloudevents
 from localdapr.pubsub.appchannel import AppChannel
 from localdapr.pubsub.broker import Broker
 from localdapr.pubsub.delivery import DeliveryPolicy, GroupConsumer, Outcome, Route, interpret_reply
+from localdapr.tracing import Tracing
 
 from .conftest import localdapr_only
 
@@ -84,7 +85,11 @@ async def scenario(
     app = App(free_port(), reply)
     async with aiohttp.ClientSession() as http:
         sidecar = SimpleNamespace(
-            app_id="sub", http=http, app_base_url=f"http://127.0.0.1:{app.port}", app_headers=dict
+            app_id="sub",
+            http=http,
+            app_base_url=f"http://127.0.0.1:{app.port}",
+            app_headers=dict,
+            tracing=Tracing.from_spec(None),  # untraced, as a Configuration without `tracing`
         )
         route = Route("pubsub", "t", "/events", dead_letter_topic=dead_letter_topic)
         gid = broker.ensure_group("pubsub", "t", "sub")

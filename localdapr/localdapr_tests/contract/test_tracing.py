@@ -94,6 +94,7 @@ def subscriber(recorder: Recorder) -> FastAPI:
     @dapr.subscribe(pubsub="pubsub", topic="traced")
     async def traced(request: Request) -> JSONResponse:
         event = await request.json()
+        recorder.add(f"traced-headers:{event['data']['k']}", dict(request.headers))
         recorder.add(f"traced:{event['data']['k']}", event)
         return JSONResponse({"status": "SUCCESS"})
 
@@ -143,6 +144,22 @@ def test_a_traced_publish_continues_the_callers_trace(traced: tuple[Any, Recorde
     assert m.group(2) != "00f067aa0ba902b7"
     assert m.group(3) == "00"
     assert event["tracestate"] == "a=1"
+
+
+def test_a_traced_delivery_reaches_the_subscriber_in_a_span_of_its_own(traced: tuple[Any, Recorder]) -> None:
+    """`subscription/postman/http` Deliver: the subscriber's sidecar starts a `pubsub/{topic}`
+    span, the CloudEvent's context its parent, and the delivery's `traceparent` names that span;
+    the channel writes `tracestate` from the span alone, and the event's is not read into it."""
+    sidecars, recorder = traced
+    parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    event = publish(sidecars["traced-pub"], recorder, {"traceparent": parent, "tracestate": "a=1"})["event"]
+    (headers,) = recorder.get(f"traced-headers:{event['data']['k']}")
+    seen, published = W3C.match(headers["traceparent"]), W3C.match(event["traceparent"])
+    assert seen is not None and published is not None
+    assert seen.group(1) == published.group(1) == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert seen.group(2) not in (published.group(2), "00f067aa0ba902b7")
+    assert seen.group(3) == "01"
+    assert "tracestate" not in headers
 
 
 def test_a_traced_call_reaches_the_app_in_a_span_of_its_own(traced: tuple[Any, Recorder]) -> None:

@@ -471,6 +471,11 @@ def load_gateway_routes(path: Path) -> dict[str, str]:
     if not isinstance(routes, dict) or not routes:
         raise ConfigError(f"gateway routes {path}: expected a 'routes' mapping of /prefix: app-id")
     for prefix in routes:
-        if not str(prefix).startswith("/"):
-            raise ConfigError(f"gateway routes {path}: prefix {prefix!r} must start with /")
-    return {str(k).rstrip("/") or "/": str(v) for k, v in routes.items()}
+        if not str(prefix).removeprefix("=").startswith("/"):
+            raise ConfigError(f"gateway routes {path}: prefix {prefix!r} must start with / (or =/, exact)")
+    return {_route_key(str(k)): str(v) for k, v in routes.items()}
+
+
+def _route_key(key: str) -> str:
+    """`=/path` (an exact path) as written; a prefix without its trailing slash."""
+    return key if key.startswith("=") else key.rstrip("/") or "/"

@@ -2,8 +2,9 @@
 
 Like an ingress with `pathType: Prefix`, a route matches whole path segments
 (`/orders` matches `/orders`, `/orders/` and `/orders/7`, not `/orders7`), the
-longest prefix wins, the path is not rewritten, and requests go straight to
-the app's port (an ingress talks to the Service, not to the sidecar).
+longest prefix wins (a route `=/path` is pathType Exact: that path alone, and
+first), the path is not rewritten, and requests go straight to the app's port
+(an ingress talks to the Service, not to the sidecar).
 Anything unrouted is 404, so internal routes (`/dapr/subscribe`, pub/sub
 handlers, health) stay unreachable. Bodies stream in both directions.
 """
@@ -59,8 +60,12 @@ def normalize_path(path: str) -> str:
 
 
 def match_route(routes: dict[str, int], path: str) -> int | None:
-    """The upstream port for `path`: longest prefix matching on segment boundaries."""
-    matching = [p for p in routes if p == "/" or path == p or path.startswith(p + "/")]
+    """The upstream port for `path`: an exact route (`=/path`, pathType Exact) first,
+    then the longest prefix matching on segment boundaries."""
+    if f"={path}" in routes:
+        return routes[f"={path}"]
+    prefixes = [p for p in routes if not p.startswith("=")]
+    matching = [p for p in prefixes if p == "/" or path == p or path.startswith(p + "/")]
     return routes[max(matching, key=len)] if matching else None
 
 

@@ -429,7 +429,7 @@ class Runner:
         base = f"http://localhost:{self.gateway.port}"
         lines = [f"localdapr: gateway {base} routes (Ctrl-C stops everything):"]
         lines += [
-            f"  {base}{prefix:<12} -> {by_port.get(port, '?')}"
+            f"  {base}{prefix.removeprefix('='):<12} -> {by_port.get(port, '?')}"
             for prefix, port in self.gateway.routes.items()
         ]
         return "\n".join(lines)

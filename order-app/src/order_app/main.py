@@ -26,6 +26,8 @@ from order_app.api.errors import install_order_errors
 from order_app.api.replies import subscribe_dead_replies, subscribe_replies
 from order_app.api.routes import router
 from order_app.config import Settings
+from order_app.console.routes import PUBLIC_PATHS as CONSOLE_PATHS
+from order_app.console.routes import install_console
 from order_app.service.orders import OrderService
 from order_app.service.outcomes import OutcomeSignals
 from order_app.workflow.engine_watch import EngineWatch
@@ -85,11 +87,13 @@ def create_app(settings: Settings | None = None, service: OrderService | None = 
     app.state.outcomes = outcomes
     app.state.dead_letters = DeadLetterLog(service.orders.store)
     app.include_router(router)
+    install_console(app, service.orders, app.state.dead_letters, client)  # `/` and /console: read-only
     dapr_app = DaprApp(app)
     subscribe_replies(dapr_app, settings)
     subscribe_dead_replies(dapr_app, settings)
     hide_internal_routes(app, router.prefix)
-    require_app_token(app, router.prefix)  # with APP_API_TOKEN set, internal routes answer only the sidecar
+    # with APP_API_TOKEN set, internal routes answer only the sidecar
+    require_app_token(app, (router.prefix, *CONSOLE_PATHS))
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:

@@ -3,17 +3,22 @@
 A handler is one read-decide-write (a unit of work) that returns the command's
 `Outcome`, stored with its effect; a conflict re-runs it (`retry_on_conflict`). The
 reply is published after the commit; a duplicate command's handler returns the
-stored outcome, so the same reply goes out again.
+stored outcome, so the same reply goes out again. Each delivery is counted in
+`saga_commands_total` (`dapr_helpers.metrics`): done, refused, replayed or failed.
 """
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from opentelemetry.trace import SpanKind
+
+from dapr_helpers import metrics
 from dapr_helpers.pubsub import Publisher
 from dapr_helpers.saga.contract import Reply, SagaCommand
-from dapr_helpers.saga.participation import Outcome
+from dapr_helpers.saga.participation import Outcome, replaying
 from dapr_helpers.state import retry_on_conflict
+from dapr_helpers.tracing import child_span
 
 Handler = Callable[[Any], Awaitable[Outcome]]
 
@@ -37,10 +42,27 @@ class ParticipantCommands:
 
     async def handle(self, command: SagaCommand) -> Reply:
         handler = self.handlers[command.action]
-        outcome = await retry_on_conflict(lambda: handler(command))
+        token = replaying.set(False)
+        try:
+            outcome = await retry_on_conflict(lambda: handler(command))
+            replayed = replaying.get()
+        except Exception:
+            self._count(command, metrics.FAILED)  # Dapr redelivers it
+            raise
+        finally:
+            replaying.reset(token)
+        # Counted before the reply goes out: a reply that fails to publish is redelivered, and
+        # its command counted again as `replayed`.
+        result = metrics.DONE if outcome.ok else metrics.REFUSED
+        self._count(command, metrics.REPLAYED if replayed else result)
         reply = Reply(
             order_id=command.order_id, participant=self.participant, action=command.action, **vars(outcome)
         )
-        await self.publisher.publish(self.replies_topic, reply)
+        name = f"{self.replies_topic} {self.participant}.{command.action}"
+        with child_span(name, SpanKind.PRODUCER, {"messaging.destination.name": self.replies_topic}):
+            await self.publisher.publish(self.replies_topic, reply)
         self.log.info("%s (attempt %s): ok=%s %s", command.action, command.attempt, reply.ok, reply.message)
         return reply
+
+    def _count(self, command: SagaCommand, result: str) -> None:
+        metrics.COMMANDS.labels(self.participant, command.action, result).inc()

@@ -12,10 +12,16 @@ resource's fields and names, and passes `do`/`undo` the effect on its resource.
 """
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 NEW, REFUSED, CANCELLED = "new", "refused", "cancelled"
+
+# Set once `outcome_of` hands back a stored outcome in this task (a duplicate command), so the
+# handler (`ParticipantCommands`) can tell a replay from a first handling without every
+# participant reporting it.
+replaying: ContextVar[bool] = ContextVar("replaying", default=False)
 
 
 class StepRefused(Exception):
@@ -53,7 +59,10 @@ class Participation:
 
     def outcome_of(self, action: str) -> Outcome | None:
         """The stored outcome of `action`, if it was handled before: a duplicate gets it back."""
-        return self.outcomes.get(action)
+        outcome = self.outcomes.get(action)
+        if outcome is not None:
+            replaying.set(True)
+        return outcome
 
     def do(self, effect: Effect) -> Outcome:
         """Run `effect` unless a tombstone stands; a refusal (`REFUSALS`) leaves the resource as it was."""

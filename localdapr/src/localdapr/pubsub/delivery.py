@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import RetryPolicy
 from ..db import now
+from ..tracing import Tracing, header_value, parse_traceparent
 from . import cloudevents
 from .appchannel import AppChannel
 from .broker import Broker, Message
@@ -296,11 +297,8 @@ class GroupConsumer:
             "pubsubname": self.route.pubsub,
             **sidecar.app_headers(),
         }
-        traceparent = event.get("traceparent") or event.get("traceid")
-        if isinstance(traceparent, str) and traceparent:
+        if traceparent := delivery_traceparent(sidecar.tracing, event):
             headers["traceparent"] = traceparent
-            if isinstance(state := event.get("tracestate"), str) and state:
-                headers["tracestate"] = state
         try:
             async with asyncio.timeout(self.policy.timeout):
                 status, reply = await self.channel.post(path, body, headers)
@@ -321,3 +319,21 @@ class GroupConsumer:
             )
         failed_status = outcome is Outcome.RETRY and not 200 <= status <= 299
         return outcome, status if failed_status else None
+
+
+def delivery_traceparent(tracing: Tracing, event: dict[str, Any]) -> str | None:
+    """The `traceparent` header of a delivery, as daprd's (`subscription/postman/http` Deliver).
+
+    Only an event with a trace field (`traceparent`, else `traceid`, even "") gets a span:
+    `pkg/diagnostics` StartInternalCallbackSpan, none when samplingRate is "0" (no header).
+    With a TracerProvider it is a child of the event's context (a root if that is invalid);
+    without one, the no-op span hands the event's context on, and an invalid one, marked
+    remote, is still written: zeros (`messaging/v1` InternalMetadataToHTTPHeader). The
+    channel writes `tracestate` only from the span, and the event's is never read into it.
+    """
+    value = event.get("traceparent")
+    if value is None:
+        value = event.get("traceid")
+    if not isinstance(value, str) or not tracing.middleware:
+        return None
+    return header_value(tracing.span(parse_traceparent(value)))

@@ -12,6 +12,7 @@ from dapr.ext.fastapi import DaprApp
 from dapr_helpers.logging import bind_order
 from dapr_helpers.pubsub import DaprReply, event_data
 from dapr_helpers.saga.contract import Reply, event_name
+from dapr_helpers.tracing import message_span
 from fastapi import Body
 from pydantic import ValidationError
 
@@ -19,6 +20,7 @@ from order_app.adapters.dead_letters import summary_of
 from order_app.adapters.sagas import SagaGateway
 from order_app.api.deps import DeadLettersDep, SagasDep
 from order_app.config import Settings
+from order_app.service.metrics import dead_letter
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +39,8 @@ def subscribe_replies(dapr_app: DaprApp, settings: Settings) -> None:
             return DaprReply.drop()
 
         name = event_name(reply.participant, reply.action)
-        with bind_order(reply.order_id):
+        span = message_span(f"{settings.replies_topic} {name}", envelope, {"order.id": reply.order_id})
+        with bind_order(reply.order_id), span:
             try:
                 # A finished saga accepts the event and never reads it (as Dapr does):
                 # no status check first, which would cost a round trip on every reply.
@@ -59,7 +62,8 @@ def subscribe_dead_replies(dapr_app: DaprApp, settings: Settings) -> None:
     async def on_dead_reply(dead: DeadLettersDep, envelope: Any = Body(None)) -> DaprReply:  # noqa: B008
         event_id = str(envelope.get("id", "")) if isinstance(envelope, dict) else ""
         data = event_data(envelope)
-        if await dead.add(event_id, data):
+        if await dead.add(event_id, data):  # a redelivered dead letter is neither counted nor logged again
+            dead_letter(data)
             log.error(
                 "a reply was dead-lettered after Dapr's delivery retries: %s; its saga compensates "
                 "on its own timeout (GET /orders/dead-letters lists the latest)",

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from dapr_helpers.logging import bind_order
+from dapr_helpers.tracing import current_traceparent
 
 from order_app.adapters.directory import Directory
 from order_app.adapters.idempotency import Claim, IdempotencyKeys
@@ -17,6 +18,7 @@ from order_app.adapters.repository import OrderRepository
 from order_app.adapters.sagas import SagaGateway
 from order_app.config import Settings
 from order_app.domain import Order, OrderRequest, UnknownAccount, UnknownProduct, ensure_future, slot_start
+from order_app.service.metrics import saga_started
 from order_app.workflow.messages import SagaInput, SagaTimeouts
 
 log = logging.getLogger(__name__)
@@ -77,6 +79,7 @@ class OrderService:
             )
         with bind_order(order.id):
             await self._start_saga(order, idempotency_key)
+            saga_started()
             log.info("order %s created; saga started", order.id)
         return order, True
 
@@ -140,4 +143,5 @@ class OrderService:
             amount=order.amount,
             slot_start=slot_start(order.dtime),
             timeouts=timeouts,
+            traceparent=current_traceparent(),  # this request's: the saga continues its trace
         )

@@ -16,10 +16,14 @@ from dapr.ext.workflow import WorkflowActivityContext
 from dapr.ext.workflow._durabletask.task import NonRetryableError
 from dapr_helpers.logging import bind_order
 from dapr_helpers.pubsub import Publisher
+from dapr_helpers.tracing import child_span, continued_span
+from opentelemetry.trace import SpanKind
 
 from order_app.adapters.repository import OrderRepository
 from order_app.domain import InvalidTransition, Order, OrderNotFound, OrderStatus
+from order_app.service.metrics import ObservedChange
 from order_app.workflow.messages import Command, SagaSnapshot
+from order_app.workflow.saga import RECORD_AND_SEND
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +45,22 @@ class SagaActivities:
         can arrive. If any publish fails the whole activity is retried.
         """
         snapshot = SagaSnapshot.model_validate(snapshot)
-        with bind_order(snapshot.order_id):
+        # A span of the trace of the request that placed the order (never in the orchestrator,
+        # which replays); the commands published within it carry it to the participants.
+        span = continued_span(
+            f"saga {RECORD_AND_SEND}",
+            snapshot.traceparent,
+            attributes={
+                "order.id": snapshot.order_id,
+                "saga.commands": " ".join(f"{c.topic}:{c.body.get('action')}" for c in snapshot.commands),
+                "saga.outcome": snapshot.outcome.status.value if snapshot.outcome else "",
+            },
+        )
+        with bind_order(snapshot.order_id), span:
             try:
-                order = await self.orders.update(snapshot.order_id, lambda o: apply(o, snapshot))
+                change = ObservedChange(lambda o: apply(o, snapshot))
+                order = await self.orders.update(snapshot.order_id, change)
+                change.observe()  # counts what this write changed: a re-run activity changes nothing
                 log.debug("order %s recorded: %s", order.id, order.status)
                 if order.is_final and self.on_final is not None:
                     self.on_final(order.id)
@@ -58,7 +75,9 @@ class SagaActivities:
             await asyncio.gather(*(self._publish(command) for command in snapshot.commands))
 
     async def _publish(self, command: Command) -> None:
-        await self.publisher.publish(command.topic, command.body)
+        name = f"{command.topic} {command.body.get('action')}"
+        with child_span(name, SpanKind.PRODUCER, {"messaging.destination.name": command.topic}):
+            await self.publisher.publish(command.topic, command.body)
         log.debug("published %s to %s", command.body["action"], command.topic)
 
 

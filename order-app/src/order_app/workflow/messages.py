@@ -117,6 +117,9 @@ class SagaInput(BaseModel):
     slot_start: datetime
     timeouts: SagaTimeouts
     resume: Resume | None = None  # set only when a compensation continues as new
+    # The W3C context of the request that placed the order: each activity's span continues
+    # it, so the saga is one trace. Optional: sagas started before it was added have none.
+    traceparent: str | None = None
 
     def command(self, step: StepName, attempt: int = 1) -> Command:
         order_id = self.order_id
@@ -146,3 +149,4 @@ class SagaSnapshot(BaseModel):
     steps: tuple[StepRecord, ...]
     outcome: Outcome | None = None
     commands: tuple[Command, ...] = ()
+    traceparent: str | None = None  # the saga's (`SagaInput.traceparent`)

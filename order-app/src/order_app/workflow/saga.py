@@ -269,6 +269,7 @@ class OrderSaga:
             steps=tuple(self.steps.values()),
             commands=commands,
             outcome=outcome,
+            traceparent=self.order.traceparent,
         )
 
     def continue_as_new(self, save_events: bool = False) -> None:
