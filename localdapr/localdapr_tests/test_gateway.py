@@ -14,6 +14,7 @@ import httpx
 import pytest
 from localdapr.config import load_gateway_routes
 from localdapr.gateway import Gateway, match_route, normalize_path
+from localdapr.gateway_tracing import exporter_names, tracer_from_env
 
 from .fixtures.runs import LocalDaprRun, echo_command, free_port, write_run_file
 
@@ -180,3 +181,23 @@ async def test_unreachable_app_is_502() -> None:
 def test_dot_segments_are_resolved_before_matching(raw: str, normalised: str) -> None:
     """An ingress matches the normalised path (RFC 3986 §5.2.4), so `..` cannot climb out of a prefix."""
     assert normalize_path(raw) == normalised
+
+
+@pytest.mark.parametrize(
+    ("env", "exporters"),
+    [
+        ({}, []),
+        ({"OTEL_TRACES_EXPORTER": "none", "OTEL_EXPORTER_ZIPKIN_ENDPOINT": "http://z/api/v2/spans"}, []),
+        ({"OTEL_EXPORTER_ZIPKIN_ENDPOINT": "http://z:9411/api/v2/spans"}, ["zipkin"]),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, ["otlp"]),
+        ({"OTEL_TRACES_EXPORTER": "zipkin,otlp"}, ["zipkin", "otlp"]),
+    ],
+)
+def test_the_gateway_traces_only_when_an_exporter_is_configured(
+    env: dict[str, str], exporters: list[str]
+) -> None:
+    assert exporter_names(env) == exporters
+    tracer = tracer_from_env(env)
+    assert (tracer is not None) == bool(exporters)
+    if tracer is not None:
+        tracer.shutdown()

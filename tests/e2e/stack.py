@@ -57,7 +57,8 @@ STACK_ENV = {
 class Stack:
     """The system on localdapr. `env` goes to every app, `app_env[app_id]` to one.
     `deadletters` adds the audit's dead-letter subscriber (`bench.deadletters`) as a
-    fifth app with its own sidecar. `sidecar_env` goes to the sidecars (API tokens).
+    fifth app with its own sidecar. `sidecar_env` goes to the sidecars (API tokens) and the
+    gateway (its OTEL_* settings).
     `config` is the sidecars' Configuration (default: the run file's, `config.yaml`)."""
 
     runtime = "localdapr"
@@ -317,6 +318,7 @@ def _start_gateway(stack: Stack) -> subprocess.Popen[bytes]:
     log = open(stack.workdir / "gateway.log", "ab")  # noqa: SIM115 - owned by the process
     process = subprocess.Popen(
         [sys.executable, "-m", "dapr_runtime.gateway", "--port", str(stack.gateway_port), json.dumps(routes)],
+        env={**os.environ, **stack.sidecar_env},  # as localdapr's gateway, in its sidecars' process
         stdout=log,
         stderr=subprocess.STDOUT,
         preexec_fn=die_with_parent(os.getpid()),

@@ -23,9 +23,10 @@ from .conftest import Api, future_slot
 from .stack import ROOT, STACK_ENV, Stack, make_stack
 from .zipkin import Span, Zipkin, running_zipkin
 
-SERVICES = {"order", "stock", "delivery", "billing"}
+SERVICES = {"gateway", "order", "stock", "delivery", "billing"}
 # The instrumentation scopes of the apps' spans: the server spans', and dapr_helpers.tracing's.
-APP_SCOPES = {"opentelemetry.instrumentation.fastapi", "dapr_helpers"}
+# The apps' spans, and the gateway's (an ingress controller with OpenTelemetry on).
+APP_SCOPES = {"opentelemetry.instrumentation.fastapi", "dapr_helpers", "localdapr.gateway"}
 
 
 @pytest.fixture(scope="session")
@@ -58,7 +59,10 @@ def traced_stack(runtime: str, zipkin: Zipkin, tmp_path_factory: pytest.TempPath
         "OTEL_BSP_SCHEDULE_DELAY": "200",  # milliseconds: spans reach Zipkin soon after they end
     }
     config = traced_configuration(workdir, zipkin) if runtime == "dapr" else ROOT / "config.yaml"
-    stack = make_stack(runtime, workdir, env=env, config=config)
+    # The sidecars' environment reaches the gateway too (localdapr's sidecars export nothing;
+    # daprd reads only OTLP variables, and its Configuration says Zipkin).
+    otel = {k: v for k, v in env.items() if k.startswith("OTEL_")}
+    stack = make_stack(runtime, workdir, env=env, sidecar_env=otel, config=config)
     stack.start()
     yield stack
     stack.stop()
@@ -101,6 +105,7 @@ def gaps(spans: list[Span], outside: set[str]) -> list[Span]:
 # Each command: published by the order app's activity, handled by its participant, whose
 # reply is published and then handled by the order app (span names are Zipkin's, lower case).
 COMPLETED = {
+    "gateway": {"post /orders/"},
     "order": {
         "post /orders/",
         "saga record_and_send",
@@ -167,8 +172,10 @@ def test_a_completed_saga_is_one_trace_from_the_callers_context(api: Api, zipkin
     for service, names in COMPLETED.items():
         assert names <= seen.get(service, set()), (service, seen)
     assert {s["localEndpoint"]["serviceName"] for s in spans} >= SERVICES
-    (request,) = [s for s in spans if s["name"] == "post /orders/"]
-    assert request["parentId"] == caller and request["kind"] == "SERVER"
+    (gateway,) = [s for s in spans if s["localEndpoint"]["serviceName"] == "gateway"]
+    assert gateway["parentId"] == caller and gateway["kind"] == "SERVER"
+    (request,) = [s for s in spans if s["name"] == "post /orders/" and s is not gateway]
+    assert request["parentId"] == gateway["id"] and request["kind"] == "SERVER"
     # A command's handling continues its publish, and a reply's handling the reply's publish.
     for participant, action in (("stock", "reserve"), ("delivery", "reserve"), ("billing", "charge")):
         command = f"{participant}-commands {action}"
@@ -181,8 +188,8 @@ def test_a_completed_saga_is_one_trace_from_the_callers_context(api: Api, zipkin
 
 
 def test_a_rejected_sagas_trace_has_its_compensations(api: Api, zipkin: Zipkin) -> None:
-    """Found by the order id the participants' spans are tagged with; the order app's request
-    is its root, and the releases of stock and courier are in it."""
+    """Found by the order id the participants' spans are tagged with; the gateway's span of
+    the request is its root, and the releases of stock and courier are in it."""
     login, product = api.new_account(0), api.new_product(5)  # no money: the charge is refused
     r = api.create_order(login, product, 1, 10, future_slot())
     assert r.status_code in (200, 201, 202), r.text
@@ -204,6 +211,6 @@ def test_a_rejected_sagas_trace_has_its_compensations(api: Api, zipkin: Zipkin) 
     for service, names in expected.items():
         assert names <= seen.get(service, set()), (service, seen)
     (root,) = [s for s in spans if not s.get("parentId")]
-    assert (root["name"], root["localEndpoint"]["serviceName"]) == ("post /orders/", "order")
+    assert (root["name"], root["localEndpoint"]["serviceName"]) == ("post /orders/", "gateway")
     outcomes = {s["tags"].get("saga.outcome") for s in spans if s["name"] == "saga record_and_send"}
     assert "rejected" in outcomes

@@ -18,6 +18,8 @@ import aiohttp
 from aiohttp import web
 from yarl import URL
 
+from localdapr.gateway_tracing import TRACE_HEADERS, GatewayTracer, tracer_from_env
+
 log = logging.getLogger("localdapr.gateway")
 
 # Hop-by-hop headers (RFC 9110 §7.6.1) are the proxy's own business.
@@ -70,10 +72,17 @@ def match_route(routes: dict[str, int], path: str) -> int | None:
 
 
 class Gateway:
-    def __init__(self, routes: dict[str, int], host: str = "127.0.0.1", port: int = 8080) -> None:
+    def __init__(
+        self,
+        routes: dict[str, int],
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        tracer: GatewayTracer | None = None,
+    ) -> None:
         self.routes = routes  # public prefix -> app port
         self.host = host
         self.port = port
+        self.tracer = tracer if tracer is not None else tracer_from_env()
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
 
@@ -93,6 +102,8 @@ class Gateway:
             await self._runner.cleanup()
         if self._session:
             await self._session.close()
+        if self.tracer:
+            self.tracer.shutdown()
 
     async def _proxy(self, request: web.Request) -> web.StreamResponse:
         path = normalize_path(request.path)
@@ -110,6 +121,18 @@ class Gateway:
             ("X-Forwarded-Proto", request.scheme),
             ("X-Real-IP", peer),
         ]
+        if self.tracer is None:
+            return await self._forward(request, path, port, headers)
+        with self.tracer.span(request.method, path, request.headers) as (span, carrier):
+            headers = [(k, v) for k, v in headers if k.lower() not in TRACE_HEADERS] + list(carrier.items())
+            response = await self._forward(request, path, port, headers)
+            span.set_attribute("http.response.status_code", response.status)
+            return response
+
+    async def _forward(
+        self, request: web.Request, path: str, port: int, headers: list[tuple[str, str]]
+    ) -> web.StreamResponse:
+        assert self._session is not None
         # Forward exactly the path that was matched, already encoded, so nothing
         # downstream can resolve it into another route.
         raw_query = request.rel_url.raw_query_string  # still percent-encoded, as the client sent it
