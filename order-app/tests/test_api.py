@@ -259,6 +259,32 @@ def test_a_waiting_request_ends_when_this_process_records_the_outcome():
     assert app.state.outcomes.waiting() == 0
 
 
+def test_a_waiting_request_ends_at_once_when_shutdown_begins_then_new_ones_get_503():
+    """A long-poll must not hold uvicorn's shutdown: it answers the record as it is then."""
+    store = InMemoryStateStore()
+    orders = OrderRepository(store)
+    settings = Settings(max_wait_seconds=30, wait_poll_seconds=3600)
+    service = OrderService(
+        orders, IdempotencyKeys(store), FakeDirectory(), FakeSagas(), settings, clock=lambda: NOW
+    )
+    app = create_app(settings, service=service)
+    with TestClient(app) as http, ThreadPoolExecutor(1) as pool:
+        http.post("/orders", json=ORDER)
+        waiting = pool.submit(http.get, "/orders/1", params={"wait": 30})
+        while app.state.outcomes.waiting() == 0:
+            time.sleep(0.01)
+        started = time.monotonic()
+        app.state.shutdown.set()  # what SIGTERM does (dapr_helpers.shutdown)
+
+        resp = waiting.result(timeout=15)
+        assert time.monotonic() - started < 5  # not the wait's 30 s, nor its hour-long poll
+        assert (resp.status_code, resp.json()["status"]) == (200, "pending")
+
+        refused = http.get("/orders/1")
+        assert_problem(refused, 503, "shutting_down")
+        assert refused.headers["Retry-After"] == "1"
+
+
 def test_waiting_on_an_order_that_does_not_exist_is_a_404_at_once(api):
     api.sagas.engine_down = True  # not even the engine is needed to say so
 

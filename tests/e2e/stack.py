@@ -189,6 +189,7 @@ class Stack:
                 str(app.app_port),
                 *("--loop", "uvloop", "--http", "httptools"),
                 "--no-access-log",
+                *("--timeout-graceful-shutdown", "5"),  # as dapr.yaml: SIGTERM ends within a bound
             ],
             env=env,
             stdout=log,

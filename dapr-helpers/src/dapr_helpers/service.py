@@ -4,6 +4,7 @@ A service serves its public API and OpenAPI docs under its own prefix (so the
 ingress routes it without rewriting), answers `/healthz` and `/readyz`, serves Prometheus
 metrics at `/metrics` (`dapr_helpers.metrics`), maps errors to
 problem details, and keeps the sidecar's internal routes out of the public API document.
+Once told to stop it refuses new requests (503, `Retry-After`) and ends its waits: `dapr_helpers.shutdown`.
 A participant also consumes one command topic on such a route.
 """
 
@@ -24,6 +25,7 @@ from dapr_helpers.metrics import count_malformed, install_metrics
 from dapr_helpers.problems import install_problem_handlers
 from dapr_helpers.pubsub import DaprPublisher, DaprStatus, Publisher, event_data, handle_cloud_event
 from dapr_helpers.settings import ServiceSettings
+from dapr_helpers.shutdown import Shutdown, refuse_while_stopping, watching
 from dapr_helpers.state import StateStore
 from dapr_helpers.tracing import instrument, message_span
 
@@ -70,21 +72,24 @@ def service_app(
     assets the app serves itself: `dapr_helpers.docs`), with problem
     details and, unless `probes` is off (the app answers them itself), `/healthz` and `/readyz`.
 
-    `lifespan` runs inside the one that closes `app.state.dapr_client` on shutdown.
+    `lifespan` runs inside the one that closes `app.state.dapr_client` on shutdown, and
+    `app.state.shutdown` (`dapr_helpers.shutdown.Shutdown`) is set once the process is told to stop.
     """
     prefix = prefix if prefix is not None else f"/{name}"
+    shutdown = Shutdown()  # app.state.shutdown: long waits watch it
     app = FastAPI(
         title=name,
         description=description,
         docs_url=None,  # FastAPI's page loads Swagger UI from a CDN: add_swagger_ui's does not
         openapi_url=f"{prefix}/openapi.json",
         redoc_url=None,
-        lifespan=_closing_dapr_client(lifespan),
+        lifespan=_closing_dapr_client(watching(shutdown, lifespan)),
     )
     add_swagger_ui(app, prefix, openapi_url=f"{prefix}/openapi.json")
     problems(app)
     install_metrics(app)  # GET /metrics, for Prometheus
     instrument(app, name)  # server spans, when OTEL_* configures an exporter
+    refuse_while_stopping(app, shutdown)  # last, so outermost: nothing else runs once stopping
     if probes:
         _add_probes(app)
     return app

@@ -1,10 +1,10 @@
 """Public routes under /orders."""
 
 import asyncio
-import contextlib
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Query, Response
+from dapr_helpers.shutdown import Shutdown, wait_or_stop
+from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
 
 from order_app.api.deps import DeadLettersDep, OrdersDep, OutcomesDep, ServiceDep, SettingsDep
 from order_app.api.schemas import CreateOrder, OrderOut, OrderPage
@@ -62,14 +62,18 @@ async def dead_letters(dead: DeadLettersDep) -> dict[str, Any]:
 @router.get("/{order_id}", response_model=OrderOut)
 async def get_order(
     order_id: int,
+    request: Request,
     orders: OrdersDep,
     outcomes: OutcomesDep,
     settings: SettingsDep,
     wait: Annotated[int, Query(ge=0, description="seconds to wait for a final status (capped)")] = 0,
 ) -> OrderOut:
+    """The order. With `wait`, once it is final or after that many seconds, whichever comes
+    first; a wait also ends at once when this instance shuts down, with the order as it is then."""
     if wait:
         seconds = min(wait, settings.max_wait_seconds)
-        order = await _wait_final(order_id, orders, outcomes, seconds, settings.wait_poll_seconds)
+        shutdown: Shutdown = request.app.state.shutdown
+        order = await _wait_final(order_id, orders, outcomes, seconds, settings.wait_poll_seconds, shutdown)
     else:
         order = await orders.get(order_id)
     if order is None:
@@ -100,20 +104,23 @@ async def list_orders(
 
 
 async def _wait_final(
-    order_id: int, orders: OrdersDep, outcomes: OutcomeSignals, seconds: int, poll: float
+    order_id: int, orders: OrdersDep, outcomes: OutcomeSignals, seconds: int, poll: float, shutdown: Shutdown
 ) -> Order | None:
-    """The record once final, or at the deadline; None if there is no such order.
+    """The record once final, at the deadline, or when shutdown begins; None if there is no such order.
 
     Only the record is read, never the workflow engine: it is the order's truth
     (a purged saga's history is gone), and the saga's activity wakes the wait
     the moment it records the outcome in this process (`order_app.service.outcomes`).
+
+    On shutdown the wait ends as at its deadline, with the record as last read: an
+    answer the client already handles (poll again), where holding the request would
+    hold uvicorn's shutdown for up to `max_wait_seconds`.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     with outcomes.watch(order_id) as recorded:  # before the read, so no outcome slips between
         while True:
             order = await orders.get(order_id)
-            if order is None or order.is_final or loop.time() >= deadline:
+            if order is None or order.is_final or loop.time() >= deadline or shutdown.stopping:
                 return order
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(recorded.wait(), min(poll, max(deadline - loop.time(), 0)))
+            await wait_or_stop(recorded, shutdown, min(poll, deadline - loop.time()))

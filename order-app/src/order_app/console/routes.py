@@ -36,10 +36,10 @@ router = APIRouter(include_in_schema=False)
 def install_console(
     app: FastAPI, orders: OrderRepository, dead_letters: DeadLetterLog, dapr: DaprHttp
 ) -> None:
-    """The console's read model on `app.state.console`, its routes, and the stream's shutdown watch."""
+    """The console's read model on `app.state.console` and its routes; the stream ends with the
+    app's own `app.state.shutdown` (dapr_helpers.service)."""
     app.state.console = ConsoleView(orders, dead_letters)
     app.state.console_dapr = dapr
-    app.state.console_shutdown = Shutdown()
     app.include_router(router)
 
 
@@ -141,7 +141,7 @@ async def console_health(request: Request) -> JSONResponse:
 @router.get(f"{PREFIX}/api/events")
 async def console_stream(request: Request) -> StreamingResponse:
     """Server-sent events; see `order_app.console.stream`."""
-    shutdown: Shutdown = request.app.state.console_shutdown
+    shutdown: Shutdown = request.app.state.shutdown
     events = console_events(
         _view(request), shutdown.event, on_error=lambda err: log.warning("console refresh failed: %s", err)
     )

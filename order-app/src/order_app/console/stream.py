@@ -3,61 +3,21 @@
 uvicorn waits for open responses to finish before it shuts down, and an event
 stream never finishes by itself; the app's lifespan shutdown runs only after
 that wait. So the stream watches for the shutdown signal itself: `Shutdown`
-chains a handler in front of uvicorn's (for SIGINT and SIGTERM) that ends every
-stream, then lets uvicorn's handler run as before.
+(`dapr_helpers.shutdown`, which the order API's long-poll uses too) chains a
+handler in front of uvicorn's (for SIGINT and SIGTERM) that ends every stream,
+then lets uvicorn's handler run as before.
 """
 
 import asyncio
 import contextlib
 import json
-import signal
-import threading
 from collections.abc import AsyncIterator, Callable
-from types import FrameType
 from typing import Any
+
+from dapr_helpers.shutdown import Shutdown as Shutdown  # the stream watches the app's
 
 from order_app.console.projection import ConsoleView
 from order_app.console.views import summary
-
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-class Shutdown:
-    """Set once the process is told to stop (or `set()` by hand: tests, the app's lifespan)."""
-
-    def __init__(self) -> None:
-        self._event: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    @property
-    def event(self) -> asyncio.Event:
-        if self._event is None:
-            self._event = asyncio.Event()
-            self._loop = asyncio.get_running_loop()
-            self._arm()
-        return self._event
-
-    def set(self) -> None:
-        if self._event is not None and self._loop is not None:
-            self._loop.call_soon_threadsafe(self._event.set)
-
-    def _arm(self) -> None:
-        # Signal handlers can only be set from the main thread (uvicorn's loop runs there;
-        # a TestClient's does not, and its streams end when the client closes them).
-        if threading.current_thread() is not threading.main_thread():
-            return
-        for sig in SIGNALS:
-            previous = signal.getsignal(sig)
-
-            def handler(signum: int, frame: FrameType | None, previous: Any = previous) -> None:
-                self.set()
-                if callable(previous):
-                    previous(signum, frame)
-                elif previous == signal.SIG_DFL:
-                    signal.signal(signum, signal.SIG_DFL)
-                    signal.raise_signal(signum)
-
-            signal.signal(sig, handler)
 
 
 def sse(event: str, data: Any, event_id: int | None = None) -> str:
