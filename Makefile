@@ -10,7 +10,7 @@ PACKAGES := localdapr dapr-runtime dapr-helpers order-app billing-app stock-app 
 PYPROJECTS := $(wildcard $(addsuffix /pyproject.toml,$(PACKAGES)))
 
 include mk/images.mk mk/k8s.mk mk/newman.mk mk/bench.mk mk/dapr.mk mk/workflows.mk
-include mk/browser.mk mk/observability.mk mk/web.mk
+include mk/browser.mk mk/observability.mk mk/web.mk mk/kube.mk
 .DEFAULT_GOAL := help
 
 help:
@@ -22,6 +22,7 @@ help:
 	@echo "make workflows, make workflow ID=order-7   the running system's sagas, one saga's history"
 	@echo "make dapr-runtime  find an installed Dapr 1.18, or build daprd 1.18.2 from Go modules"
 	@echo "make test-faults  only the fault tests (make test runs them too)"
+	@echo "make k8s-control-plane  build etcd, Kubernetes 1.34.2, helm and Dapr's control plane, start them (k8s-up: keep running)"
 	@echo "make images   the four app images (needs Docker); see charts/README.md"
 	@echo "make reset    forget localdapr's local data (state, messages, workflows)"
 
@@ -42,7 +43,7 @@ run: $(STAMP) web-assets
 
 # Every suite that starts the system runs on both runtimes: localdapr, and real daprd 1.18
 # with Postgres and Redis (SAGA_RUNTIMES=localdapr narrows a run by hand).
-test: $(STAMP) lint newman-deps dapr-runtime infra-deps browser-deps trace-backend web-assets
+test: $(STAMP) lint newman-deps dapr-runtime infra-deps browser-deps trace-backend web-assets k8s-control-plane-bin
 	REQUIRE_NEWMAN=1 $(BIN)/pytest
 
 # mypy checks the files pyproject.toml lists, then each package's tests/ in a run of its
