@@ -101,3 +101,33 @@ def test_the_sdk_speaks_at_warning_unless_the_app_logs_debug():
     finally:
         root.setLevel(before)
         configure_sdk_logs()
+
+
+class CountingWatch:
+    def __init__(self) -> None:
+        self.checks = 0
+        self.resets = 0
+
+    async def check(self) -> bool:
+        self.checks += 1
+        return False
+
+    def reset(self) -> None:
+        self.resets += 1
+
+
+async def test_the_engine_watch_waits_while_the_worker_reconnects():
+    """`make soak` (docs/soak.md): after localdapr was killed and restarted, the SDK's worker
+    waited 15 s before reconnecting, its thread alive, and the engine watch took that for
+    daprd's stuck engine (no worker, no workflow actor) and shut the healthy sidecar down."""
+    runtime, watch = FakeRuntime(), CountingWatch()
+    worker = SagaWorker(lambda: runtime, check_seconds=0.01, watch=watch)  # type: ignore[arg-type, return-value]
+    worker.start()
+    try:
+        await eventually(lambda: watch.resets >= 5)
+        assert watch.checks == 0  # no work-item stream: never asked whether the engine is stuck
+
+        runtime._response_stream = object()  # type: ignore[attr-defined]  # reconnected
+        await eventually(lambda: watch.checks >= 3)
+    finally:
+        await worker.stop()

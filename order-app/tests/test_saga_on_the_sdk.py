@@ -192,3 +192,61 @@ def test_an_outcome_recorded_only_after_its_retries_ran_out_on_the_sdk_executor(
     assert after.published() == []
     assert after.status == pb.ORCHESTRATION_STATUS_COMPLETED
     assert after.output["status"] == "completed"
+
+
+class DaprdBackend(Backend):
+    """The backend, plus two things daprd does: a send that fails (the broker is away), and
+    its dedup: an activity whose result is already in the history is not dispatched again."""
+
+    def __init__(self, saga_input: Any, failing_sends: int) -> None:
+        self.failing_sends = failing_sends
+        super().__init__(saga_input)
+
+    def _confirm(self, action: pb.WorkflowAction) -> pb.HistoryEvent | None:
+        if action.HasField("scheduleTask"):
+            task = action.scheduleTask
+            resolved = any(
+                (e.HasField("taskCompleted") and e.taskCompleted.taskScheduledId == action.id)
+                or (e.HasField("taskFailed") and e.taskFailed.taskScheduledId == action.id)
+                for e in self.history
+            )
+            if resolved or self.failing_sends > 0:
+                self.history.append(ph.new_task_scheduled_event(action.id, task.name, task.input.value))
+                if resolved:
+                    return None  # dedup.IsTaskAlreadyResolved: not dispatched
+                self.failing_sends -= 1
+                return ph.new_task_failed_event(action.id, ConnectionError("pub/sub unreachable"))
+        return super()._confirm(action)
+
+
+def test_an_activity_result_before_its_schedule_is_kept_on_the_sdk_executor():
+    """`make soak RUNTIME=dapr --seed 1` (docs/soak.md): Postgres killed while a failed send
+    was being retried left order 140 pending for good. daprd dispatched the retry's activity,
+    failed to save that turn, and the next turn brought the activity's result before the
+    retry timer that schedules it (order_app.workflow.early_results)."""
+    backend = DaprdBackend(a_saga_input(), failing_sends=1)
+    assert backend.published() == []  # the first send failed: its retry timer waits
+    [(timer_id, fire_at)] = backend.timers.items()
+    del backend.timers[timer_id]
+    backend.now = fire_at
+    fired = pb.HistoryEvent(
+        eventId=-1,
+        timestamp=timestamp(fire_at),
+        timerFired=pb.TimerFiredEvent(fireAt=timestamp(fire_at), timerId=timer_id),
+    )
+    # The timer's turn: its activity is dispatched (and fails, the store being down too),
+    # but the turn is never saved.
+    executor = dt_worker._OrchestrationExecutor(backend.registry, logging.getLogger("sdk-executor"))
+    lost = executor.execute("order-7", backend.history, [ph.new_workflow_started_event(fire_at), fired])
+    [send] = [a for a in lost.actions if a.HasField("scheduleTask")]
+    ghost = ph.new_task_failed_event(send.id, ConnectionError("state store unreachable"))
+
+    backend._turn([ghost, fired])  # the retried turn: the result first, then the timer
+    backend.elapse(timedelta(seconds=10))  # the next retry
+
+    assert backend.published() == [("stock-commands", "reserve"), ("delivery-commands", "reserve")]
+    backend.raise_event("stock.reserve", reply("stock", "reserve"))
+    backend.raise_event("delivery.reserve", reply("delivery", "reserve"))
+    backend.raise_event("billing.charge", reply("billing", "charge"))
+    assert backend.status == pb.ORCHESTRATION_STATUS_COMPLETED
+    assert backend.output["status"] == "completed"

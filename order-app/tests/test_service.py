@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from dapr_helpers.state import ConcurrencyConflict, Operation
 from order_app.adapters.idempotency import IdempotencyKeys
 from order_app.adapters.repository import OrderRepository
@@ -84,3 +85,52 @@ async def test_concurrent_retries_with_one_idempotency_key_start_one_saga():
     assert len(sagas.started) == 1
     for other in others:  # a replay of the same order, or "still in flight, retry"
         assert isinstance(other, IdempotencyKeyInFlight) or other[0].id == created[0][0].id  # type: ignore[index]
+
+
+class SidecarGone(InMemoryStateStore):
+    """The store behind a sidecar that can go away (every call then fails)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+
+    async def get_json(self, key: str) -> tuple[Any | None, str | None]:
+        self._check()
+        return await super().get_json(key)
+
+    async def transact(self, ops: Sequence[Operation]) -> None:
+        self._check()
+        await super().transact(ops)
+
+    def _check(self) -> None:
+        if self.down:
+            raise ConnectionError("no sidecar")
+
+
+async def test_a_retry_starts_the_saga_the_sidecar_lost_after_storing_the_order():
+    """`make soak` (docs/soak.md): localdapr killed after an order was stored and before its
+    saga started. Neither the start nor the removal of the record went through; the client's
+    retry with the same Idempotency-Key got the pending order back, whose saga never ran."""
+    store, sagas = SidecarGone(), FakeSagas()
+    service = OrderService(
+        OrderRepository(store), IdempotencyKeys(store), FakeDirectory(), sagas, Settings(), clock=lambda: NOW
+    )
+    store_add = service.orders.add
+
+    async def add_then_lose_the_sidecar(order: Order) -> None:
+        await store_add(order)
+        store.down = sagas.start_fails = sagas.engine_down = True
+
+    service.orders.add = add_then_lose_the_sidecar  # type: ignore[method-assign]
+    with pytest.raises(ConnectionError):  # a 5xx for the client, who retries
+        await service.place(REQUEST, "key-1")
+    assert sagas.started == []
+    store.down = sagas.start_fails = sagas.engine_down = False
+    service.orders.add = store_add  # type: ignore[method-assign]
+
+    order, created = await service.place(REQUEST, "key-1")
+
+    assert not created and order.status == "pending"
+    assert [s.order_id for s in sagas.started] == [order.id]
+    again, _ = await service.place(REQUEST, "key-1")  # a second retry starts nothing more
+    assert again.id == order.id and len(sagas.started) == 1

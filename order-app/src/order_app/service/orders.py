@@ -107,7 +107,26 @@ class OrderService:
         order = await self.orders.get(claim.order_id)
         if order is None:
             raise IdempotencyKeyInFlight("a request with this Idempotency-Key is still being processed")
+        await self._ensure_saga(order)
         return order
+
+    async def _ensure_saga(self, order: Order) -> None:
+        """Start a pending order's saga if it never started: the sidecar went away after the
+        record was stored, so neither the start nor the record's removal went through, and
+        the retry is the only request left to start it (found by `make soak`, docs/soak.md).
+        The instance id is the order's: a start that did go through is found, never repeated."""
+        if order.is_final or await self._saga_exists(order.id):
+            return
+        with bind_order(order.id):
+            try:
+                await self.sagas.start(self.saga_input(order))
+            except Exception as err:
+                if await self._saga_exists(order.id):
+                    return  # a concurrent request started it
+                log.error("saga for order %s could not be started on a retry: %s", order.id, err)
+                raise SagaUnavailable("the order saga could not be started; try again later") from None
+            saga_started()
+            log.warning("order %s: its saga had not started; started on a retry", order.id)
 
     async def _start_saga(self, order: Order, idempotency_key: str | None) -> None:
         try:

@@ -23,6 +23,7 @@ from dapr_helpers.state import StateStore
 from order_app.adapters.repository import OrderRepository
 from order_app.config import Settings
 from order_app.service.outcomes import OutcomeSignals
+from order_app.workflow import early_results
 from order_app.workflow.activities import SagaActivities
 from order_app.workflow.engine_watch import EngineWatch
 from order_app.workflow.messages import SAGA_WORKFLOW, SagaInput
@@ -40,6 +41,7 @@ def build_runtime(settings: Settings, outcomes: OutcomeSignals | None = None) ->
     session. Each registration is a fresh function: the SDK marks registered
     functions, and a replacement runtime must register again.
     """
+    early_results.install()  # a daprd 1.18.2 workaround: see its module
     # The SDK runs activities on a loop of its own, made by asyncio.new_event_loop()
     # in its worker thread; with uvloop's policy that loop is uvloop, like uvicorn's.
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
@@ -112,6 +114,13 @@ def worker_alive(runtime: WorkflowRuntime) -> bool:
     return loop is not None and loop.is_alive()
 
 
+def worker_connected(runtime: WorkflowRuntime) -> bool:
+    """Whether the worker has its work-item stream open now. While it waits to reconnect
+    (up to 15 s between attempts) its thread runs on, but it has none: the SDK drops it."""
+    worker = getattr(runtime, "_WorkflowRuntime__worker", None)
+    return getattr(worker, "_response_stream", None) is not None
+
+
 class SagaWorker:
     """`watch`, when given, is asked at every check whether the sidecar's engine is stuck."""
 
@@ -152,8 +161,12 @@ class SagaWorker:
                 if self.watch is not None:
                     self.watch.reset()
                 while worker_alive(runtime) and not await self._stopped_within(self.check_seconds):
-                    if self.watch is not None:
+                    if self.watch is None:
+                        continue
+                    if worker_connected(runtime):
                         await self.watch.check()
+                    else:  # reconnecting: no worker is what the sidecar should show (`make soak`
+                        self.watch.reset()  # saw a healthy one shut down), see docs/soak.md
             self.ready = False
             if self._stopping.is_set():
                 return
