@@ -10,7 +10,7 @@ PACKAGES := localdapr dapr-runtime dapr-helpers order-app billing-app stock-app 
 PYPROJECTS := $(wildcard $(addsuffix /pyproject.toml,$(PACKAGES)))
 
 include mk/images.mk mk/k8s.mk mk/newman.mk mk/bench.mk mk/dapr.mk mk/workflows.mk
-include mk/browser.mk mk/observability.mk mk/web.mk mk/kube.mk
+include mk/browser.mk mk/observability.mk mk/web.mk mk/kube.mk mk/soak.mk
 .DEFAULT_GOAL := help
 
 help:
@@ -23,6 +23,7 @@ help:
 	@echo "make dapr-runtime  find an installed Dapr 1.18, or build daprd 1.18.2 from Go modules"
 	@echo "make test-faults  only the fault tests (make test runs them too)"
 	@echo "make k8s-control-plane  build etcd, Kubernetes 1.34.2, helm and Dapr's control plane, start them (k8s-up: keep running)"
+	@echo "make soak     load while random processes are kill -9ed, then the audit; RUNTIME=dapr, SOAK_SEED=N"
 	@echo "make images   the four app images (needs Docker); see charts/README.md"
 	@echo "make reset    forget localdapr's local data (state, messages, workflows)"
 

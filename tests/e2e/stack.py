@@ -284,6 +284,14 @@ class DaprStack(Stack):
         for app_id in self.apps:
             self.kill_sidecar(app_id)
 
+    def kill_server(self, name: str) -> None:
+        """`kill -9` postgres, redis, placement or scheduler; it stays down until `start_server`."""
+        self._system().kill_part(name)
+
+    def start_server(self, name: str) -> None:
+        """Start it again on its port, with its data, and wait until it is ready."""
+        self._system().start_part(name)
+
     def wait_sidecars_healthy(self) -> None:
         for sidecar in self._system().sidecars.values():
             sidecar.wait_healthy()

@@ -7,7 +7,7 @@ workflow timers and activities, live only in the scheduler.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from localdapr.runner import free_port
@@ -23,6 +23,9 @@ class _ControlPlane:
     port: int
     echo: bool = False
     server: Managed | None = None
+    # Chosen once, so a start after a crash (`kill`) comes back on the same ports.
+    healthz_port: int = field(default_factory=free_port)
+    metrics_port: int = field(default_factory=free_port)
     name = ""
 
     @property
@@ -33,36 +36,45 @@ class _ControlPlane:
         raise NotImplementedError
 
     def start(self, cwd: Path | None = None) -> None:
-        healthz = free_port()
         argv: list[str | Path] = [
             self.runtime.bin(self.name),
             *("--port", str(self.port), "--listen-address", "127.0.0.1"),
             # placement, scheduler and daprd all default healthz to 8080 and metrics to 9090
-            *("--healthz-port", str(healthz), "--metrics-port", str(free_port())),
+            *("--healthz-port", str(self.healthz_port), "--metrics-port", str(self.metrics_port)),
             *self.flags(),
         ]
         self.server = Managed(self.name, argv, self.log_dir / f"{self.name}.log", echo=self.echo, cwd=cwd)
         self.server.start()
-        self.server.wait_until(http_ok(f"http://127.0.0.1:{healthz}/healthz"), "healthy", timeout=90)
+        healthz = f"http://127.0.0.1:{self.healthz_port}/healthz"
+        self.server.wait_until(http_ok(healthz), "healthy", timeout=90)
+
+    def kill(self) -> None:
+        """`kill -9`, as a crash; `start()` brings it back on the same ports."""
+        if self.server:
+            self.server.kill()
 
 
 @dataclass
 class Placement(_ControlPlane):
+    raft_port: int = field(default_factory=free_port)
     name = "placement"
 
     def flags(self) -> list[str]:
-        return [f"--initial-cluster=dapr-placement-0=127.0.0.1:{free_port()}", "--tls-enabled=false"]
+        return [f"--initial-cluster=dapr-placement-0=127.0.0.1:{self.raft_port}", "--tls-enabled=false"]
 
 
 @dataclass
 class Scheduler(_ControlPlane):
     data_dir: Path = Path("scheduler")  # its embedded etcd: jobs and reminders survive a restart
+    # etcd keeps its member's peer address in data_dir: a restart must not move it.
+    etcd_client_port: int = field(default_factory=free_port)
+    etcd_peer_port: int = field(default_factory=free_port)
     name = "scheduler"
 
     def flags(self) -> list[str]:
         return [
-            *("--etcd-data-dir", str(self.data_dir), "--etcd-client-port", str(free_port())),
-            *("--etcd-initial-cluster", f"dapr-scheduler-server-0=http://127.0.0.1:{free_port()}"),
+            *("--etcd-data-dir", str(self.data_dir), "--etcd-client-port", str(self.etcd_client_port)),
+            *("--etcd-initial-cluster", f"dapr-scheduler-server-0=http://127.0.0.1:{self.etcd_peer_port}"),
             *("--override-broadcast-host-port", self.address),
         ]
 

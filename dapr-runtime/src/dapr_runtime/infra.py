@@ -14,6 +14,7 @@ import pwd
 import shutil
 import signal
 import subprocess
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,6 +129,24 @@ class Postgres:
             # SIGINT is PostgreSQL's "fast" shutdown: roll back open transactions, checkpoint, exit.
             self.server.stop(grace=30, sig=signal.SIGINT)
 
+    def kill(self, timeout: float = 30.0) -> None:
+        """`kill -9` of the postmaster, as a crash; `start()` recovers the same data on the same port.
+
+        Its backends notice their postmaster's death and exit on their own; until the last
+        one has, the shared memory they hold makes a new postmaster refuse to start."""
+        if not self.server or not self.server.process:
+            return
+        group = self.server.process.pid  # it leads its session's process group
+        self.server.kill()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(group, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+        raise StartError(f"postgres: backends of the killed server still running after {timeout:.0f}s")
+
 
 @dataclass
 class Redis:
@@ -158,3 +177,8 @@ class Redis:
     def stop(self) -> None:
         if self.server:
             self.server.stop(grace=15)
+
+    def kill(self) -> None:
+        """`kill -9`, as a crash; `start()` reloads the append-only file on the same port."""
+        if self.server:
+            self.server.kill()

@@ -136,6 +136,27 @@ class DaprSystem:
             assert server is not None
             server.kill()
 
+    def part(self, name: str) -> Postgres | Redis | Placement | Scheduler:
+        """A server the sidecars depend on, by name: postgres, redis, placement, scheduler."""
+        parts: dict[str, Postgres | Redis | Placement | Scheduler | None] = {
+            "postgres": self.postgres,
+            "redis": self.redis,
+            "placement": self.placement,
+            "scheduler": self.scheduler,
+        }
+        found = parts.get(name)
+        if found is None:
+            raise KeyError(f"no {name!r} in this system: expected one of {', '.join(parts)}")
+        return found
+
+    def kill_part(self, name: str) -> None:
+        """`kill -9` one server (`part`); it stays down until `start_part`."""
+        self.part(name).kill()
+
+    def start_part(self, name: str) -> None:
+        """Start a killed server again, on its port and data, and wait until it is ready."""
+        self.part(name).start()
+
     def _supervise(self) -> None:
         while not self._stopping.wait(0.5):
             with self._lock:
