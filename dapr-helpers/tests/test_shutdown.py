@@ -2,9 +2,6 @@
 
 import asyncio
 import signal
-import socket
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -14,6 +11,7 @@ from dapr_helpers.shutdown import Shutdown, wait_or_stop
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
+from saga_testkit.servers import serving
 
 
 def _app() -> FastAPI:
@@ -115,28 +113,12 @@ uvicorn.run(app, port=int(sys.argv[1]), log_level="warning", timeout_graceful_sh
 
 def test_sigterm_ends_a_long_wait_and_the_process_at_once() -> None:
     """Under uvicorn: the signal reaches the chained handler, the wait answers, uvicorn exits."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-c", SERVE, str(port)])
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline and server.poll() is None, "the app did not start"
-                time.sleep(0.1)
-        with ThreadPoolExecutor(1) as pool:
-            waiting = pool.submit(httpx.get, f"http://127.0.0.1:{port}/thing/wait", timeout=20)
-            time.sleep(0.5)
-            stopped_at = time.monotonic()
-            server.send_signal(signal.SIGTERM)
-            r = waiting.result()
+    with serving(SERVE, "/healthz") as (base, server), ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(httpx.get, f"{base}/thing/wait", timeout=20)
+        time.sleep(0.5)
+        stopped_at = time.monotonic()
+        server.send_signal(signal.SIGTERM)
+        r = waiting.result()
         assert (r.status_code, r.json()) == (200, {"ended": True})
         assert server.wait(timeout=10) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal it caught
         assert time.monotonic() - stopped_at < 3
-    finally:
-        if server.poll() is None:
-            server.kill()

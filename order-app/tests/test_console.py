@@ -6,9 +6,6 @@ All on the in-memory store: the console only reads what the saga writes.
 import asyncio
 import re
 import signal
-import socket
-import subprocess
-import sys
 import time
 import tomllib
 from datetime import UTC, datetime, timedelta
@@ -32,6 +29,7 @@ from order_app.main import create_app
 from order_app.service.orders import OrderService
 from saga_testkit.dapr import InMemoryStateStore
 from saga_testkit.order import FakeDirectory, FakeSagas
+from saga_testkit.servers import serving
 
 T0 = datetime(2030, 1, 1, 12, tzinfo=UTC)
 
@@ -319,20 +317,8 @@ uvicorn.run(create_app(Settings(), service=service), port=int(sys.argv[1]), log_
 
 def test_an_open_stream_does_not_hold_uvicorns_shutdown() -> None:
     """uvicorn waits for open responses before it stops: SIGTERM must end the stream first."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-c", SERVE, str(port)])
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/console", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline and server.poll() is None, "the app did not start"
-                time.sleep(0.1)
-        with httpx.stream("GET", f"http://127.0.0.1:{port}/console/api/events", timeout=10) as r:
+    with serving(SERVE, "/console") as (base, server):
+        with httpx.stream("GET", f"{base}/console/api/events", timeout=10) as r:
             lines = r.iter_lines()
             assert next(line for line in lines if line.startswith("event:")) == "event: snapshot"
             stopped_at = time.monotonic()
@@ -341,9 +327,6 @@ def test_an_open_stream_does_not_hold_uvicorns_shutdown() -> None:
             # uvicorn stops, then re-raises the signal it caught (so: killed by SIGTERM)
             assert server.wait(timeout=10) in (0, -signal.SIGTERM)
         assert time.monotonic() - stopped_at < 5
-    finally:
-        if server.poll() is None:
-            server.kill()
 
 
 def test_the_pages_and_assets_are_package_data() -> None:
