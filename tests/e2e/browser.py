@@ -47,7 +47,10 @@ class Tab:
         return path
 
 
-@pytest.fixture(scope="session")
+# One per module, not per session: while Playwright's sync API is open its event loop
+# is the thread's, and a later test's asyncio.run() ("cannot be called from a running
+# event loop") or the SDK's own loop would fail.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} not found: run `make browser-deps` (Debian's chromium)")
