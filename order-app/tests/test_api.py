@@ -236,15 +236,21 @@ def test_waiting_returns_the_final_status_at_once_when_the_saga_is_done(api):
     assert api.http.get("/orders/1", params={"wait": 30}).json()["status"] == "completed"
 
 
-def test_a_waiting_request_ends_when_this_process_records_the_outcome():
-    """Woken by the activity's signal, not by re-reading the record (its poll is an hour)."""
+def app_waiting_an_hour_between_reads() -> tuple[Any, OrderRepository]:
+    """An order app whose `?wait=` re-reads the record only hourly: anything that ends a
+    wait sooner is the signal under test."""
     store = InMemoryStateStore()
     orders = OrderRepository(store)
     settings = Settings(max_wait_seconds=30, wait_poll_seconds=3600)
     service = OrderService(
         orders, IdempotencyKeys(store), FakeDirectory(), FakeSagas(), settings, clock=lambda: NOW
     )
-    app = create_app(settings, service=service)
+    return create_app(settings, service=service), orders
+
+
+def test_a_waiting_request_ends_when_this_process_records_the_outcome():
+    """Woken by the activity's signal, not by re-reading the record (its poll is an hour)."""
+    app, orders = app_waiting_an_hour_between_reads()
     with TestClient(app) as http, ThreadPoolExecutor(1) as pool:
         http.post("/orders", json=ORDER)
         waiting = pool.submit(http.get, "/orders/1", params={"wait": 30})
@@ -261,13 +267,7 @@ def test_a_waiting_request_ends_when_this_process_records_the_outcome():
 
 def test_a_waiting_request_ends_at_once_when_shutdown_begins_then_new_ones_get_503():
     """A long-poll must not hold uvicorn's shutdown: it answers the record as it is then."""
-    store = InMemoryStateStore()
-    orders = OrderRepository(store)
-    settings = Settings(max_wait_seconds=30, wait_poll_seconds=3600)
-    service = OrderService(
-        orders, IdempotencyKeys(store), FakeDirectory(), FakeSagas(), settings, clock=lambda: NOW
-    )
-    app = create_app(settings, service=service)
+    app, _ = app_waiting_an_hour_between_reads()
     with TestClient(app) as http, ThreadPoolExecutor(1) as pool:
         http.post("/orders", json=ORDER)
         waiting = pool.submit(http.get, "/orders/1", params={"wait": 30})
