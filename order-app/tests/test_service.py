@@ -2,8 +2,6 @@
 
 import asyncio
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -11,28 +9,10 @@ from dapr_helpers.state import ConcurrencyConflict, Operation
 from order_app.adapters.idempotency import IdempotencyKeys
 from order_app.adapters.repository import OrderRepository
 from order_app.config import Settings
-from order_app.domain import Order, OrderRequest
+from order_app.domain import Order
 from order_app.service.orders import IdempotencyKeyInFlight, OrderService
 from saga_testkit.dapr import InMemoryStateStore
-from saga_testkit.order import FakeDirectory, FakeSagas
-
-NOW = datetime(2030, 1, 1, tzinfo=UTC)
-REQUEST = OrderRequest(
-    login="ann",
-    email="a@b.cd",
-    product_id=1,
-    quantity=1,
-    amount=Decimal(5),
-    dtime=datetime(2030, 2, 1, tzinfo=UTC),
-)
-
-
-def a_service() -> tuple[OrderService, FakeSagas]:
-    store, sagas = InMemoryStateStore(), FakeSagas()
-    service = OrderService(
-        OrderRepository(store), IdempotencyKeys(store), FakeDirectory(), sagas, Settings(), clock=lambda: NOW
-    )
-    return service, sagas
+from saga_testkit.order import NOW, REQUEST, FakeDirectory, FakeSagas, a_service
 
 
 class ConflictCountingStore(InMemoryStateStore):

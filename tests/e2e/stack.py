@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 import yaml
+from dapr_runtime.infra import Postgres
 from dapr_runtime.processes import listening
 from dapr_runtime.system import DaprSystem
 from localdapr.config import load_gateway_routes
@@ -50,6 +51,8 @@ STACK_ENV = {
     "COMPENSATION_TIMEOUT_SECONDS": "2",
     "COMPENSATION_MAX_BACKOFF_SECONDS": "4",
     "COMPENSATION_ROUNDS_PER_RUN": "2",  # so a long compensation continues as new within a test
+    "RECOVERY_SWEEP_SECONDS": "2",
+    "RECOVERY_QUIET_SECONDS": "3",
 }
 
 
@@ -291,6 +294,12 @@ class DaprStack(Stack):
     def start_server(self, name: str) -> None:
         """Start it again on its port, with its data, and wait until it is ready."""
         self._system().start_part(name)
+
+    def sql(self, database: str, statement: str) -> str:
+        """A statement run straight in Postgres, behind Dapr's back: for fault injection."""
+        postgres = self._system().part("postgres")
+        assert isinstance(postgres, Postgres)
+        return postgres.sql(database, statement)
 
     def wait_sidecars_healthy(self) -> None:
         for sidecar in self._system().sidecars.values():

@@ -124,6 +124,17 @@ class Postgres:
             if result.returncode != 0:
                 raise StartError(f"postgres: creating database {name} failed: {result.stderr.strip()}")
 
+    def sql(self, database: str, statement: str) -> str:
+        """Run one statement in `database` as the superuser; its rows, unaligned (tests)."""
+        result = subprocess.run(
+            [*self._client("psql"), "-d", database, "-v", "ON_ERROR_STOP=1", "-At", "-c", statement],
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"postgres: {statement!r} failed: {result.stderr.strip()}")
+        return result.stdout
+
     def stop(self) -> None:
         if self.server:
             # SIGINT is PostgreSQL's "fast" shutdown: roll back open transactions, checkpoint, exit.

@@ -32,5 +32,9 @@ class Settings(ServiceSettings):
     # A waiting request is woken when this process records the outcome; it also
     # re-reads the record this often, for outcomes recorded by another replica.
     wait_poll_seconds: PositiveFloat = 1.0
+    # How often pending orders are checked for a saga whose workflow state the engine
+    # lost (service/recovery.py), and how long one must be quiet before it is checked.
+    recovery_sweep_seconds: PositiveFloat = 60.0
+    recovery_quiet_seconds: PositiveFloat = 60.0
     # How often the app checks that the workflow worker's stream is still alive.
     worker_check_seconds: PositiveFloat = Field(default=5.0)

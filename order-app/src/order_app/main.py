@@ -5,8 +5,10 @@ worker in the background (it connects when the sidecar is there, and is
 replaced if its stream dies) and stops it on shutdown.
 """
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from dapr.ext.fastapi import DaprApp
 from dapr_helpers.app_token import require_app_token
@@ -30,6 +32,7 @@ from order_app.console.routes import PUBLIC_PATHS as CONSOLE_PATHS
 from order_app.console.routes import install_console
 from order_app.service.orders import OrderService
 from order_app.service.outcomes import OutcomeSignals
+from order_app.service.recovery import SagaRecovery, StalledSagaSweep
 from order_app.workflow.engine_watch import EngineWatch
 from order_app.workflow.runtime import SagaWorker, build_runtime, configure_sdk_logs
 
@@ -60,14 +63,23 @@ def create_app(settings: Settings | None = None, service: OrderService | None = 
     else:
         worker = None
 
+    recovery = SagaRecovery(service.orders, service.sagas, service.saga_input)
+    quiet = timedelta(seconds=settings.recovery_quiet_seconds)
+    sweep = StalledSagaSweep(recovery, service.orders, settings.recovery_sweep_seconds, quiet)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         """Then `service_app`'s lifespan closes `client`."""
+        sweeping = None
         if worker is not None:
             worker.start()
+            sweeping = asyncio.create_task(sweep.run(), name="stalled-saga-sweep")
         try:
             yield
         finally:
+            if sweeping is not None:
+                sweeping.cancel()
+                await asyncio.gather(sweeping, return_exceptions=True)
             if worker is not None:
                 await worker.stop()
             if invoker is not None:
@@ -85,6 +97,7 @@ def create_app(settings: Settings | None = None, service: OrderService | None = 
     app.state.service = service
     app.state.worker = worker
     app.state.outcomes = outcomes
+    app.state.recovery = recovery
     app.state.dead_letters = DeadLetterLog(service.orders.store)
     app.include_router(router)
     install_console(app, service.orders, app.state.dead_letters, client)  # `/` and /console: read-only

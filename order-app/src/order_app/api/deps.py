@@ -14,6 +14,7 @@ from order_app.adapters.sagas import SagaGateway
 from order_app.config import Settings
 from order_app.service.orders import OrderService
 from order_app.service.outcomes import OutcomeSignals
+from order_app.service.recovery import SagaRecovery
 
 
 async def _service(request: Request) -> OrderService:
@@ -40,9 +41,14 @@ async def _outcomes(request: Request) -> OutcomeSignals:
     return request.app.state.outcomes
 
 
+async def _recovery(request: Request) -> SagaRecovery:
+    return request.app.state.recovery
+
+
 ServiceDep = Annotated[OrderService, Depends(_service)]
 OrdersDep = Annotated[OrderRepository, Depends(_orders)]
 SagasDep = Annotated[SagaGateway, Depends(_sagas)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 DeadLettersDep = Annotated[DeadLetterLog, Depends(_dead_letters)]
 OutcomesDep = Annotated[OutcomeSignals, Depends(_outcomes)]
+RecoveryDep = Annotated[SagaRecovery, Depends(_recovery)]

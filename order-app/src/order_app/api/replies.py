@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from order_app.adapters.dead_letters import summary_of
 from order_app.adapters.sagas import SagaGateway
-from order_app.api.deps import DeadLettersDep, SagasDep
+from order_app.api.deps import DeadLettersDep, RecoveryDep, SagasDep
 from order_app.config import Settings
 from order_app.service.metrics import dead_letter
 
@@ -31,7 +31,11 @@ def subscribe_replies(dapr_app: DaprApp, settings: Settings) -> None:
         topic=settings.replies_topic,
         dead_letter_topic=f"{settings.replies_topic}-dead",
     )
-    async def on_reply(sagas: SagasDep, envelope: Any = Body(None)) -> DaprReply:  # noqa: B008
+    async def on_reply(
+        sagas: SagasDep,
+        recovery: RecoveryDep,
+        envelope: Any = Body(None),  # noqa: B008
+    ) -> DaprReply:
         try:
             reply = Reply.model_validate(event_data(envelope))
         except ValidationError as err:
@@ -44,7 +48,8 @@ def subscribe_replies(dapr_app: DaprApp, settings: Settings) -> None:
             try:
                 # A finished saga accepts the event and never reads it (as Dapr does):
                 # no status check first, which would cost a round trip on every reply.
-                await sagas.raise_event(reply.order_id, name, reply.model_dump(mode="json"))
+                # A saga whose engine state was lost is replaced here (service/recovery.py).
+                await recovery.raise_event(reply.order_id, name, reply.model_dump(mode="json"))
             except Exception as err:
                 if await _unknown(sagas, reply.order_id):
                     log.warning("reply %s for an unknown saga acknowledged and ignored", name)

@@ -26,7 +26,7 @@ from dapr_helpers.saga.contract import (
 )
 from pydantic import BaseModel
 
-from order_app.domain import OrderStatus, RejectionReason, StepName, StepRecord
+from order_app.domain import OrderStatus, RejectionReason, StepName, StepRecord, StepState
 
 
 class Compensation(Protocol):
@@ -66,8 +66,10 @@ STEPS: dict[StepName, StepSpec] = {
 SAGA_WORKFLOW = "order_saga"
 
 
-def instance_id(order_id: int) -> str:
-    return f"order-{order_id}"
+def instance_id(order_id: int, generation: int = 0) -> str:
+    """`order-{id}`; a saga that replaced one whose engine state was lost (see
+    `order_app.service.recovery`) is `order-{id}-r{generation}`."""
+    return f"order-{order_id}" if generation == 0 else f"order-{order_id}-r{generation}"
 
 
 class Command(BaseModel):
@@ -107,6 +109,20 @@ class Resume(BaseModel):
     attempt: int
     outcome: Outcome | None = None
 
+    @classmethod
+    def after_lost_state(cls, steps: tuple[StepRecord, ...], at: datetime) -> "Resume | None":
+        """Where a replacement saga starts, from the order record alone: None (from the
+        beginning) if nothing was requested yet. A step still awaiting its reply counts
+        as timed out, since that reply may have been lost with the old saga's state,
+        and is compensated like any timed-out step."""
+        if all(step.state is StepState.NOT_STARTED for step in steps):
+            return None
+        lost = "its reply was lost with the saga's workflow state; compensated"
+        return cls(
+            steps=tuple(s.time_out(at, lost) if s.state is StepState.REQUESTED else s for s in steps),
+            attempt=max(step.compensation_attempts for step in steps) + 1,
+        )
+
 
 class SagaInput(BaseModel):
     order_id: int
@@ -120,6 +136,11 @@ class SagaInput(BaseModel):
     # The W3C context of the request that placed the order: each activity's span continues
     # it, so the saga is one trace. Optional: sagas started before it was added have none.
     traceparent: str | None = None
+    generation: int = 0  # which instance of the order's saga this is (`instance_id`)
+
+    @property
+    def instance_id(self) -> str:
+        return instance_id(self.order_id, self.generation)
 
     def command(self, step: StepName, attempt: int = 1) -> Command:
         order_id = self.order_id
