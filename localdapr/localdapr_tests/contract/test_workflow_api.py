@@ -527,20 +527,25 @@ def test_workflows_are_namespaced_per_app_id(
     client.terminate_workflow(iid)
 
 
+AT_THE_DEADLINE = (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED)
+
+
 def test_writes_wait_for_a_connected_worker(target: Target) -> None:
     """daprd registers the workflow actor types only while a GetWorkItems stream is open
     (executor.go executeOnWorkItemConnection): a write to an app with no worker (here the peer)
     waits in the actor placement lookup until one connects, so it ends at the caller's deadline;
-    reads are served from the state store meanwhile."""
+    reads are served from the state store meanwhile. daprd holds the same deadline, and now and
+    then its reset of the stream (CANCELLED) reaches the client before the client's own timer
+    fires (DEADLINE_EXCEEDED): both mean the write waited until the deadline and did nothing."""
     with grpc.insecure_channel(target.peer.grpc_address) as channel:
         peer = TaskHubSidecarServiceStub(channel)
         start = pb.CreateInstanceRequest(instanceId=new_id("nowk"), name="wfapi_echo")
         with pytest.raises(grpc.RpcError) as err:
             peer.StartInstance(start, timeout=1.5)
-        assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        assert err.value.code() in AT_THE_DEADLINE
         with pytest.raises(grpc.RpcError) as err:
             peer.RaiseEvent(pb.RaiseEventRequest(instanceId=start.instanceId, name="e"), timeout=1.5)
-        assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        assert err.value.code() in AT_THE_DEADLINE
         assert not peer.GetInstance(pb.GetInstanceRequest(instanceId=start.instanceId), timeout=5).exists
 
 
