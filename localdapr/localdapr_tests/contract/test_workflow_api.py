@@ -20,11 +20,12 @@ from typing import Any
 
 import dapr.ext.workflow as wf
 import grpc
+import httpx
 import pytest
 from dapr.ext.workflow._durabletask.internal import protos as pb
 from dapr.ext.workflow._durabletask.internal.orchestrator_service_pb2_grpc import TaskHubSidecarServiceStub
 
-from .conftest import Target
+from .conftest import Sidecar, Target
 from .runtimes import private_sidecars
 
 runtime_registry: list[Any] = []  # filled by the decorators below, applied by the fixture
@@ -229,12 +230,35 @@ def running_worker(target: Target) -> Iterator[wf.DaprWorkflowClient]:
             runtime.register_activity(fn, name=fn.__name__)
     runtime.start()
     assert runtime.wait_for_worker_ready(timeout=20)
+    if not engine_registers_worker(target.main, timeout=10):
+        # daprd 1.18.2 (dapr/dapr#9070): the last module's worker left while a workflow
+        # awaited a work item, and the engine never registers the next worker; new
+        # workflows hang. Only a sidecar restart clears it, as the order app's
+        # engine watch knows; the worker reconnects by itself.
+        target.restart()
+        assert engine_registers_worker(target.main, timeout=60), "no workflow engine after a restart"
     c = wf.DaprWorkflowClient(host="127.0.0.1", port=str(target.main.grpc_port))
     yield c
     for gate in gates.values():
         gate.set()
     c.close()
     runtime.shutdown()
+
+
+def engine_registers_worker(sidecar: Sidecar, timeout: float) -> bool:
+    """The sidecar's metadata lists the workflow actor type: its engine serves our worker."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            doc = httpx.get(f"{sidecar.http_url}/v1.0/metadata", timeout=5).json()
+        except httpx.HTTPError:
+            doc = {}  # restarting
+        actors = (doc.get("actorRuntime") or {}).get("activeActors") or []
+        if any(str(a.get("type", "")).endswith(".workflow") for a in actors):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")
