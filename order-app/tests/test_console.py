@@ -4,6 +4,7 @@ All on the in-memory store: the console only reads what the saga writes.
 """
 
 import asyncio
+import json
 import re
 import signal
 import time
@@ -16,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from dapr_helpers.client import DaprHttpError
 from fastapi.testclient import TestClient
 from order_app.adapters.dead_letters import DeadLetterLog
 from order_app.adapters.idempotency import IdempotencyKeys
@@ -241,6 +243,46 @@ def http() -> Any:
     )
     with TestClient(create_app(Settings(), service=service)) as client:
         yield client
+
+
+class WorkflowSidecar:
+    """Answers `GET /workflows/dapr/{id}` from `instances`: a status, or the error daprd gives."""
+
+    LOST = DaprHttpError(
+        500,
+        "ERR_GET_WORKFLOW",
+        "inbox key 'inbox-000000' declared in metadata (inboxLength=2) but missing from state store",
+    )
+
+    def __init__(self, instances: dict[str, str | Exception]) -> None:
+        self.instances = instances
+
+    async def request(self, method: str, path: str, body: Any = None) -> tuple[int, bytes, str | None]:
+        found = self.instances.get(path.removeprefix("/workflows/dapr/"))
+        if found is None:
+            raise DaprHttpError(404, "ERR_INSTANCE_ID_NOT_FOUND", "no such instance exists")
+        if isinstance(found, Exception):
+            raise found
+        return 200, json.dumps({"instanceID": path.rsplit("/", 1)[1], "runtimeStatus": found}).encode(), None
+
+
+@pytest.mark.parametrize(
+    ("instances", "status", "shown"),
+    [
+        ({"order-7": "RUNNING"}, 200, "order-7"),
+        # A saga whose state daprd lost is shown by its replacement (service/recovery.py).
+        ({"order-7": WorkflowSidecar.LOST, "order-7-r1": "COMPLETED"}, 200, "order-7-r1"),
+        ({"order-7": WorkflowSidecar.LOST}, 502, "the engine lost the state of order-7; no replacement yet"),
+        ({}, 404, "no workflow instance order-7"),
+    ],
+)
+def test_the_workflow_link_shows_the_newest_saga(
+    http: TestClient, instances: dict[str, str | Exception], status: int, shown: str
+) -> None:
+    http.app.state.console_dapr = WorkflowSidecar(instances)  # type: ignore[attr-defined]
+    answer = http.get("/console/api/orders/7/workflow")
+    assert answer.status_code == status, answer.text
+    assert (answer.json()["instanceID"] if status == 200 else answer.json()["detail"]) == shown
 
 
 def test_the_pages_load_nothing_from_another_site(http: TestClient) -> None:

@@ -53,6 +53,9 @@ def assert_replaced_and_undone(driver: Driver, order_id: int) -> None:
     # It ends a moment after the activity that recorded the outcome.
     replacement = f"{workflows}/order-{order_id}-r1"
     until(lambda: httpx.get(replacement, timeout=30).json()["runtimeStatus"] == "COMPLETED", 10, "its end")
+    # The console's workflow link shows the replacement, not the lost one.
+    shown = driver.http.get(f"/console/api/orders/{order_id}/workflow").json()
+    assert (shown["instanceID"], shown["runtimeStatus"]) == (f"order-{order_id}-r1", "COMPLETED"), shown
     report = driver.audit()
     assert report.ok, str(report)
 

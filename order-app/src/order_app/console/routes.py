@@ -15,10 +15,12 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
 from order_app.adapters.dead_letters import DeadLetterLog
 from order_app.adapters.repository import OrderRepository
+from order_app.adapters.sagas import state_lost
 from order_app.console.projection import ConsoleView
 from order_app.console.stream import Shutdown, console_events
 from order_app.console.views import summary, timeline
 from order_app.domain import OrderStatus
+from order_app.service.recovery import MAX_GENERATIONS
 from order_app.workflow.messages import instance_id
 
 PREFIX = "/console"
@@ -106,16 +108,26 @@ async def console_order(order_id: int, request: Request) -> dict[str, Any]:
 async def console_workflow(order_id: int, request: Request) -> JSONResponse:
     """The order's Dapr workflow as its sidecar reports it (not reachable from outside otherwise).
 
-    404 once the engine purged the finished instance: the order record stays the truth.
+    A saga whose state daprd lost was replaced under the next instance id
+    (service/recovery.py): the newest generation is shown. 404 once the engine
+    purged the finished instance: the order record stays the truth.
     """
     dapr: DaprHttp = request.app.state.console_dapr
-    try:
-        _, body, _ = await dapr.request("GET", f"/workflows/dapr/{instance_id(order_id)}")
-    except DaprHttpError as err:
-        if err.status == 404:  # ERR_INSTANCE_ID_NOT_FOUND
-            raise HTTPException(404, f"no workflow instance {instance_id(order_id)}") from None
-        raise HTTPException(502, f"the workflow engine answered {err}") from None
-    return JSONResponse(content=json.loads(body) if body else None)
+    for generation in range(MAX_GENERATIONS):
+        iid = instance_id(order_id, generation)
+        try:
+            _, body, _ = await dapr.request("GET", f"/workflows/dapr/{iid}")
+        except DaprHttpError as err:
+            if state_lost(err):
+                continue
+            if err.status != 404:  # ERR_INSTANCE_ID_NOT_FOUND
+                raise HTTPException(502, f"the workflow engine answered {err}") from None
+            if generation == 0:
+                raise HTTPException(404, f"no workflow instance {iid}") from None
+            lost = instance_id(order_id, generation - 1)
+            raise HTTPException(502, f"the engine lost the state of {lost}; no replacement yet") from None
+        return JSONResponse(content=json.loads(body) if body else None)
+    raise HTTPException(502, f"the engine lost the state of {MAX_GENERATIONS} sagas of order {order_id}")
 
 
 @router.get(f"{PREFIX}/api/health")
