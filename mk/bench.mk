@@ -1,6 +1,9 @@
 # The saga benchmark and the fault tests; see the README's "Benchmark" section.
 # Included by the Makefile, which defines STAMP (the installed virtual environment) and BIN.
 #   make bench        - concurrent clients against a local stack, then the audit; writes reports/bench/
+#   make bench-engine - two bare workflows on real daprd, in turns: the saga's shape (an activity, then a
+#                       raised reply awaited with a timeout, three times) and three activities alone;
+#                       CPU per workflow for every process (bench/engine_cost.py)
 #   make test-faults  - only the fault tests (kill -9, participant down, duplicates, poison); make test runs them too
 #   make bench RUNTIME=dapr  - the same on real daprd with Postgres and Redis; writes reports/bench-dapr/
 #   make bench-scale  - make bench's load twice, each on a fresh stack: first on empty stores, then
@@ -17,13 +20,16 @@ BENCH_HISTORY ?= 50000
 BENCH_SCALE_DURATION ?= 60
 BENCH_SCALE_OUT := reports/$(if $(filter dapr,$(RUNTIME)),bench-scale-dapr,bench-scale)
 
-.PHONY: bench bench-scale test-faults
+.PHONY: bench bench-scale bench-engine test-faults
 
 bench: $(STAMP) $(if $(filter dapr,$(RUNTIME)),dapr-runtime infra-deps)
 	$(BIN)/python -m bench.saga_bench --runtime $(RUNTIME) --clients $(BENCH_CLIENTS) --duration $(BENCH_DURATION) --out $(BENCH_OUT)
 
 bench-scale: $(STAMP) $(if $(filter dapr,$(RUNTIME)),dapr-runtime infra-deps)
 	$(BIN)/python -m bench.scale --runtime $(RUNTIME) --clients $(BENCH_CLIENTS) --history $(BENCH_HISTORY) --duration $(BENCH_SCALE_DURATION) --out $(BENCH_SCALE_OUT)
+
+bench-engine: $(STAMP) dapr-runtime infra-deps
+	$(BIN)/python -m bench.engine_cost --workflows 400 --clients 16 --rounds 3
 
 test-faults: $(STAMP)
 	$(BIN)/pytest tests/faults -q
