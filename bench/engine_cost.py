@@ -35,7 +35,7 @@ from typing import Any
 import dapr.ext.workflow as wf
 from dapr_runtime.system import DaprSystem
 
-from bench.saga_bench import pct, tree_cpu
+from bench.saga_bench import cpu_by_name, pct
 
 APP_ID = "engine"
 STEPS = 3
@@ -85,16 +85,8 @@ def build_runtime(grpc_port: int, raise_reply: Callable[[str, int], None]) -> wf
 
 
 def cpu_by_process(system: DaprSystem) -> dict[str, float]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, ValueError, IndexError):
-                ppid = int(Path(f"/proc/{entry.name}/stat").read_text().rsplit(")", 1)[1].split()[1])
-                children.setdefault(ppid, []).append(int(entry.name))
-    out = {m.name: tree_cpu(m.pid, children) for m in system.processes() if m.pid}
-    own = os.times()
-    out["python (worker + clients)"] = own.user + own.system
-    return out
+    pids = {m.name: m.pid for m in system.processes() if m.pid}
+    return cpu_by_name(pids, "python (worker + clients)")
 
 
 def run_shape(

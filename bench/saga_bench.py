@@ -204,20 +204,26 @@ def tree_cpu(pid: int, children: dict[int, list[int]]) -> float:
     return total + sum(tree_cpu(child, children) for child in children.get(pid, []))
 
 
-def cpu_seconds(stack: Stack) -> dict[str, float]:
-    """CPU time (user + system) each stack process has used so far; Linux only, else empty."""
+def cpu_by_name(pids: dict[str, int], own_name: str) -> dict[str, float]:
+    """CPU time (user + system) each named process tree has used so far, and this process's
+    own under `own_name` (the load generator shares the machine); Linux only, else only ours."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError, ValueError, IndexError):
                 children.setdefault(int(_stat(int(entry.name))[1]), []).append(int(entry.name))
     out: dict[str, float] = {}
-    for name, pid in stack.processes().items():
+    for name, pid in pids.items():
         with contextlib.suppress(OSError, ValueError):
             out[name] = tree_cpu(pid, children)
     own = os.times()
-    out["bench client"] = own.user + own.system  # the load generator shares the machine
+    out[own_name] = own.user + own.system
     return out
+
+
+def cpu_seconds(stack: Stack) -> dict[str, float]:
+    """CPU time each stack process has used so far, and the bench client's."""
+    return cpu_by_name(stack.processes(), "bench client")
 
 
 def start_profilers(stack: Stack, seconds: float, out: Path) -> list[subprocess.Popen[bytes]]:
