@@ -132,13 +132,9 @@ def engine(workdir: Path) -> Iterator[DaprSystem]:
         system.stop()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=textwrap.dedent(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--workflows", type=int, default=400, help="workflows per shape and round")
-    parser.add_argument("--clients", type=int, default=16, help="workflows in flight")
-    parser.add_argument("--rounds", type=int, default=3, help="each shape this many times, in turns")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="engine-cost-") as tmp, engine(Path(tmp)) as system:
+def measure(workdir: Path, workflows: int, clients: int, rounds: int) -> list[dict[str, Any]]:
+    """Each shape `rounds` times, in turns, after a warm-up; one result per run."""
+    with engine(workdir) as system:
         grpc_port = system.sidecars[APP_ID].grpc_port
         client = wf.DaprWorkflowClient(host="127.0.0.1", port=str(grpc_port))
 
@@ -152,14 +148,25 @@ def main() -> None:
             run_shape(client, system, "replies", 20, 4)  # warm-up: connections, tables, caches
             run_shape(client, system, "activities", 20, 4)
             results = []
-            for _ in range(args.rounds):
+            for _ in range(rounds):
                 for shape in ("replies", "activities"):
-                    result = run_shape(client, system, shape, args.workflows, args.clients)
+                    result = run_shape(client, system, shape, workflows, clients)
                     print(json.dumps(result), file=sys.stderr)
                     results.append(result)
+            return results
         finally:
             runtime.shutdown()
             client.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=textwrap.dedent(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--workflows", type=int, default=400, help="workflows per shape and round")
+    parser.add_argument("--clients", type=int, default=16, help="workflows in flight")
+    parser.add_argument("--rounds", type=int, default=3, help="each shape this many times, in turns")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="engine-cost-") as tmp:
+        results = measure(Path(tmp), args.workflows, args.clients, args.rounds)
     print(json.dumps({"machine": {"cpus": os.cpu_count()}, "results": results}))
 
 
