@@ -21,6 +21,8 @@ from yarl import URL
 from localdapr.gateway_tracing import TRACE_HEADERS, GatewayTracer, tracer_from_env
 
 log = logging.getLogger("localdapr.gateway")
+# Shorter than the apps' keep-alive (uvicorn's default, 5 s), so the gateway always closes first.
+KEEPALIVE_SECONDS = 2.0
 
 # Hop-by-hop headers (RFC 9110 §7.6.1) are the proxy's own business.
 _HOP = {
@@ -87,9 +89,13 @@ class Gateway:
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
-        # No total timeout: responses may stream for as long as the app wants.
+        # No total timeout: responses may stream for as long as the app wants. An idle
+        # connection is dropped before uvicorn drops it (after 5 s): one the app is closing,
+        # if reused, fails a request it never read, and a POST is not sent again (a 502).
         self._session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=5), auto_decompress=False
+            connector=aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_SECONDS),
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=5),
+            auto_decompress=False,
         )
         app = web.Application(client_max_size=0)
         app.router.add_route("*", "/{tail:.*}", self._proxy)
