@@ -12,10 +12,10 @@ from typing import Any, ClassVar
 import pytest
 from dapr_helpers.app_token import require_app_token
 from dapr_helpers.metrics import sample
-from dapr_helpers.saga.contract import STOCK, ReleaseStock, ReserveStock
+from dapr_helpers.saga.contract import COMMANDS_METHOD, STOCK, ReleaseStock, ReserveStock
 from dapr_helpers.saga.handler import Handler, ParticipantCommands
 from dapr_helpers.saga.participation import Outcome, Participation, StepRefused, replaying
-from dapr_helpers.service import service_app, subscribe_commands
+from dapr_helpers.service import serve_commands, service_app
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
@@ -144,7 +144,7 @@ def test_concurrent_handlings_keep_their_own_replay_marker() -> None:
 def app_with_commands(shop: Shop) -> FastAPI:
     app = service_app(PARTICIPANT, "metrics test", prefix="/shop")
     app.state.commands = participant(shop)
-    subscribe_commands(app, "pubsub", "shop-commands", STOCK.parse, "/shop")
+    serve_commands(app, "pubsub", "shop-commands", STOCK.parse, "/shop")
     return app
 
 
@@ -186,3 +186,72 @@ def test_metrics_need_no_app_token_while_internal_routes_do() -> None:
     with TestClient(app) as client:
         assert client.get("/metrics").status_code == 200  # Prometheus sends no Dapr token
         assert client.get("/dapr/subscribe").status_code == 401
+
+
+# -- the same commands by service invocation ------------------------------------------
+
+
+def invoke(client: TestClient, data: Any) -> Any:
+    return client.post(f"/{COMMANDS_METHOD}", json=data)
+
+
+def test_an_invoked_command_is_answered_with_its_reply_and_publishes_nothing() -> None:
+    shop = Shop(left=1)
+    app = app_with_commands(shop)
+    done = commands("reserve", "done")
+    with TestClient(app) as client:
+        first = invoke(client, reserve(5).model_dump(mode="json"))
+        again = invoke(client, reserve(5).model_dump(mode="json"))  # a duplicate: the same reply
+        refused = invoke(client, reserve(6).model_dump(mode="json"))
+
+    assert first.status_code == 200, first.text
+    assert first.json() == again.json()
+    assert first.json() | {"message": ""} == {
+        "order_id": 5,
+        "participant": PARTICIPANT,
+        "action": "reserve",
+        "ok": True,
+        "reason": None,
+        "message": "",
+        "details": {},
+    }
+    assert (refused.json()["ok"], refused.json()["reason"]) == (False, "out_of_units")
+    assert shop.left == 0
+    assert commands("reserve", "done") - done == 1
+    assert app.state.commands.publisher.published == []
+
+
+def test_an_invoked_command_that_does_not_parse_is_a_problem_and_changes_nothing() -> None:
+    shop = Shop(left=1)
+    malformed = commands("unknown", "malformed")
+    with TestClient(app_with_commands(shop)) as client:
+        bad_quantity = invoke(client, {"order_id": 5, "action": "reserve", "product_id": 1, "quantity": 0})
+        not_json = client.post(
+            f"/{COMMANDS_METHOD}", content=b"{", headers={"content-type": "application/json"}
+        )
+
+    assert bad_quantity.status_code == 422
+    assert bad_quantity.json()["code"] == "invalid_command"
+    assert "quantity" in bad_quantity.json()["detail"]
+    assert not_json.status_code == 400 and not_json.json()["code"] == "invalid_json"
+    assert shop.records == {} and shop.left == 1
+    assert commands("unknown", "malformed") - malformed == 2
+
+
+def test_an_invoked_command_whose_handling_fails_is_a_server_error_to_ask_again() -> None:
+    shop = Shop(left=1, fail=1)
+    with TestClient(app_with_commands(shop), raise_server_exceptions=False) as client:
+        failed = invoke(client, reserve(5).model_dump(mode="json"))
+        again = invoke(client, reserve(5).model_dump(mode="json"))
+
+    assert failed.status_code >= 500
+    assert again.status_code == 200 and again.json()["ok"] is True
+    assert shop.left == 0
+
+
+def test_the_invocation_route_needs_the_app_token_and_stays_out_of_the_api_document() -> None:
+    app = app_with_commands(Shop(left=1))
+    require_app_token(app, "/shop", token="secret")
+    with TestClient(app) as client:
+        assert invoke(client, reserve(5).model_dump(mode="json")).status_code == 401
+        assert f"/{COMMANDS_METHOD}" not in client.get("/shop/openapi.json").json()["paths"]

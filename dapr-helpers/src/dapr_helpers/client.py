@@ -92,6 +92,8 @@ class DaprHttp:
 def _error(status: int, content: bytes) -> DaprHttpError:
     try:
         body = json.loads(content)
-        return DaprHttpError(status, str(body.get("errorCode", "")), str(body.get("message", "")))
+        # Dapr's own error, or an app's problem details passed through by service invocation.
+        code = body.get("errorCode") or body.get("code") or ""
+        return DaprHttpError(status, str(code), str(body.get("message") or body.get("detail") or ""))
     except (ValueError, AttributeError):
         return DaprHttpError(status, "", content.decode(errors="replace"))

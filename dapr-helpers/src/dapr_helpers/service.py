@@ -5,7 +5,8 @@ ingress routes it without rewriting), answers `/healthz` and `/readyz`, serves P
 metrics at `/metrics` (`dapr_helpers.metrics`), maps errors to
 problem details, and keeps the sidecar's internal routes out of the public API document.
 Once told to stop it refuses new requests (503, `Retry-After`) and ends its waits: `dapr_helpers.shutdown`.
-A participant also consumes one command topic on such a route.
+A participant also takes its saga commands on two internal routes: by service
+invocation (`COMMANDS_METHOD`, answered at once) and from its command topic.
 """
 
 import json
@@ -17,13 +18,16 @@ from typing import Any, Protocol, TypeVar
 from dapr.ext.fastapi import DaprApp
 from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute
+from opentelemetry import trace
+from pydantic import ValidationError
 
 from dapr_helpers.client import DaprHttp
 from dapr_helpers.docs import add_swagger_ui
-from dapr_helpers.logging import configure_logging
+from dapr_helpers.logging import bind_order, configure_logging
 from dapr_helpers.metrics import count_malformed, install_metrics
-from dapr_helpers.problems import install_problem_handlers
+from dapr_helpers.problems import install_problem_handlers, problem_response
 from dapr_helpers.pubsub import DaprPublisher, DaprStatus, Publisher, event_data, handle_cloud_event
+from dapr_helpers.saga.contract import COMMANDS_METHOD, Reply
 from dapr_helpers.settings import ServiceSettings
 from dapr_helpers.shutdown import Shutdown, refuse_while_stopping, watching
 from dapr_helpers.state import StateStore
@@ -35,6 +39,7 @@ S = TypeVar("S", bound=ServiceSettings)
 
 class CommandHandler(Protocol):
     def handle(self, command: Any) -> Awaitable[object]: ...
+    def answer(self, command: Any) -> Awaitable[Reply]: ...
 
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -120,9 +125,47 @@ def with_dapr(name: str, settings: S, build: Callable[[S, StateStore, Publisher]
     return app
 
 
-def subscribe_commands(
+def serve_commands(
     app: FastAPI, pubsub: str, topic: str, parse: Callable[[Any], C], public_prefix: str
 ) -> None:
+    """Take commands for `app.state.commands` by invocation and from `topic`."""
+    answer_invocations(app, parse)
+    subscribe_commands(app, pubsub, topic, parse)
+    hide_internal_routes(app, public_prefix)
+
+
+def answer_invocations(app: FastAPI, parse: Callable[[Any], C]) -> None:
+    """`POST /{COMMANDS_METHOD}`: the command's `Reply` in the response.
+
+    A body that is not one of the participant's commands is a 400 or 422 problem, and
+    changes nothing; a failure to carry it out is a 5xx, and the caller asks again.
+    """
+    log = logging.getLogger(f"{app.title}.commands")
+
+    @app.post(f"/{COMMANDS_METHOD}", response_model=Reply)
+    async def on_invoked_command(request: Request) -> Any:
+        try:
+            command = parse(json.loads(await request.body()))
+        except ValueError as err:  # ValidationError is one
+            count_malformed(app.title)
+            log.warning("refusing a malformed command: %s", err)
+            if isinstance(err, ValidationError):
+                return problem_response(422, "invalid_command", _first_error(err))
+            return problem_response(400, "invalid_json", "the body is not JSON")
+        commands: CommandHandler = request.app.state.commands
+        order_id = getattr(command, "order_id", None)
+        trace.get_current_span().set_attribute("order.id", order_id)  # found by order, as a message is
+        with bind_order(order_id):
+            return await commands.answer(command)
+
+
+def _first_error(err: ValidationError) -> str:
+    first = err.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "body"
+    return f"{where}: {first['msg']}"
+
+
+def subscribe_commands(app: FastAPI, pubsub: str, topic: str, parse: Callable[[Any], C]) -> None:
     """Consume `topic` with `app.state.commands`; what never parses goes to `{topic}-dead`."""
     log = logging.getLogger(f"{app.title}.commands")
 
@@ -144,8 +187,6 @@ def subscribe_commands(
         if reply.status is DaprStatus.DROP:  # only what never parses is dropped
             count_malformed(app.title)
         return reply.model_dump()
-
-    hide_internal_routes(app, public_prefix)
 
 
 def hide_internal_routes(app: FastAPI, public_prefix: str) -> None:

@@ -3,7 +3,7 @@
 from dapr_helpers.app_token import require_app_token
 from dapr_helpers.pubsub import Publisher
 from dapr_helpers.saga.contract import STOCK
-from dapr_helpers.service import service_app, subscribe_commands, with_dapr
+from dapr_helpers.service import serve_commands, service_app, with_dapr
 from dapr_helpers.state import JsonStore
 from fastapi import FastAPI
 
@@ -32,5 +32,5 @@ def build_app(settings: Settings, store: JsonStore, publisher: Publisher) -> Fas
     install_stock_errors(app)
     app.include_router(router)
     app.include_router(directory.router)
-    subscribe_commands(app, settings.pubsub_name, settings.commands_topic, STOCK.parse, router.prefix)
+    serve_commands(app, settings.pubsub_name, settings.commands_topic, STOCK.parse, router.prefix)
     return app

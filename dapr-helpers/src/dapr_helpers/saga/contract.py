@@ -1,9 +1,11 @@
 """The saga's messages, as docs/messaging.md defines them: one contract for the
 orchestrator (order-app) and the participants (stock, delivery, billing).
 
-A command goes to `{participant}-commands`; each participant answers every command
-with one `Reply` on `order-replies`, which the orchestrator raises on the saga as
-the workflow event `{participant}.{action}`. The commands serialize (`model_dump(mode="json")`)
+A step's command (reserve, charge) is sent by service invocation to the participant's
+`COMMANDS_METHOD`, which answers it with its `Reply` at once. A compensation (release,
+refund) goes to `{participant}-commands`, and its `Reply` comes back on `order-replies`,
+which the orchestrator raises on the saga as the workflow event `{participant}.{action}`.
+Every participant takes any of its commands both ways. The commands serialize (`model_dump(mode="json")`)
 to exactly the JSON the orchestrator has always sent: `order_id`, `action`, `attempt`, then
 the action's own fields.
 """
@@ -17,6 +19,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PlainSerializer, TypeAdapter
 
 REPLIES_TOPIC = "order-replies"
+# The method each participant serves for Dapr service invocation: a command's JSON in, its `Reply` out.
+COMMANDS_METHOD = "saga/commands"
 CENT = Decimal("0.01")
 
 

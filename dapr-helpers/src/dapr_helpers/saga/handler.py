@@ -1,9 +1,10 @@
 """A participant's command handler: each command to its handler by a table, then the reply.
 
 A handler is one read-decide-write (a unit of work) that returns the command's
-`Outcome`, stored with its effect; a conflict re-runs it (`retry_on_conflict`). The
-reply is published after the commit; a duplicate command's handler returns the
-stored outcome, so the same reply goes out again. Each delivery is counted in
+`Outcome`, stored with its effect; a conflict re-runs it (`retry_on_conflict`).
+`answer` returns the reply (to a command invoked by the orchestrator); `handle`
+publishes it after the commit (to a command that came by pub/sub). A duplicate
+command's handler returns the stored outcome, so the same reply comes back again. Each delivery is counted in
 `saga_commands_total` (`dapr_helpers.metrics`): done, refused, replayed or failed.
 """
 
@@ -41,26 +42,32 @@ class ParticipantCommands:
         self.log = log
 
     async def handle(self, command: SagaCommand) -> Reply:
+        """A command from pub/sub: answered on the replies topic."""
+        reply = await self.answer(command)
+        name = f"{self.replies_topic} {self.participant}.{command.action}"
+        with child_span(name, SpanKind.PRODUCER, {"messaging.destination.name": self.replies_topic}):
+            await self.publisher.publish(self.replies_topic, reply)
+        return reply
+
+    async def answer(self, command: SagaCommand) -> Reply:
+        """Carry the command out (or find it done already) and return its reply."""
         handler = self.handlers[command.action]
         token = replaying.set(False)
         try:
             outcome = await retry_on_conflict(lambda: handler(command))
             replayed = replaying.get()
         except Exception:
-            self._count(command, metrics.FAILED)  # Dapr redelivers it
+            self._count(command, metrics.FAILED)  # asked again: redelivered, or invoked again
             raise
         finally:
             replaying.reset(token)
-        # Counted before the reply goes out: a reply that fails to publish is redelivered, and
-        # its command counted again as `replayed`.
+        # Counted before the reply goes out: a reply that fails to publish (or an invocation
+        # whose answer is lost) comes again, and its command is counted again as `replayed`.
         result = metrics.DONE if outcome.ok else metrics.REFUSED
         self._count(command, metrics.REPLAYED if replayed else result)
         reply = Reply(
             order_id=command.order_id, participant=self.participant, action=command.action, **vars(outcome)
         )
-        name = f"{self.replies_topic} {self.participant}.{command.action}"
-        with child_span(name, SpanKind.PRODUCER, {"messaging.destination.name": self.replies_topic}):
-            await self.publisher.publish(self.replies_topic, reply)
         self.log.info("%s (attempt %s): ok=%s %s", command.action, command.attempt, reply.ok, reply.message)
         return reply
 
