@@ -197,6 +197,13 @@ class DroppingPublisher:
         return None
 
 
+class NoParticipants:
+    """A prior order's outcome is recorded with no request: nothing is asked of anyone."""
+
+    async def ask(self, command: Any, within: Any) -> Any:
+        raise AssertionError(f"a preloaded order asked {command.participant}")
+
+
 def order_service(store: Any, plan: HistoryPlan) -> tuple[Any, Any]:
     """The order app's service over `store`, as `order_app.main` wires it, with the two
     ports that would leave the app replaced: the directory knows the plan's accounts and
@@ -345,7 +352,7 @@ async def complete_orders(
     from order_app.adapters.repository import OrderRepository
     from order_app.workflow.activities import SagaActivities
 
-    activities = SagaActivities(DroppingPublisher(), OrderRepository(store))
+    activities = SagaActivities(DroppingPublisher(), NoParticipants(), OrderRepository(store))
 
     async def one(order: dict[str, Any]) -> None:
         snapshot = completed_snapshot(order)

@@ -2,8 +2,9 @@
 
 The fake hands out the SDK's own task objects (`CompletableTask`, `TimerTask`),
 so `when_all`/`when_any` behave exactly as in the worker; the test plays the
-sidecar: it completes activities, raises events and fires timers, and the
-driver feeds each finished task back into the saga generator, as the worker does.
+sidecar and the participants: it answers the activity's requests, raises events
+and fires timers, and the driver feeds each finished task back into the saga
+generator, as the worker does.
 """
 
 import json
@@ -18,6 +19,7 @@ from dapr.ext.workflow._durabletask import task as dt
 from dapr.ext.workflow._durabletask.internal.helpers import new_failure_details
 from order_app.workflow.messages import SagaInput, SagaTimeouts
 from order_app.workflow.saga import RECORD_AND_SEND, order_saga
+from pydantic import TypeAdapter
 
 START = datetime(2030, 1, 1, 9, 0)  # naive, as the SDK hands out current_utc_datetime
 STEP_TIMEOUT = timedelta(seconds=30)
@@ -31,6 +33,23 @@ class ActivityCall:
     input: Any
     retry_policy: Any
     task: dt.CompletableTask
+    started_at: datetime = START
+    # an activity that asks participants completes once each request has its answer
+    answers: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def requests(self) -> list[tuple[str, str]]:
+        return [(r["participant"], r["body"]["action"]) for r in (self.input or {}).get("requests", [])]
+
+    def answer(self, request: tuple[str, str], answer: dict[str, Any]) -> None:
+        self.answers.setdefault(request, answer)
+        if set(self.answers) >= set(self.requests):
+            self.task.complete([self.answers[r] for r in self.requests])
+
+    def deadline_passed(self) -> None:
+        """What the activity returns at its deadline: the answers it has, none for the rest."""
+        for request in self.requests:
+            self.answer(request, {"reply": None, "error": f"{request[0]} did not answer in time"})
 
 
 @dataclass
@@ -62,16 +81,16 @@ class FakeWorkflowContext:
 
     def call_activity(self, activity: str, *, input: Any = None, retry_policy: Any = None) -> dt.Task:
         payload = json.loads(input.model_dump_json()) if input is not None else None
-        call = ActivityCall(activity, payload, retry_policy, dt.CompletableTask())
+        call = ActivityCall(activity, payload, retry_policy, dt.CompletableTask(), self.current_utc_datetime)
         self.activities.append(call)
         if error := self.fail_with.pop(activity, None):
             call.task.fail(str(error), new_failure_details(error))
         elif self.failing.get(activity, 0) > 0:
             self.failing[activity] -= 1
             call.task.fail("activity failed", new_failure_details(ConnectionError("broker down")))
-        else:
-            call.task.complete(None)
-        return call.task
+        elif not call.requests:
+            call.task.complete([])
+        return call.task  # else: complete once its requests are answered (`SagaRun.reply`)
 
     def create_timer(self, fire_at: datetime | timedelta) -> dt.TimerTask:
         if isinstance(fire_at, timedelta):
@@ -127,19 +146,36 @@ class SagaRun:
 
     # -- the sidecar's side -------------------------------------------------
     def reply(self, participant: str, action: str, ok: bool = True, reason: str | None = None) -> None:
+        """The participant's reply: the answer to the activity's request, if one asks for it
+        now; else an acknowledgement on `order-replies`, raised as an event."""
         data = {"order_id": 7, "participant": participant, "action": action, "ok": ok}
         if reason:
             data |= {"reason": reason, "message": f"{participant} says {reason}"}
-        self.ctx.raise_event(f"{participant}.{action}", data)
+        asking = self._asking()
+        if asking is not None and (participant, action) in asking.requests:
+            asking.answer((participant, action), {"reply": data, "error": ""})
+        else:
+            self.ctx.raise_event(f"{participant}.{action}", data)
         self._resume()
 
     def elapse(self, delta: timedelta) -> None:
-        """Time passes: every timer due by then fires, in order."""
+        """Time passes: every timer due by then fires, in order, and an activity whose
+        requests are past their deadline returns."""
         self.ctx.current_utc_datetime += delta
+        asking = self._asking()
+        if asking is not None:
+            within = TypeAdapter(timedelta).validate_python(asking.input["answer_within"])
+            if asking.started_at + within <= self.ctx.current_utc_datetime:
+                asking.deadline_passed()
         for timer in sorted(self.ctx.timers, key=lambda t: t.fire_at):
             if timer.fire_at <= self.ctx.current_utc_datetime and not timer.task.is_complete:
                 timer.task.complete(None)
         self._resume()
+
+    def _asking(self) -> ActivityCall | None:
+        """The activity the saga waits on, if it still waits for answers."""
+        calls = self.ctx.activities
+        return calls[-1] if calls and calls[-1].requests and not calls[-1].task.is_complete else None
 
     # -- what the saga did --------------------------------------------------
     @property
@@ -147,8 +183,8 @@ class SagaRun:
         return self.result is not None
 
     def commands(self) -> list[tuple[str, str]]:
-        """(topic, action) of every command sent, in order."""
-        return [(c["topic"], c["body"]["action"]) for c in self._sent()]
+        """(participant, action) of every command sent, asked or published, in order."""
+        return [(c["participant"], c["body"]["action"]) for c in self._sent()]
 
     def command_bodies(self) -> list[dict[str, Any]]:
         return [c["body"] for c in self._sent()]
@@ -157,7 +193,7 @@ class SagaRun:
         return [call.input for call in self.ctx.activities if call.name == RECORD_AND_SEND]
 
     def _sent(self) -> list[dict[str, Any]]:
-        return [command for snapshot in self.snapshots() for command in snapshot["commands"]]
+        return [c for snapshot in self.snapshots() for c in snapshot["requests"] + snapshot["commands"]]
 
     def step_states(self) -> dict[str, str]:
         return {step["name"]: step["state"] for step in self.snapshots()[-1]["steps"]}

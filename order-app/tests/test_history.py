@@ -26,7 +26,7 @@ from order_app.service.orders import OrderService, SagaUnavailable
 from order_app.workflow.activities import SagaActivities
 from order_app.workflow.messages import Outcome, SagaSnapshot
 from saga_testkit.dapr import InMemoryStateStore, RecordingPublisher
-from saga_testkit.order import FakeDirectory, FakeSagas
+from saga_testkit.order import AnsweringParticipants, FakeDirectory, FakeSagas
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 V1_STORE = Path(__file__).parent / "fixtures" / "v1_store.json"
@@ -166,7 +166,7 @@ async def test_no_record_on_the_saga_path_grows_with_the_number_of_orders(caplog
     caplog.set_level(logging.WARNING, logger="order_app")  # not 10,000 "order created" lines
     store = InMemoryStateStore()
     service, _ = a_service(store, chunk_size=64)
-    activities = SagaActivities(RecordingPublisher(), service.orders)
+    activities = SagaActivities(RecordingPublisher(), AnsweringParticipants(), service.orders)
     dead = DeadLetterLog(store)
     snapshots = final_snapshots()
     for n in range(10_000):

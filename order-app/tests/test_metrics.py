@@ -21,7 +21,7 @@ from order_app.workflow.messages import Outcome, SagaSnapshot
 from prometheus_client.parser import text_string_to_metric_families
 from saga_testkit.dapr import InMemoryStateStore, RecordingPublisher
 from saga_testkit.fixtures import cloud_event
-from saga_testkit.order import FakeDirectory, FakeSagas
+from saga_testkit.order import AnsweringParticipants, FakeDirectory, FakeSagas
 
 NOW = datetime(2030, 1, 1, 9, tzinfo=UTC)
 REQUEST = OrderRequest(
@@ -63,7 +63,7 @@ def compensations(step: StepName) -> tuple[str, dict[str, str]]:
 async def saga() -> tuple[SagaActivities, OrderRepository]:
     orders = OrderRepository(InMemoryStateStore())
     await orders.add(Order.create(7, REQUEST, NOW))
-    return SagaActivities(RecordingPublisher(), orders), orders
+    return SagaActivities(RecordingPublisher(), AnsweringParticipants(), orders), orders
 
 
 def snapshot(at: datetime, *steps: StepRecord, outcome: Outcome | None = None) -> dict[str, Any]:

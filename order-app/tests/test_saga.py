@@ -1,4 +1,4 @@
-"""The saga, driven without a sidecar: commands out, replies and timers in."""
+"""The saga, driven without a sidecar: commands out, answers, acknowledgements and timers in."""
 
 from datetime import timedelta
 
@@ -10,7 +10,7 @@ from order_app.workflow.saga import RECORD_AND_SEND, RETRY_BRIEFLY, RETRY_PATIEN
 
 from .conftest import SagaRun  # type: ignore[import-not-found]
 
-RESERVE_BOTH = [("stock-commands", "reserve"), ("delivery-commands", "reserve")]
+RESERVE_BOTH = [("stock", "reserve"), ("delivery", "reserve")]
 SECOND = timedelta(seconds=1)
 # The timeouts the saga fixture starts with (see conftest.py).
 STEP_TIMEOUT = timedelta(seconds=30)
@@ -44,17 +44,18 @@ def test_one_activity_records_both_steps_as_requested_and_sends_both_commands(st
     [call] = run.ctx.activities
     assert call.name == RECORD_AND_SEND
     assert [step["state"] for step in call.input["steps"]] == ["requested", "requested", "not_started"]
-    assert [command["topic"] for command in call.input["commands"]] == ["stock-commands", "delivery-commands"]
+    assert [request["participant"] for request in call.input["requests"]] == ["stock", "delivery"]
+    assert call.input["commands"] == []
 
 
 def test_charges_only_after_both_reservations_succeed(start_saga):
     run = start_saga()
     run.reply("stock", "reserve")
-    assert ("billing-commands", "charge") not in run.commands()
+    assert ("billing", "charge") not in run.commands()
 
     run.reply("delivery", "reserve")
 
-    assert run.commands()[-1] == ("billing-commands", "charge")
+    assert run.commands()[-1] == ("billing", "charge")
     assert run.command_bodies()[-1] == {
         "order_id": 7,
         "action": "charge",
@@ -71,10 +72,36 @@ def test_completes_the_order_when_every_step_succeeds(start_saga):
     run.reply("billing", "charge")
 
     assert run.result == {"status": "completed", "reason": None, "message": "The order is completed."}
-    assert run.commands() == [*RESERVE_BOTH, ("billing-commands", "charge")]
+    assert run.commands() == [*RESERVE_BOTH, ("billing", "charge")]
     assert run.snapshots()[-1]["outcome"]["status"] == "completed"
     assert set(run.step_states().values()) == {"succeeded"}
     assert run.ctx.custom_status == "completed"
+
+
+def test_a_successful_saga_is_three_activities_with_no_timer_and_no_event(start_saga):
+    run = start_saga()
+    run.reply("stock", "reserve")
+    run.reply("delivery", "reserve")
+    run.reply("billing", "charge")
+
+    assert run.finished
+    assert [call.name for call in run.ctx.activities] == [RECORD_AND_SEND] * 3
+    assert run.ctx.timers == []
+    assert run.ctx.waiting == {}  # every answer came as an activity's result
+    # Each request is answered within the step timeout, the deadline of its invocation.
+    assert {call.input["answer_within"] for call in run.ctx.activities[:2]} == {"PT30S"}
+
+
+def test_a_request_the_participant_could_not_read_counts_as_unanswered(start_saga):
+    run = start_saga()
+    refused = {"reply": None, "error": "stock refused the command: product_id: field required"}
+    run.ctx.activities[0].answer(("stock", "reserve"), refused)
+    run.reply("delivery", "reserve")
+
+    assert run.commands()[2:] == [("stock", "release"), ("delivery", "release")]
+    stock = run.snapshots()[-1]["steps"][0]
+    assert (stock["name"], stock["reason"]) == ("reserve_stock", "step_timeout")
+    assert stock["message"] == refused["error"]
 
 
 def test_stock_refused_releases_the_courier_and_never_charges(start_saga):
@@ -82,7 +109,7 @@ def test_stock_refused_releases_the_courier_and_never_charges(start_saga):
     run.reply("stock", "reserve", ok=False, reason="insufficient_stock")
     run.reply("delivery", "reserve")
 
-    assert run.commands() == [*RESERVE_BOTH, ("delivery-commands", "release")]
+    assert run.commands() == [*RESERVE_BOTH, ("delivery", "release")]
     run.reply("delivery", "release")
 
     assert run.result["status"] == "rejected"
@@ -100,7 +127,7 @@ def test_courier_refused_releases_the_stock(start_saga):
     run.reply("stock", "reserve")
     run.reply("delivery", "reserve", ok=False, reason="no_courier_available")
 
-    assert run.commands() == [*RESERVE_BOTH, ("stock-commands", "release")]
+    assert run.commands() == [*RESERVE_BOTH, ("stock", "release")]
     run.reply("stock", "release")
 
     assert run.result["reason"] == "no_courier_available"
@@ -122,13 +149,13 @@ def test_payment_refused_releases_stock_and_courier_and_refunds_nothing(start_sa
     run.reply("delivery", "reserve")
     run.reply("billing", "charge", ok=False, reason="insufficient_funds")
 
-    assert run.commands()[3:] == [("stock-commands", "release"), ("delivery-commands", "release")]
+    assert run.commands()[3:] == [("stock", "release"), ("delivery", "release")]
     run.reply("stock", "release")
     assert not run.finished  # every compensation must be acknowledged
     run.reply("delivery", "release")
 
     assert run.result["reason"] == "insufficient_funds"
-    assert ("billing-commands", "refund") not in run.commands()
+    assert ("billing", "refund") not in run.commands()
     assert run.step_states() == {
         "reserve_stock": "compensated",
         "reserve_courier": "compensated",
@@ -142,13 +169,13 @@ def test_a_reservation_timeout_compensates_that_step_too(start_saga):
     run.elapse(STEP_TIMEOUT)  # the courier never answers
 
     # The courier's command went out and may still arrive: it is released too.
-    assert run.commands()[2:] == [("stock-commands", "release"), ("delivery-commands", "release")]
+    assert run.commands()[2:] == [("stock", "release"), ("delivery", "release")]
     run.reply("stock", "release")
     run.reply("delivery", "release")
 
     assert run.result["reason"] == "step_timeout"
     assert run.step_states()["reserve_courier"] == "compensated"
-    assert ("billing-commands", "charge") not in run.commands()
+    assert ("billing", "charge") not in run.commands()
 
 
 def test_a_payment_timeout_refunds_and_releases_everything(start_saga):
@@ -158,9 +185,9 @@ def test_a_payment_timeout_refunds_and_releases_everything(start_saga):
     run.elapse(STEP_TIMEOUT)
 
     assert sorted(run.commands()[3:]) == [
-        ("billing-commands", "refund"),
-        ("delivery-commands", "release"),
-        ("stock-commands", "release"),
+        ("billing", "refund"),
+        ("delivery", "release"),
+        ("stock", "release"),
     ]
     for participant, action in [("stock", "release"), ("delivery", "release"), ("billing", "refund")]:
         run.reply(participant, action)
@@ -174,18 +201,18 @@ def test_a_reply_just_before_the_deadline_counts(start_saga):
     run.reply("stock", "reserve")
     run.reply("delivery", "reserve")
 
-    assert run.commands()[-1] == ("billing-commands", "charge")
+    assert run.commands()[-1] == ("billing", "charge")
 
 
 def test_an_unacknowledged_compensation_is_resent_until_acknowledged(start_saga):
     run = start_saga()
     run.reply("stock", "reserve")
     run.reply("delivery", "reserve", ok=False, reason="no_courier_available")
-    assert run.commands().count(("stock-commands", "release")) == 1
+    assert run.commands().count(("stock", "release")) == 1
 
     run.elapse(COMPENSATION_FIRST)
     run.elapse(COMPENSATION_FIRST * 2)
-    assert run.commands().count(("stock-commands", "release")) == 3
+    assert run.commands().count(("stock", "release")) == 3
     assert [b["attempt"] for b in run.command_bodies() if b["action"] == "release"] == [1, 2, 3]
     assert not run.finished
 
@@ -201,7 +228,7 @@ def test_waits_between_resends_grow_but_stay_bounded(start_saga):
 
     for _ in range(6):
         run.elapse(COMPENSATION_MAX)
-    waits = [timer.wait for timer in run.ctx.timers[2:]]  # after the two reservation timers
+    waits = [timer.wait for timer in run.ctx.timers]  # a successful step waits on no timer
     assert waits[:3] == [COMPENSATION_FIRST, COMPENSATION_FIRST * 2, COMPENSATION_MAX]
     assert max(waits) == COMPENSATION_MAX
     assert not run.finished
@@ -224,7 +251,7 @@ def test_a_compensation_unanswered_for_many_rounds_continues_as_new_where_it_sto
 
     # The next execution sends the next attempt at once, and ends on its acknowledgement.
     after = SagaRun(resumed)
-    assert after.commands() == [("stock-commands", "release")]
+    assert after.commands() == [("stock", "release")]
     assert after.command_bodies()[0]["attempt"] == ROUNDS + 1
     after.reply("stock", "release")
     assert (after.result["status"], after.result["reason"]) == ("rejected", "no_courier_available")
@@ -237,7 +264,7 @@ def test_a_compensation_refused_by_mistake_is_asked_again(start_saga):
     run.reply("stock", "release", ok=False, reason="oops")
 
     run.elapse(COMPENSATION_FIRST)
-    assert run.commands().count(("stock-commands", "release")) == 2
+    assert run.commands().count(("stock", "release")) == 2
     run.reply("stock", "release")
     assert run.finished
 
@@ -257,7 +284,7 @@ def test_commands_that_cannot_be_sent_count_as_timeouts(start_saga):
     run = start_saga(failing={RECORD_AND_SEND: 1})  # retries ran out: neither reserve surely left
 
     # Either may have gone out before the failure, so both are released.
-    assert run.commands()[2:] == [("stock-commands", "release"), ("delivery-commands", "release")]
+    assert run.commands()[2:] == [("stock", "release"), ("delivery", "release")]
     assert run.step_states()["reserve_stock"] == "compensating"
     run.reply("stock", "release")
     run.reply("delivery", "release")
@@ -271,7 +298,7 @@ def test_a_compensation_that_cannot_be_published_is_sent_next_round(start_saga):
     run.reply("delivery", "reserve", ok=False, reason="no_courier_available")
     run.elapse(COMPENSATION_FIRST)
 
-    assert run.commands().count(("stock-commands", "release")) == 2
+    assert run.commands().count(("stock", "release")) == 2
     run.reply("stock", "release")
     assert run.finished
 

@@ -3,8 +3,9 @@
 A tiny in-memory backend plays the sidecar's part of the workflow protocol:
 each turn hands the executor the whole history so far (replayed) plus the new
 events, records every action as its confirming event (TaskScheduled,
-TimerCreated with its origin), completes activities at once and fires timers
-when told. A non-deterministic saga would fail here on replay.
+TimerCreated with its origin), completes activities at once (with the
+participants' answers to their requests) and fires timers when told. A
+non-deterministic saga would fail here on replay.
 """
 
 import json
@@ -36,8 +37,16 @@ def timestamp(at: datetime) -> timestamp_pb2.Timestamp:
     return ts
 
 
+Answers = dict[tuple[str, str], dict[str, Any] | None]
+
+
 class Backend:
-    def __init__(self, saga_input: Any) -> None:
+    """`answers`: the participants' reply to a request, or None for one unanswered by its
+    deadline; every request not named there is answered ok."""
+
+    def __init__(self, saga_input: Any, answers: Answers | None = None, failing_records: int = 0) -> None:
+        self.answers = answers or {}
+        self.failing_records = failing_records  # how many of the next final records fail (the store is away)
         runtime = build_runtime(Settings())
         self.registry = runtime._WorkflowRuntime__worker._registry  # type: ignore[attr-defined]
         self.now = START
@@ -46,7 +55,6 @@ class Backend:
         self.activities: list[tuple[str, Any]] = []
         self.status: Any = None
         self.output: Any = None
-        self.failing_records = 0  # how many of the next final records fail (the store is away)
         encoded = json.dumps(saga_input.model_dump(mode="json"))
         self._turn([ph.new_execution_started_event("order_saga", "order-7", encoded)])
 
@@ -68,9 +76,17 @@ class Backend:
             )
         self._turn(fired)
 
-    def published(self) -> list[tuple[str, str]]:
-        sent = [c for name, i in self.activities if name == RECORD_AND_SEND for c in i["commands"]]
-        return [(c["topic"], c["body"]["action"]) for c in sent]
+    def sent(self) -> list[tuple[str, str]]:
+        """(participant, action) of every command asked or published, in order."""
+        sent = [
+            c for name, i in self.activities if name == RECORD_AND_SEND for c in i["requests"] + i["commands"]
+        ]
+        return [(c["participant"], c["body"]["action"]) for c in sent]
+
+    def answer(self, request: dict[str, Any]) -> dict[str, Any]:
+        participant, action = request["participant"], request["body"]["action"]
+        reply = self.answers.get((participant, action), reply_to(participant, action))
+        return {"reply": reply, "error": ""} if reply else {"reply": None, "error": "no answer in time"}
 
     def _turn(self, events: list[pb.HistoryEvent]) -> None:
         new = [ph.new_workflow_started_event(self.now), *events]
@@ -91,7 +107,8 @@ class Backend:
             if payload.get("outcome") and self.failing_records > 0:
                 self.failing_records -= 1
                 return ph.new_task_failed_event(action.id, ConnectionError("state store unreachable"))
-            return ph.new_task_completed_event(action.id, None)
+            answers = [self.answer(request) for request in payload["requests"]]
+            return ph.new_task_completed_event(action.id, json.dumps(answers))
         if action.HasField("createTimer"):
             timer = pb.TimerCreatedEvent(fireAt=action.createTimer.fireAt, name=action.createTimer.name)
             for origin in ORIGINS:
@@ -109,7 +126,7 @@ class Backend:
         return None
 
 
-def reply(participant: str, action: str, ok: bool = True, reason: str | None = None) -> dict[str, Any]:
+def reply_to(participant: str, action: str, ok: bool = True, reason: str | None = None) -> dict[str, Any]:
     return {"order_id": 7, "participant": participant, "action": action, "ok": ok, "reason": reason}
 
 
@@ -129,12 +146,9 @@ def a_saga_input() -> Any:
 
 def test_the_registered_saga_completes_on_the_sdk_executor():
     backend = Backend(a_saga_input())
-    assert backend.published() == [("stock-commands", "reserve"), ("delivery-commands", "reserve")]
 
-    backend.raise_event("stock.reserve", reply("stock", "reserve"))
-    backend.raise_event("delivery.reserve", reply("delivery", "reserve"))
-    backend.raise_event("billing.charge", reply("billing", "charge"))
-
+    assert backend.sent() == [("stock", "reserve"), ("delivery", "reserve"), ("billing", "charge")]
+    assert backend.timers == {} and not any(e.HasField("timerCreated") for e in backend.history)
     assert backend.status == pb.ORCHESTRATION_STATUS_COMPLETED
     assert backend.output["status"] == "completed"
     final = [i for name, i in backend.activities if name == RECORD_AND_SEND][-1]
@@ -143,42 +157,35 @@ def test_the_registered_saga_completes_on_the_sdk_executor():
 
 
 def test_a_step_timeout_and_a_resent_compensation_on_the_sdk_executor():
-    backend = Backend(a_saga_input())
-    backend.raise_event("stock.reserve", reply("stock", "reserve"))
-    backend.elapse(timedelta(seconds=30))  # no courier reply: both reservations are undone
+    # No courier answer by the deadline: both reservations are undone.
+    backend = Backend(a_saga_input(), answers={("delivery", "reserve"): None})
 
-    assert backend.published()[2:] == [("stock-commands", "release"), ("delivery-commands", "release")]
-    backend.raise_event("delivery.release", reply("delivery", "release"))
+    assert backend.sent()[2:] == [("stock", "release"), ("delivery", "release")]
+    backend.raise_event("delivery.release", reply_to("delivery", "release"))
     backend.elapse(timedelta(seconds=10))  # stock's release unacknowledged: re-sent
-    assert backend.published()[4:] == [("stock-commands", "release")]
+    assert backend.sent()[4:] == [("stock", "release")]
 
-    backend.raise_event("stock.release", reply("stock", "release"))
+    backend.raise_event("stock.release", reply_to("stock", "release"))
 
     assert backend.status == pb.ORCHESTRATION_STATUS_COMPLETED  # the workflow ran to its end
     assert backend.output["reason"] == "step_timeout"
 
 
 def test_a_long_compensation_continues_as_new_on_the_sdk_executor():
-    backend = Backend(a_saga_input())
-    backend.raise_event("stock.reserve", reply("stock", "reserve"))
-    backend.raise_event(
-        "delivery.reserve", reply("delivery", "reserve", ok=False, reason="no_courier_available")
-    )
+    refused = reply_to("delivery", "reserve", ok=False, reason="no_courier_available")
+    backend = Backend(a_saga_input(), answers={("delivery", "reserve"): refused})
     for _ in range(ROUNDS):
         backend.elapse(timedelta(seconds=300))  # the stock release is never acknowledged
 
     assert backend.status == pb.ORCHESTRATION_STATUS_CONTINUED_AS_NEW
     resumed = SagaInput.model_validate(backend.output)
     assert resumed.resume is not None and resumed.resume.attempt == ROUNDS + 1
-    assert backend.published().count(("stock-commands", "release")) == ROUNDS
+    assert backend.sent().count(("stock", "release")) == ROUNDS
 
 
 def test_an_outcome_recorded_only_after_its_retries_ran_out_on_the_sdk_executor():
-    backend = Backend(a_saga_input())
-    backend.failing_records = RETRY_PATIENTLY.max_number_of_attempts  # the store is away throughout
-    backend.raise_event("stock.reserve", reply("stock", "reserve"))
-    backend.raise_event("delivery.reserve", reply("delivery", "reserve"))
-    backend.raise_event("billing.charge", reply("billing", "charge"))
+    # The store is away throughout.
+    backend = Backend(a_saga_input(), failing_records=RETRY_PATIENTLY.max_number_of_attempts)
     for _ in range(RETRY_PATIENTLY.max_number_of_attempts):
         backend.elapse(RETRY_PATIENTLY.max_retry_interval)  # type: ignore[arg-type]  # each retry waits on a durable timer
 
@@ -189,7 +196,7 @@ def test_an_outcome_recorded_only_after_its_retries_ran_out_on_the_sdk_executor(
     assert resumed.resume is not None and resumed.resume.outcome is not None
 
     after = Backend(resumed)  # the store is back
-    assert after.published() == []
+    assert after.sent() == []
     assert after.status == pb.ORCHESTRATION_STATUS_COMPLETED
     assert after.output["status"] == "completed"
 
@@ -215,7 +222,7 @@ class DaprdBackend(Backend):
                 if resolved:
                     return None  # dedup.IsTaskAlreadyResolved: not dispatched
                 self.failing_sends -= 1
-                return ph.new_task_failed_event(action.id, ConnectionError("pub/sub unreachable"))
+                return ph.new_task_failed_event(action.id, ConnectionError("sidecar unreachable"))
         return super()._confirm(action)
 
 
@@ -225,7 +232,7 @@ def test_an_activity_result_before_its_schedule_is_kept_on_the_sdk_executor():
     failed to save that turn, and the next turn brought the activity's result before the
     retry timer that schedules it (order_app.workflow.early_results)."""
     backend = DaprdBackend(a_saga_input(), failing_sends=1)
-    assert backend.published() == []  # the first send failed: its retry timer waits
+    assert backend.sent() == []  # the first send failed: its retry timer waits
     [(timer_id, fire_at)] = backend.timers.items()
     del backend.timers[timer_id]
     backend.now = fire_at
@@ -244,9 +251,6 @@ def test_an_activity_result_before_its_schedule_is_kept_on_the_sdk_executor():
     backend._turn([ghost, fired])  # the retried turn: the result first, then the timer
     backend.elapse(timedelta(seconds=10))  # the next retry
 
-    assert backend.published() == [("stock-commands", "reserve"), ("delivery-commands", "reserve")]
-    backend.raise_event("stock.reserve", reply("stock", "reserve"))
-    backend.raise_event("delivery.reserve", reply("delivery", "reserve"))
-    backend.raise_event("billing.charge", reply("billing", "charge"))
+    assert backend.sent() == [("stock", "reserve"), ("delivery", "reserve"), ("billing", "charge")]
     assert backend.status == pb.ORCHESTRATION_STATUS_COMPLETED
     assert backend.output["status"] == "completed"

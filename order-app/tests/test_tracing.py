@@ -2,7 +2,7 @@
 and the commands an activity publishes carry that span's."""
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -16,8 +16,9 @@ from opentelemetry.trace import SpanKind
 from order_app.adapters.repository import OrderRepository
 from order_app.domain import Order, OrderRequest, StepName, StepRecord
 from order_app.workflow.activities import SagaActivities
-from order_app.workflow.messages import SagaInput, SagaSnapshot
+from order_app.workflow.messages import Answer, Command, SagaInput, SagaSnapshot
 from saga_testkit.dapr import InMemoryStateStore, RecordingPublisher
+from saga_testkit.order import AnsweringParticipants
 
 from .conftest import saga_input  # type: ignore[import-not-found]
 
@@ -55,6 +56,18 @@ class ContextRecordingPublisher(RecordingPublisher):
         await super().publish(topic, data)
 
 
+class ContextRecordingParticipants(AnsweringParticipants):
+    """Notes the context each request is asked in: what the invocation would carry."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.contexts: list[str | None] = []
+
+    async def ask(self, command: Command, within: timedelta) -> Answer:
+        self.contexts.append(current_traceparent())
+        return await super().ask(command, within)
+
+
 @pytest.fixture
 def spans(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemorySpanExporter]:
     memory = InMemorySpanExporter()
@@ -80,29 +93,38 @@ async def test_the_activitys_span_continues_the_saga_and_its_commands_carry_it(
         login="ann", email="a@b.cd", product_id=1, quantity=1, amount=Decimal(5), dtime=NOW
     )
     await orders.add(Order.create(7, request, NOW))
-    publisher = ContextRecordingPublisher()
+    publisher, participants = ContextRecordingPublisher(), ContextRecordingParticipants()
+    activities = SagaActivities(publisher, participants, orders)
     run = saga_input(traceparent=TRACEPARENT)
-    snapshot = SagaSnapshot(
-        order_id=7,
-        at=NOW,
-        steps=(StepRecord(name=StepName.RESERVE_STOCK).request(NOW),),
-        commands=(run.command(StepName.RESERVE_STOCK), run.command(StepName.RESERVE_COURIER)),
-        traceparent=run.traceparent,
-    )
+    steps = (StepRecord(name=StepName.RESERVE_STOCK).request(NOW),)
 
-    await SagaActivities(publisher, orders).record_and_send(None, snapshot.model_dump(mode="json"))  # type: ignore[arg-type]
+    def snapshot(**sent: tuple[Command, ...]) -> Any:
+        return SagaSnapshot(order_id=7, at=NOW, steps=steps, traceparent=run.traceparent, **sent)
+
+    asked = (run.command(StepName.RESERVE_STOCK), run.command(StepName.RESERVE_COURIER))
+    await activities.record_and_send(None, snapshot(requests=asked).model_dump(mode="json"))  # type: ignore[arg-type]
+    released = (run.compensation(StepName.RESERVE_STOCK, 1),)
+    await activities.record_and_send(None, snapshot(commands=released).model_dump(mode="json"))  # type: ignore[arg-type]
 
     assert tracing._provider is not None
     tracing._provider.force_flush()
-    finished: dict[str, ReadableSpan] = {s.name: s for s in spans.get_finished_spans()}
-    activity = finished["saga record_and_send"]
-    assert format(activity.context.trace_id, "032x") == TRACE_ID
-    assert activity.parent is not None and format(activity.parent.span_id, "016x") == "00f067aa0ba902b7"
-    assert activity.attributes is not None and activity.attributes["order.id"] == 7
-    publishes = [finished["stock-commands reserve"], finished["delivery-commands reserve"]]
-    for publish in publishes:
-        assert publish.kind is SpanKind.PRODUCER
-        assert publish.parent is not None and publish.parent.span_id == activity.context.span_id
-    assert sorted(publisher.contexts) == sorted(  # type: ignore[type-var]
-        f"00-{TRACE_ID}-{format(p.context.span_id, '016x')}-01" for p in publishes
-    )
+    finished = spans.get_finished_spans()
+    first, second = [s for s in finished if s.name == "saga record_and_send"]
+    for activity in (first, second):
+        assert format(activity.context.trace_id, "032x") == TRACE_ID
+        assert activity.parent is not None and format(activity.parent.span_id, "016x") == "00f067aa0ba902b7"
+        assert activity.attributes is not None and activity.attributes["order.id"] == 7
+    by_name: dict[str, ReadableSpan] = {s.name: s for s in finished}
+    invocations = [by_name["invoke stock.reserve"], by_name["invoke delivery.reserve"]]
+    for invocation in invocations:
+        assert invocation.kind is SpanKind.CLIENT
+        assert invocation.parent is not None and invocation.parent.span_id == first.context.span_id
+    publish = by_name["stock-commands release"]
+    assert publish.kind is SpanKind.PRODUCER
+    assert publish.parent is not None and publish.parent.span_id == second.context.span_id
+
+    def traceparent(span: ReadableSpan) -> str:
+        return f"00-{TRACE_ID}-{format(span.context.span_id, '016x')}-01"
+
+    assert sorted(participants.contexts) == sorted(traceparent(s) for s in invocations)  # type: ignore[type-var]
+    assert publisher.contexts == [traceparent(publish)]

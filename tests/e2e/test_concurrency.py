@@ -27,7 +27,7 @@ def test_twenty_concurrent_orders_for_five_units_complete_exactly_five(api: Api)
     orders = [api.wait_final(i, timeout=60) for i in ids]
 
     completed = [o for o in orders if o["status"] == "completed"]
-    assert len(completed) == 5
+    assert len(completed) == 5, [(o["status"], o["reason"], o["message"]) for o in orders]
     assert {o["reason"] for o in orders if o["status"] == "rejected"} == {"insufficient_stock"}
     assert api.available(product) == 0
     assert api.balance(login) == Decimal(1000 - 5)

@@ -83,7 +83,7 @@ def test_every_app_folder_holds_the_module_the_chart_starts() -> None:
         ({"apps": {"billing": {"port": 8012}}}, contract.apps_problems),
         ({"apps": {"stock": {"module": "stocks_app"}}}, contract.apps_problems),
         ({"apps": {"stock": {"publicPrefix": "/stocks"}}}, contract.ingress_problems),
-        ({"accessControl": {"allowedCallers": {"delivery": ["order"]}}}, contract.access_control_problems),
+        ({"accessControl": {"allowedCallers": {"delivery": []}}}, contract.access_control_problems),
         ({"accessControl": {"allowedCallers": {"stock": []}}}, contract.access_control_problems),
         ({"resiliency": {"invokeTargets": ["billing"]}}, contract.resiliency_problems),
         (

@@ -15,8 +15,10 @@ class Settings(ServiceSettings):
     replies_topic: str = REPLIES_TOPIC
     billing_app_id: str = "billing"
     stock_app_id: str = "stock"
+    delivery_app_id: str = "delivery"
 
-    # How long a forward step (reserve, charge) may stay unanswered before it counts as failed.
+    # How long a forward step (reserve, charge) may stay unanswered before it counts as
+    # failed: the deadline of its service invocation, retries included.
     step_timeout_seconds: PositiveFloat = 30.0
     # The first wait for a compensation's ack; each re-send doubles it, up to the cap.
     compensation_timeout_seconds: PositiveFloat = 10.0

@@ -1,7 +1,7 @@
 """In-memory fakes of the app's ports, for tests without a sidecar (see saga_testkit.dapr)."""
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -12,7 +12,7 @@ from order_app.adapters.repository import OrderRepository
 from order_app.config import Settings
 from order_app.domain import OrderRequest
 from order_app.service.orders import OrderService
-from order_app.workflow.messages import SagaInput, instance_id
+from order_app.workflow.messages import Answer, Command, SagaInput, instance_id
 
 from saga_testkit.dapr import InMemoryStateStore
 
@@ -30,6 +30,23 @@ class FakeDirectory:
 
     async def product_exists(self, product_id: int) -> bool:
         return product_id in self.products
+
+
+@dataclass
+class AnsweringParticipants:
+    """Answers every request ok, or with no reply for a participant in `silent` (as if its
+    deadline passed); `asked` keeps (participant, command body, deadline) in order."""
+
+    silent: tuple[str, ...] = ()
+    asked: list[tuple[str, dict[str, Any], timedelta]] = field(default_factory=list)
+
+    async def ask(self, command: Command, within: timedelta) -> Answer:
+        self.asked.append((command.participant, command.body, within))
+        if command.participant in self.silent:
+            return Answer(error=f"{command.participant} did not answer in {within}")
+        action = command.body["action"]
+        reply = {"order_id": command.body["order_id"], "participant": command.participant, "action": action}
+        return Answer.model_validate({"reply": reply | {"ok": True}})
 
 
 @dataclass

@@ -2,9 +2,9 @@
 
 A reply lands there after the order app answered RETRY through all of Dapr's
 delivery retries (the workflow engine was unreachable), or DROP (unreadable).
-Nothing waits for it any more: the saga that expected it has timed out and
-compensated, or will, and a compensation whose ack was lost is sent again. So
-the order app only makes it visible. Key `dead-replies`: a count and the last
+Nothing waits for it any more: a compensation whose acknowledgement was lost is
+sent again (and a step's answer never comes this way: it is its invocation's
+response). So the order app only makes it visible. Key `dead-replies`: a count and the last
 `KEEP` entries, fewer if they would take more than `MAX_BYTES`, so the record
 never grows with the shop's history and stays under 4 KB as every state value
 written on a saga's path does.

@@ -5,17 +5,18 @@ the store lacks (docs/outages.md). Such an instance never loads again: it takes
 no event, fires no timer, and cannot be terminated, purged or started anew
 under its id. Its order would stay pending for good.
 
-So a reply that meets such an instance starts a replacement saga, under the
-next instance id (`order-{id}-r1`), from what the order record says. The record
-is the saga's own snapshot, saved before every command it sent, so the
-replacement knows every step that may have taken effect. A step that still
-awaited its reply is compensated like a timed-out one; participants answer
-repeated commands the same way and keep tombstones, so nothing is done twice.
-The reply is then raised on the replacement, and on any later generation.
+So a reply (a compensation's acknowledgement) that meets such an instance starts
+a replacement saga, under the next instance id (`order-{id}-r1`), from what the
+order record says. The record is the saga's own snapshot, saved before every
+command it sent, so the replacement knows every step that may have taken effect.
+A step that still awaited its answer is compensated like a timed-out one;
+participants answer repeated commands the same way and keep tombstones, so
+nothing is done twice. The reply is then raised on the replacement, and on any
+later generation.
 
-A saga that lost its state when no reply was left to come (its last reply was
-the lost entry, or only a timer was due) is found by `StalledSagaSweep`: it
-checks the pending orders that have been quiet for a while.
+A saga that lost its state when no reply was left to come (on its forward path,
+whose answers are activity results, or when only a timer was due) is found by
+`StalledSagaSweep`: it checks the pending orders that have been quiet for a while.
 """
 
 import asyncio

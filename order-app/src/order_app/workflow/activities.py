@@ -8,7 +8,8 @@ participants answer the same way.
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
+from datetime import timedelta
+from typing import Any, Protocol
 
 from dapr.ext.workflow import WorkflowActivityContext
 
@@ -22,37 +23,53 @@ from opentelemetry.trace import SpanKind
 from order_app.adapters.repository import OrderRepository
 from order_app.domain import InvalidTransition, Order, OrderNotFound, OrderStatus
 from order_app.service.metrics import ObservedChange
-from order_app.workflow.messages import Command, SagaSnapshot
+from order_app.workflow.messages import Answer, Command, SagaSnapshot
 from order_app.workflow.saga import RECORD_AND_SEND
 
 log = logging.getLogger(__name__)
+
+
+class Participants(Protocol):
+    """Asks a step's command of its participant (`order_app.adapters.participants`)."""
+
+    async def ask(self, command: Command, within: timedelta) -> Answer: ...
 
 
 class SagaActivities:
     """`on_final(order_id)` is called once an outcome is in the record (see `order_app.service.outcomes`)."""
 
     def __init__(
-        self, publisher: Publisher, orders: OrderRepository, on_final: Callable[[int], None] | None = None
+        self,
+        publisher: Publisher,
+        participants: Participants,
+        orders: OrderRepository,
+        on_final: Callable[[int], None] | None = None,
     ) -> None:
         self.publisher = publisher
+        self.participants = participants
         self.orders = orders
         self.on_final = on_final
 
-    async def record_and_send(self, ctx: WorkflowActivityContext, snapshot: Any) -> None:
-        """Save the snapshot to the order record, then publish its commands in parallel.
+    async def record_and_send(self, ctx: WorkflowActivityContext, snapshot: Any) -> list[dict[str, Any]]:
+        """Save the snapshot to the order record, then ask its requests and publish its
+        commands, all in parallel; returns the requests' answers, in their order.
 
-        Saved first, so the record shows a step requested before any reply to it
-        can arrive. If any publish fails the whole activity is retried.
+        Saved first, so the record shows a step requested before it can be answered.
+        A request that gets no answer in time is answered as such; if a publish fails,
+        the whole activity is retried. (A snapshot carries either requests, a forward
+        step's, or commands, compensations.)
         """
         snapshot = SagaSnapshot.model_validate(snapshot)
         # A span of the trace of the request that placed the order (never in the orchestrator,
-        # which replays); the commands published within it carry it to the participants.
+        # which replays); the commands sent within it carry it to the participants.
         span = continued_span(
             f"saga {RECORD_AND_SEND}",
             snapshot.traceparent,
             attributes={
                 "order.id": snapshot.order_id,
-                "saga.commands": " ".join(f"{c.topic}:{c.body.get('action')}" for c in snapshot.commands),
+                "saga.commands": " ".join(
+                    f"{c.participant}:{c.body.get('action')}" for c in snapshot.requests + snapshot.commands
+                ),
                 "saga.outcome": snapshot.outcome.status.value if snapshot.outcome else "",
             },
         )
@@ -67,12 +84,23 @@ class SagaActivities:
             except (OrderNotFound, InvalidTransition) as err:
                 # A business failure: retrying cannot fix it. Compensations still go
                 # out (they undo effects that exist); anything else stops here.
-                if not snapshot.commands or not all(command.undoes for command in snapshot.commands):
+                undoes_only = snapshot.commands and all(command.undoes for command in snapshot.commands)
+                if snapshot.requests or not undoes_only:
                     raise NonRetryableError(str(err)) from err
                 log.error(
                     "order %s not recorded (%s); sending its compensations anyway", snapshot.order_id, err
                 )
+            within = snapshot.answer_within
+            answers = await asyncio.gather(*(self._ask(command, within) for command in snapshot.requests))
             await asyncio.gather(*(self._publish(command) for command in snapshot.commands))
+            return [answer.model_dump(mode="json") for answer in answers]
+
+    async def _ask(self, command: Command, within: timedelta) -> Answer:
+        name = f"invoke {command.participant}.{command.body.get('action')}"
+        with child_span(name, SpanKind.CLIENT, {"rpc.service": command.participant}):
+            answer = await self.participants.ask(command, within)
+        log.debug("%s answered %s", name, answer)
+        return answer
 
     async def _publish(self, command: Command) -> None:
         name = f"{command.topic} {command.body.get('action')}"

@@ -1,8 +1,10 @@
 """The saga's messages, as docs/messaging.md defines them, and the workflow's input.
 
 Each step of the saga is one participant's action and the action that undoes it;
-`STEPS` is that table. A reply to `{participant}.{action}` arrives as the
-workflow external event of the same name.
+`STEPS` is that table. A step's command is asked of its participant by service
+invocation, and its `Answer` is the activity's result; a compensation is
+published, and its acknowledgement arrives as the workflow external event
+`{participant}.{action}`.
 """
 
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ from dapr_helpers.saga.contract import (
     RefundPayment,
     ReleaseCourier,
     ReleaseStock,
+    Reply,
     ReserveCourier,
     ReserveStock,
     SagaCommand,
@@ -47,10 +50,6 @@ class StepSpec:
         return commands_topic(self.participant)
 
     @property
-    def reply_event(self) -> str:
-        return event_name(self.participant, self.action)
-
-    @property
     def compensation_event(self) -> str:
         return event_name(self.participant, self.compensation)
 
@@ -73,12 +72,24 @@ def instance_id(order_id: int, generation: int = 0) -> str:
 
 
 class Command(BaseModel):
-    """A command on `{participant}-commands` (`body`: one of `dapr_helpers.saga.contract`'s
-    commands, as JSON), as the saga's activity input."""
+    """A command to `participant` (`body`: one of `dapr_helpers.saga.contract`'s commands,
+    as JSON), as the saga's activity input: invoked, or published on `topic`."""
 
-    topic: str
+    participant: str
     body: dict[str, Any]
     undoes: bool = False  # a compensation: it must go out even if the order record is gone
+
+    @property
+    def topic(self) -> str:
+        return commands_topic(self.participant)
+
+
+class Answer(BaseModel):
+    """What became of an invoked command: the participant's reply, or why there is none
+    (no answer by the deadline, or a refusal to read it)."""
+
+    reply: Reply | None = None
+    error: str = ""
 
 
 class SagaTimeouts(BaseModel):
@@ -153,21 +164,24 @@ class SagaInput(BaseModel):
             message = ReserveCourier(order_id=order_id, attempt=attempt, slot_start=self.slot_start)
         else:
             message = ChargePayment(order_id=order_id, attempt=attempt, login=self.login, amount=self.amount)
-        return Command(topic=STEPS[step].topic, body=message.model_dump(mode="json"))
+        return Command(participant=STEPS[step].participant, body=message.model_dump(mode="json"))
 
     def compensation(self, step: StepName, attempt: int) -> Command:
         spec = STEPS[step]
         message = spec.undo(order_id=self.order_id, attempt=attempt)
-        return Command(topic=spec.topic, body=message.model_dump(mode="json"), undoes=True)
+        return Command(participant=spec.participant, body=message.model_dump(mode="json"), undoes=True)
 
 
 class SagaSnapshot(BaseModel):
     """What the saga knows at one moment, written to the order record by an activity,
-    with the commands it sends once that is saved."""
+    with what it sends once that is saved: `requests` are invoked and answered within
+    `answer_within`; `commands` (compensations) are published."""
 
     order_id: int
     at: datetime
     steps: tuple[StepRecord, ...]
     outcome: Outcome | None = None
+    requests: tuple[Command, ...] = ()
+    answer_within: timedelta = timedelta(seconds=30)
     commands: tuple[Command, ...] = ()
     traceparent: str | None = None  # the saga's (`SagaInput.traceparent`)

@@ -18,8 +18,10 @@ from dapr.ext.workflow import DaprWorkflowContext, WorkflowActivityContext, Work
 from dapr.ext.workflow.logger import LoggerOptions
 from dapr_helpers.client import DaprHttp
 from dapr_helpers.pubsub import DaprPublisher
+from dapr_helpers.saga.contract import BILLING, DELIVERY, STOCK
 from dapr_helpers.state import StateStore
 
+from order_app.adapters.participants import DaprParticipants
 from order_app.adapters.repository import OrderRepository
 from order_app.config import Settings
 from order_app.service.outcomes import OutcomeSignals
@@ -47,8 +49,14 @@ def build_runtime(settings: Settings, outcomes: OutcomeSignals | None = None) ->
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     client = DaprHttp()
     store = StateStore(client, settings.state_store)
+    app_ids = {
+        STOCK.name: settings.stock_app_id,
+        DELIVERY.name: settings.delivery_app_id,
+        BILLING.name: settings.billing_app_id,
+    }
     activities = SagaActivities(
         DaprPublisher(client, settings.pubsub_name),
+        DaprParticipants(client, app_ids),
         OrderRepository(store),
         on_final=outcomes.recorded if outcomes is not None else None,
     )

@@ -1,7 +1,7 @@
 """The order saga, orchestrated by a Dapr Workflow (instance id `order-{order_id}`).
 
-    1. reserve stock  ┐ in parallel: both commands go out, then both replies are
-       reserve courier┘ awaited, each with its own timeout (a durable timer)
+    1. reserve stock  ┐ in parallel: both are asked at once, each answered
+       reserve courier┘ within the step timeout
     2. charge payment   the pivot, only once stock and courier are both secured
     3. completed, or compensate every step that was started (release stock,
        release courier, refund) until each is acknowledged, then rejected
@@ -10,18 +10,20 @@
 
 The saga touches the world through one activity, `record_and_send`: it saves a
 full snapshot of the steps (at the end, with the outcome) to the order record,
-then publishes the commands that snapshot requested. One activity per phase
-rather than one per write keeps a successful saga to three activities and
-about seven workflow turns. A full snapshot makes the write idempotent, so an
-activity that runs twice is harmless (the commands it sends again are
-duplicates, answered the same way), and the API reads orders from one place
-without asking the workflow engine.
+then sends what that snapshot asks for. A step's command is asked of its
+participant by service invocation, and the participant's reply (or its absence
+by the step's deadline) is the activity's result: a successful saga is three
+activities and four workflow turns, with no timer and no event. A full snapshot
+makes the write idempotent, so an activity that runs twice is harmless (the
+commands it sends again are duplicates, answered the same way), and the API
+reads orders from one place without asking the workflow engine.
 
-Replies come back as external events named `{participant}.{action}` (raised by
-the `order-replies` subscription). Dapr has no activity timeout and cannot
-recall a published command, so a step that timed out is compensated like one
-that succeeded; participants keep tombstones, so a late command meets its
-compensation.
+Compensations are published instead, because they must arrive however long a
+participant stays away; their acknowledgements come back as external events
+named `{participant}.{action}` (raised by the `order-replies` subscription).
+An invocation cannot be recalled either, so a step that timed out is compensated
+like one that succeeded; participants keep tombstones, so a late command meets
+its compensation.
 
 Compensations cannot fail for good: each is re-sent, with a growing but bounded
 wait (`SagaTimeouts.compensation_wait`), until its acknowledgement arrives;
@@ -48,7 +50,7 @@ from dapr.ext.workflow._durabletask.task import NonRetryableError
 from dapr_helpers.saga.contract import Reply
 
 from order_app.domain import OrderStatus, StepName, StepRecord, StepState, rejection
-from order_app.workflow.messages import STEPS, Command, Outcome, Resume, SagaInput, SagaSnapshot
+from order_app.workflow.messages import STEPS, Answer, Command, Outcome, Resume, SagaInput, SagaSnapshot
 
 RECORD_AND_SEND = "record_and_send"
 
@@ -56,8 +58,8 @@ RECORD_AND_SEND = "record_and_send"
 # failures are raised as NonRetryableError by the activity and never are.
 # `max_retry_interval` is set on purpose: without it some SDKs never retry (python-sdk#836).
 
-# Sending commands: about a minute and a half of retries, then the steps count as
-# timed out, and are compensated.
+# Recording and sending: about a minute and a half of retries, then the steps count
+# as timed out, and are compensated.
 RETRY_BRIEFLY = RetryPolicy(
     first_retry_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
@@ -124,14 +126,12 @@ class OrderSaga:
 
     def reserve_stock_and_courier(self) -> Yields:
         self.ctx.set_custom_status("reserving")
-        yield from self.request(RESERVATIONS)
-        yield from self.await_replies(RESERVATIONS)
+        yield from self.ask(RESERVATIONS)
 
     def charge_payment(self) -> Yields:
         """The pivot: take the money only once everything it pays for is secured."""
         self.ctx.set_custom_status("charging")
-        yield from self.request([PIVOT])
-        yield from self.await_replies([PIVOT])
+        yield from self.ask([PIVOT])
 
     def complete_or_undo(self) -> Generator[Any, Any, Outcome]:
         if self.all_succeeded(StepName):
@@ -169,44 +169,27 @@ class OrderSaga:
 
     # -- the mechanics ---------------------------------------------------------
 
-    def request(self, names: Iterable[StepName]) -> Yields:
-        """Record the steps as requested and send their commands, in one activity."""
+    def ask(self, names: Iterable[StepName]) -> Yields:
+        """Record the steps as requested, ask each of its participant and take the
+        answers, in one activity; a step not answered by its deadline timed out."""
         names = list(names)
         for name in names:
             self.steps[name] = self.steps[name].request(self.now())
-        err = yield from self.record_and_send([self.order.command(name) for name in names])
-        for name in names:
-            if err is None:
-                self.log("%s requested", name)
-            else:
-                # It may still have gone out before the failure: unanswered, so compensated.
-                self.steps[name] = self.steps[name].time_out(self.now(), f"command not sent: {err}")
-                self.log("%s could not be requested: %s", name, err, level=logging.WARNING)
+        requests = [self.order.command(name) for name in names]
+        answers = yield from self.record_and_send(requests=requests)
+        if isinstance(answers, TaskFailedError):
+            # It may still have been carried out before the failure: unanswered, so compensated.
+            answers = [Answer(error=f"command not sent: {answers}")] * len(names)
+        for name, answer in zip(names, answers, strict=True):
+            self.steps[name] = self.answered(self.steps[name], answer)
+            self.log("%s %s", name, self.steps[name].state)
 
-    def await_replies(self, names: Iterable[StepName]) -> Yields:
-        """Wait for each requested step's reply, or its step timeout, whichever comes first.
-
-        Every wait and its durable timer start now, so taking them in turn lasts
-        no longer than the slowest.
-        """
-        replies = {
-            name: self.ctx.wait_for_external_event(STEPS[name].reply_event, timeout=self.order.timeouts.step)
-            for name in names
-            if self.steps[name].state is StepState.REQUESTED
-        }
-        for name, reply_task in replies.items():
-            step = self.steps[name]
-            try:
-                reply = Reply.model_validate((yield reply_task))
-            except TimeoutError:
-                step = step.time_out(self.now(), f"{STEPS[name].participant} did not reply in time")
-            else:
-                if reply.ok:
-                    step = step.succeed(self.now())
-                else:
-                    step = step.refuse(self.now(), reply.reason or "step_failed", reply.message)
-            self.steps[name] = step
-            self.log("%s %s", name, step.state)
+    def answered(self, step: StepRecord, answer: Answer) -> StepRecord:
+        if answer.reply is None:
+            return step.time_out(self.now(), answer.error or f"{STEPS[step.name].participant} did not answer")
+        if answer.reply.ok:
+            return step.succeed(self.now())
+        return step.refuse(self.now(), answer.reply.reason or "step_failed", answer.reply.message)
 
     def resend_until_acknowledged(self, pending: list[StepName]) -> Yields:
         """Send each compensation, then wait for its acknowledgement with a growing,
@@ -225,7 +208,7 @@ class OrderSaga:
             for name in pending:
                 self.steps[name] = self.steps[name].compensation_sent(self.now())
             commands = [self.order.compensation(name, self.attempt) for name in pending]
-            if err := (yield from self.record_and_send(commands)):
+            if isinstance(err := (yield from self.record_and_send(commands=commands)), TaskFailedError):
                 # Not sent this round; the next round sends them again.
                 self.log("compensations not sent: %s", err, level=logging.WARNING)
 
@@ -252,21 +235,32 @@ class OrderSaga:
             # Unprocessed events (a late acknowledgement) go along to the new run.
             self.continue_as_new(save_events=True)
 
-    def record_and_send(self, commands: list[Command]) -> Generator[Any, Any, TaskFailedError | None]:
-        """Save the steps, then publish the commands; returns why that failed, if it did."""
+    def record_and_send(
+        self, requests: Iterable[Command] = (), commands: Iterable[Command] = ()
+    ) -> Generator[Any, Any, list[Answer] | TaskFailedError]:
+        """Save the steps, then ask the requests and publish the commands: the requests'
+        answers, or why that failed, if it did."""
+        snapshot = self.snapshot(requests=tuple(requests), commands=tuple(commands))
         try:
-            yield self.ctx.call_activity(
-                RECORD_AND_SEND, input=self.snapshot(commands=tuple(commands)), retry_policy=RETRY_BRIEFLY
+            answers = yield self.ctx.call_activity(
+                RECORD_AND_SEND, input=snapshot, retry_policy=RETRY_BRIEFLY
             )
         except TaskFailedError as err:
             return err
-        return None
+        return [Answer.model_validate(answer) for answer in answers or ()]
 
-    def snapshot(self, commands: tuple[Command, ...] = (), outcome: Outcome | None = None) -> SagaSnapshot:
+    def snapshot(
+        self,
+        requests: tuple[Command, ...] = (),
+        commands: tuple[Command, ...] = (),
+        outcome: Outcome | None = None,
+    ) -> SagaSnapshot:
         return SagaSnapshot(
             order_id=self.order.order_id,
             at=self.now(),
             steps=tuple(self.steps.values()),
+            requests=requests,
+            answer_within=self.order.timeouts.step,
             commands=commands,
             outcome=outcome,
             traceparent=self.order.traceparent,
