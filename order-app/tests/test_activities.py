@@ -173,8 +173,8 @@ async def test_a_missing_record_stops_forward_commands_but_never_compensations(s
     )
 
     with pytest.raises(NonRetryableError):
-        await activities.record_and_send(None, snapshot(order_id=99, requests=(reserve,)))
-    await activities.record_and_send(None, snapshot(order_id=99, commands=(release,)))
+        await activities.record_and_send(None, snapshot(order_id=99, requests=(reserve,)))  # type: ignore[arg-type]
+    await activities.record_and_send(None, snapshot(order_id=99, commands=(release,)))  # type: ignore[arg-type]
 
     assert participants.asked == []
     assert publisher.published == [("stock-commands", release.body)]

@@ -170,8 +170,8 @@ class OrderSaga:
     # -- the mechanics ---------------------------------------------------------
 
     def ask(self, names: Iterable[StepName]) -> Yields:
-        """Record the steps as requested, ask each of its participant and take the
-        answers, in one activity; a step not answered by its deadline timed out."""
+        """Record the steps as requested, ask each step of its participant and take the
+        answers, in one activity; a step not answered by its deadline has timed out."""
         names = list(names)
         for name in names:
             self.steps[name] = self.steps[name].request(self.now())
