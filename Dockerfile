@@ -45,18 +45,18 @@ USER 10001:10001
 # Each app's port and command (as dapr.yaml starts it); the last stage picks APP's.
 FROM runtime AS order
 EXPOSE 8001
-CMD ["python", "-m", "uvicorn", "--factory", "order_app.main:create_app", "--host", "0.0.0.0", "--port", "8001", "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--timeout-graceful-shutdown", "5"]
+CMD ["python", "-m", "uvicorn", "--factory", "order_app.main:create_app", "--host", "0.0.0.0", "--port", "8001", "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--timeout-graceful-shutdown", "5", "--timeout-keep-alive", "75"]
 
 FROM runtime AS billing
 EXPOSE 8002
-CMD ["python", "-m", "uvicorn", "--factory", "billing_app.main:create_app", "--host", "0.0.0.0", "--port", "8002", "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--timeout-graceful-shutdown", "5"]
+CMD ["python", "-m", "uvicorn", "--factory", "billing_app.main:create_app", "--host", "0.0.0.0", "--port", "8002", "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--timeout-graceful-shutdown", "5", "--timeout-keep-alive", "75"]
 
 FROM runtime AS stock
 EXPOSE 8003
-CMD ["python", "-m", "uvicorn", "--factory", "stock_app.main:create_app", "--host", "0.0.0.0", "--port", "8003", "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--timeout-graceful-shutdown", "5"]
+CMD ["python", "-m", "uvicorn", "--factory", "stock_app.main:create_app", "--host", "0.0.0.0", "--port", "8003", "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--timeout-graceful-shutdown", "5", "--timeout-keep-alive", "75"]
 
 FROM runtime AS delivery
 EXPOSE 8004
-CMD ["python", "-m", "uvicorn", "--factory", "delivery_app.main:create_app", "--host", "0.0.0.0", "--port", "8004", "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--timeout-graceful-shutdown", "5"]
+CMD ["python", "-m", "uvicorn", "--factory", "delivery_app.main:create_app", "--host", "0.0.0.0", "--port", "8004", "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--timeout-graceful-shutdown", "5", "--timeout-keep-alive", "75"]
 
 FROM ${APP}

@@ -193,6 +193,7 @@ class Stack:
                 *("--loop", "uvloop", "--http", "httptools"),
                 "--no-access-log",
                 *("--timeout-graceful-shutdown", "5"),  # as dapr.yaml: SIGTERM ends within a bound
+                *("--timeout-keep-alive", "75"),  # as dapr.yaml: outlives the proxy's idle connections
             ],
             env=env,
             stdout=log,

@@ -282,6 +282,23 @@ def test_containers_are_non_root_read_only_limited_and_probed(case: str) -> None
                 assert "readinessProbe" in c and "livenessProbe" in c, where
 
 
+# ingress-nginx's `upstream-keepalive-timeout` (its default): how long it reuses an idle
+# connection to an app. The app must not close one sooner, or a request the ingress sends
+# on it as the app closes it fails unanswered, and a POST is not sent again (a 502).
+INGRESS_UPSTREAM_KEEPALIVE_S = 60
+
+
+def test_apps_keep_idle_connections_longer_than_the_ingress() -> None:
+    deployments = [m for m in rendered("default") if m.kind == "Deployment"]
+    assert len(deployments) == 4
+    for m in deployments:
+        command = pod_spec(m)["containers"][0]["command"]
+        assert "uvicorn" in command, m
+        flag = "--timeout-keep-alive"
+        keep_alive = int(command[command.index(flag) + 1]) if flag in command else 5  # uvicorn's default
+        assert keep_alive > INGRESS_UPSTREAM_KEEPALIVE_S, m
+
+
 def test_images_are_pinned(case: str) -> None:
     for m in rendered(case):
         if m.kind in POD_KINDS:
