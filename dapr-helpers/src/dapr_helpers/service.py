@@ -25,6 +25,7 @@ from dapr_helpers.client import DaprHttp
 from dapr_helpers.docs import add_swagger_ui
 from dapr_helpers.logging import bind_order, configure_logging
 from dapr_helpers.metrics import count_malformed, install_metrics
+from dapr_helpers.problems import _field as problem_field
 from dapr_helpers.problems import install_problem_handlers, problem_response
 from dapr_helpers.pubsub import DaprPublisher, DaprStatus, Publisher, event_data, handle_cloud_event
 from dapr_helpers.saga.contract import COMMANDS_METHOD, Reply
@@ -161,8 +162,7 @@ def answer_invocations(app: FastAPI, parse: Callable[[Any], C]) -> None:
 
 def _first_error(err: ValidationError) -> str:
     first = err.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "body"
-    return f"{where}: {first['msg']}"
+    return f"{problem_field(dict(first))}: {first['msg']}"
 
 
 def subscribe_commands(app: FastAPI, pubsub: str, topic: str, parse: Callable[[Any], C]) -> None:
