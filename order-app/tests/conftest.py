@@ -36,6 +36,7 @@ class ActivityCall:
     started_at: datetime = START
     # an activity that asks participants completes once each request has its answer
     answers: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    records_granted: bool = True  # False: the write of `if_granted` fails (the store went away)
 
     @property
     def requests(self) -> list[tuple[str, str]]:
@@ -44,7 +45,10 @@ class ActivityCall:
     def answer(self, request: tuple[str, str], answer: dict[str, Any]) -> None:
         self.answers.setdefault(request, answer)
         if set(self.answers) >= set(self.requests):
-            self.task.complete([self.answers[r] for r in self.requests])
+            answers = [self.answers[r] for r in self.requests]
+            granted = all((a["reply"] or {}).get("ok") for a in answers)
+            recorded = self.input.get("if_granted") if granted and self.records_granted else None
+            self.task.complete({"answers": answers, "outcome": recorded})
 
     def deadline_passed(self) -> None:
         """What the activity returns at its deadline: the answers it has, none for the rest."""
@@ -78,10 +82,14 @@ class FakeWorkflowContext:
     failing: dict[str, int] = field(default_factory=dict)
     # activity name -> the error its next call fails with, retry policy skipped (a business failure)
     fail_with: dict[str, Exception] = field(default_factory=dict)
+    records_granted: bool = True  # False: activities fail to record an `if_granted` outcome
+    # an outcome a compensating activity finds in the order record instead of sending anything
+    found_completed: dict[str, Any] | None = None
 
     def call_activity(self, activity: str, *, input: Any = None, retry_policy: Any = None) -> dt.Task:
         payload = json.loads(input.model_dump_json()) if input is not None else None
         call = ActivityCall(activity, payload, retry_policy, dt.CompletableTask(), self.current_utc_datetime)
+        call.records_granted = self.records_granted
         self.activities.append(call)
         if error := self.fail_with.pop(activity, None):
             call.task.fail(str(error), new_failure_details(error))
@@ -89,7 +97,8 @@ class FakeWorkflowContext:
             self.failing[activity] -= 1
             call.task.fail("activity failed", new_failure_details(ConnectionError("broker down")))
         elif not call.requests:
-            call.task.complete([])
+            found = self.found_completed if call.input and call.input["commands"] else None
+            call.task.complete({"answers": [], "outcome": found})
         return call.task  # else: complete once its requests are answered (`SagaRun.reply`)
 
     def create_timer(self, fire_at: datetime | timedelta) -> dt.TimerTask:

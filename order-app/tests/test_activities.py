@@ -32,10 +32,17 @@ def snapshot(
     order_id: int = 7,
     commands: tuple[Command, ...] = (),
     requests: tuple[Command, ...] = (),
+    if_granted: Outcome | None = None,
 ) -> dict:
     steps = (StepRecord(name=StepName.RESERVE_STOCK).request(NOW),)
     return SagaSnapshot(
-        order_id=order_id, at=NOW, steps=steps, outcome=outcome, commands=commands, requests=requests
+        order_id=order_id,
+        at=NOW,
+        steps=steps,
+        outcome=outcome,
+        commands=commands,
+        requests=requests,
+        if_granted=if_granted,
     ).model_dump(mode="json")
 
 
@@ -74,14 +81,16 @@ async def test_saves_the_steps_then_asks_each_request_of_its_participant_and_ret
     courier = {"order_id": 7, "action": "reserve", "attempt": 1, "slot_start": "2030-01-08T10:00:00+00:00"}
     requests = (Command(participant="stock", body=stock), Command(participant="delivery", body=courier))
 
-    answers = await activities.record_and_send(None, snapshot(requests=requests))  # type: ignore[arg-type]
+    result = await activities.record_and_send(None, snapshot(requests=requests))  # type: ignore[arg-type]
 
+    answers, recorded = result["answers"], result["outcome"]
     within = SagaSnapshot.model_fields["answer_within"].default
     assert participants.asked == [("stock", stock, within), ("delivery", courier, within)]
     assert participants.seen == ["requested", "requested"]  # no answer can beat the record
     assert [answer["reply"] and answer["reply"]["ok"] for answer in answers] == [True, None]
     assert answers[1]["error"] == "delivery did not answer in 0:00:30"
     assert publisher.published == []
+    assert not recorded  # no outcome was asked to be recorded
 
 
 async def test_publishes_each_compensation_to_its_participants_topic(setup):
@@ -94,9 +103,9 @@ async def test_publishes_each_compensation_to_its_participants_topic(setup):
         Command(participant="delivery", body=release, undoes=True),
     )
 
-    answers = await activities.record_and_send(None, snapshot(commands=commands))  # type: ignore[arg-type]
+    result = await activities.record_and_send(None, snapshot(commands=commands))  # type: ignore[arg-type]
 
-    assert answers == []
+    assert result == {"answers": [], "outcome": None}
     assert sorted(publisher.published) == [("delivery-commands", release), ("stock-commands", release)]
     assert publisher.seen == ["requested", "requested"]  # no acknowledgement can beat the record
 
@@ -178,3 +187,134 @@ async def test_a_missing_record_stops_forward_commands_but_never_compensations(s
 
     assert participants.asked == []
     assert publisher.published == [("stock-commands", release.body)]
+
+
+COMPLETED = Outcome(status=OrderStatus.COMPLETED, message="The order is completed.")
+RESERVE = Command(participant="stock", body={"order_id": 7, "action": "reserve", "attempt": 1})
+
+
+async def test_a_granted_request_records_the_outcome_it_decides_with_the_answer(setup):
+    _, orders, publisher = setup
+    finals: list[int] = []
+    participants = AnsweringParticipants()
+    activities = SagaActivities(publisher, participants, orders, on_final=finals.append)
+
+    result = await activities.record_and_send(None, snapshot(requests=(RESERVE,), if_granted=COMPLETED))  # type: ignore[arg-type]
+
+    assert result["outcome"] == COMPLETED.model_dump(mode="json")
+    assert result["answers"][0]["reply"]["ok"] is True
+    order = await orders.get(7)
+    assert (order.status, order.message, order.steps[0].state) == (
+        "completed",
+        COMPLETED.message,
+        "succeeded",
+    )
+    assert order.steps[0].answered_at is not None
+    assert finals == [7]  # the order's waiters are woken with it
+
+
+async def test_an_unanswered_request_records_no_outcome(setup):
+    _, orders, publisher = setup
+    activities = SagaActivities(publisher, AnsweringParticipants(silent=("stock",)), orders)
+
+    result = await activities.record_and_send(None, snapshot(requests=(RESERVE,), if_granted=COMPLETED))  # type: ignore[arg-type]
+
+    assert result["outcome"] is None
+    assert result["answers"][0]["reply"] is None
+    order = await orders.get(7)
+    assert (order.status, order.steps[0].state) == ("pending", "requested")
+
+
+class StoreGoneWhileAsked(AnsweringParticipants):
+    """Answers, and the order store goes away meanwhile."""
+
+    def __init__(self, store: InMemoryStateStore) -> None:
+        super().__init__()
+        self.store = store
+
+    async def ask(self, command: Command, within: timedelta) -> Answer:
+        async def gone(ops: Any) -> None:
+            raise ConnectionError("the state store is unreachable")
+
+        self.store.transact = gone  # type: ignore[method-assign]
+        return await super().ask(command, within)
+
+
+async def test_answers_are_returned_even_if_the_outcome_they_decide_cannot_be_recorded(setup):
+    _, orders, publisher = setup
+    activities = SagaActivities(publisher, StoreGoneWhileAsked(orders.store), orders)
+
+    result = await activities.record_and_send(None, snapshot(requests=(RESERVE,), if_granted=COMPLETED))  # type: ignore[arg-type]
+
+    # The grant is not lost with the write: the saga records the outcome itself.
+    assert result["outcome"] is None
+    assert result["answers"][0]["reply"]["ok"] is True
+    assert (await orders.get(7)).status == "pending"
+
+
+async def test_the_deciding_activity_run_again_after_it_recorded_is_harmless(setup):
+    _, orders, publisher = setup
+    participants = AnsweringParticipants()
+    activities = SagaActivities(publisher, participants, orders)
+    data = snapshot(requests=(RESERVE,), if_granted=COMPLETED)
+
+    first = await activities.record_and_send(None, data)  # type: ignore[arg-type]
+    recorded = await orders.get(7)
+    again = await activities.record_and_send(None, data)  # type: ignore[arg-type]
+
+    assert first == again and again["outcome"] == COMPLETED.model_dump(mode="json")
+    assert len(participants.asked) == 2  # asked again: a duplicate, answered the same
+    assert await orders.get(7) == recorded  # the completed record is left as it was
+
+
+RELEASE = Command(participant="stock", body={"order_id": 7, "action": "release", "attempt": 1}, undoes=True)
+
+
+async def test_compensations_for_an_order_found_completed_are_not_sent(setup):
+    # A run of the pivot's activity recorded its grant, and its answer never reached the
+    # saga, which took the step for unanswered and came to undo it.
+    activities, orders, publisher = setup
+    await activities.record_and_send(None, snapshot(requests=(RESERVE,), if_granted=COMPLETED))
+    completed = await orders.get(7)
+
+    result = await activities.record_and_send(None, snapshot(commands=(RELEASE,)))
+
+    assert result == {"answers": [], "outcome": COMPLETED.model_dump(mode="json")}
+    assert publisher.published == []
+    assert await orders.get(7) == completed
+
+
+async def test_a_grant_that_comes_after_the_saga_moved_on_records_nothing(setup):
+    # Two runs of the pivot's activity: the saga took the first one's step for unanswered
+    # and is undoing it when a late one gets its grant.
+    _, orders, publisher = setup
+    asking = snapshot(requests=(RESERVE,), if_granted=COMPLETED)
+    undoing = SagaSnapshot.model_validate(asking)
+    steps = tuple(step.time_out(NOW, "no answer").compensation_sent(NOW) for step in undoing.steps)
+
+    class UndoneMeanwhile(AnsweringParticipants):
+        async def ask(self, command: Command, within: timedelta) -> Answer:
+            await orders.update(7, lambda o: o.record_steps(steps, NOW))  # the saga's compensating write
+            return await super().ask(command, within)
+
+    activities = SagaActivities(publisher, UndoneMeanwhile(), orders)
+    result = await activities.record_and_send(None, asking)  # type: ignore[arg-type]
+
+    assert result["outcome"] is None  # the saga goes on undoing: the refund meets the charge
+    order = await orders.get(7)
+    assert (order.status, order.steps) == ("pending", steps)
+
+
+async def test_a_late_runs_first_write_leaves_the_steps_the_saga_moved_on_to(setup):
+    _, orders, publisher = setup
+    asking = snapshot(requests=(RESERVE,), if_granted=COMPLETED)
+    steps = tuple(
+        s.time_out(NOW, "x").compensation_sent(NOW) for s in SagaSnapshot.model_validate(asking).steps
+    )
+    await orders.update(7, lambda o: o.record_steps(steps, NOW))
+    activities = SagaActivities(publisher, AnsweringParticipants(), orders)
+
+    result = await activities.record_and_send(None, asking)  # type: ignore[arg-type]
+
+    assert result["outcome"] is None
+    assert (await orders.get(7)).steps == steps

@@ -137,6 +137,19 @@ def test_progress_after_the_outcome_does_not_change_a_finished_order():
     assert order.record_steps((StepRecord(name=StepName.RESERVE_STOCK),), NOW) == order
 
 
+def test_a_late_write_never_moves_a_step_back():
+    requested = StepRecord(name=StepName.CHARGE_PAYMENT).request(NOW)
+    timed_out = requested.time_out(NOW, "no answer")
+    compensating = timed_out.compensation_sent(NOW)
+    order = Order.create(7, a_request(), NOW).record_steps((compensating,), NOW)
+
+    assert order.record_steps((requested,), NOW) == order  # a stale activity run's first write
+    assert order.record_steps((timed_out,), NOW) == order
+    again = compensating.compensation_sent(NOW)
+    assert order.record_steps((again,), NOW).steps == (again,)  # the next round moves on
+    assert order.record_steps((again,), NOW).record_steps((compensating,), NOW).steps == (again,)
+
+
 def test_the_same_request_has_the_same_fingerprint():
     assert a_request().fingerprint() == a_request().fingerprint()
     assert a_request().fingerprint() != a_request(quantity=3).fingerprint()

@@ -73,23 +73,64 @@ def test_completes_the_order_when_every_step_succeeds(start_saga):
 
     assert run.result == {"status": "completed", "reason": None, "message": "The order is completed."}
     assert run.commands() == [*RESERVE_BOTH, ("billing", "charge")]
-    assert run.snapshots()[-1]["outcome"]["status"] == "completed"
-    assert set(run.step_states().values()) == {"succeeded"}
     assert run.ctx.custom_status == "completed"
 
 
-def test_a_successful_saga_is_three_activities_with_no_timer_and_no_event(start_saga):
+def test_the_pivots_activity_records_the_order_completed_once_the_charge_is_granted(start_saga):
+    run = start_saga()
+    run.reply("stock", "reserve")
+    run.reply("delivery", "reserve")
+    run.reply("billing", "charge")
+
+    charge = run.snapshots()[-1]
+    assert [r["body"]["action"] for r in charge["requests"]] == ["charge"]
+    assert charge["if_granted"] == {
+        "status": "completed",
+        "reason": None,
+        "message": "The order is completed.",
+    }
+    assert [s["state"] for s in charge["steps"]] == ["succeeded", "succeeded", "requested"]
+    # Only the pivot decides an outcome with its answer.
+    assert [s["if_granted"] for s in run.snapshots()[:-1]] == [None]
+
+
+def test_a_successful_saga_is_two_activities_with_no_timer_and_no_event(start_saga):
     run = start_saga()
     run.reply("stock", "reserve")
     run.reply("delivery", "reserve")
     run.reply("billing", "charge")
 
     assert run.finished
-    assert [call.name for call in run.ctx.activities] == [RECORD_AND_SEND] * 3
+    assert [call.name for call in run.ctx.activities] == [RECORD_AND_SEND] * 2
     assert run.ctx.timers == []
     assert run.ctx.waiting == {}  # every answer came as an activity's result
     # Each request is answered within the step timeout, the deadline of its invocation.
-    assert {call.input["answer_within"] for call in run.ctx.activities[:2]} == {"PT30S"}
+    assert {call.input["answer_within"] for call in run.ctx.activities} == {"PT30S"}
+
+
+def test_a_granted_charge_whose_outcome_was_not_recorded_is_recorded_by_the_saga(start_saga):
+    run = start_saga()
+    run.ctx.records_granted = False  # the store went away between the charge and its record
+    run.reply("stock", "reserve")
+    run.reply("delivery", "reserve")
+    run.reply("billing", "charge")
+
+    assert run.result is not None and run.result["status"] == "completed"
+    record = run.ctx.activities[-1]
+    assert len(run.ctx.activities) == 3 and record.retry_policy is RETRY_PATIENTLY
+    assert record.input["outcome"]["status"] == "completed" and record.input["requests"] == []
+    assert set(run.step_states().values()) == {"succeeded"}
+    assert run.commands() == [*RESERVE_BOTH, ("billing", "charge")]  # nothing is asked again
+
+
+def test_a_refused_charge_records_no_outcome_with_it_and_is_compensated(start_saga):
+    run = start_saga()
+    run.reply("stock", "reserve")
+    run.reply("delivery", "reserve")
+    run.reply("billing", "charge", ok=False, reason="insufficient_funds")
+
+    assert run.ctx.activities[-2].task.get_result()["outcome"] is None
+    assert run.commands()[3:] == [("stock", "release"), ("delivery", "release")]
 
 
 def test_a_request_the_participant_could_not_read_counts_as_unanswered(start_saga):
@@ -341,8 +382,9 @@ def test_the_backoff_stays_at_its_cap_however_long_a_compensation_goes_unanswere
 def test_an_outcome_the_store_will_not_take_is_recorded_after_continuing_as_new(start_saga):
     run = start_saga()
     run.reply("stock", "reserve")
+    run.ctx.records_granted = False  # the store went away after the charge was granted
     run.reply("delivery", "reserve")
-    run.ctx.failing[RECORD_AND_SEND] = 1  # the final record's retries all fail
+    run.ctx.failing[RECORD_AND_SEND] = 1  # and the final record's retries all fail
     run.reply("billing", "charge")
 
     assert run.ctx.continued is not None and not run.finished
@@ -374,9 +416,25 @@ def test_a_rejection_is_recorded_after_continuing_as_new_without_compensating_ag
 def test_an_outcome_whose_record_is_gone_fails_the_saga_instead_of_retrying(start_saga):
     run = start_saga()
     run.reply("stock", "reserve")
+    run.ctx.records_granted = False
     run.reply("delivery", "reserve")
     run.ctx.fail_with[RECORD_AND_SEND] = NonRetryableError("order 7 does not exist")
 
     with pytest.raises(TaskFailedError):
         run.reply("billing", "charge")
     assert run.ctx.continued is None
+
+
+def test_a_charge_found_recorded_after_its_answer_was_lost_completes_the_order(start_saga):
+    # A run of the charge's activity recorded the grant, but the saga never got its answer:
+    # the compensating activity finds the order completed, and sends nothing.
+    found = {"status": "completed", "reason": None, "message": "The order is completed."}
+    run = start_saga()
+    run.reply("stock", "reserve")
+    run.reply("delivery", "reserve")
+    run.ctx.found_completed = found
+    run.elapse(STEP_TIMEOUT)  # no answer by the deadline
+
+    assert run.result == found and run.ctx.custom_status == "completed"
+    assert len(run.ctx.activities) == 3  # no record of a rejection follows
+    assert run.ctx.waiting == {}  # and no acknowledgement is awaited

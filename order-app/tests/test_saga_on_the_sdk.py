@@ -44,9 +44,17 @@ class Backend:
     """`answers`: the participants' reply to a request, or None for one unanswered by its
     deadline; every request not named there is answered ok."""
 
-    def __init__(self, saga_input: Any, answers: Answers | None = None, failing_records: int = 0) -> None:
+    def __init__(
+        self,
+        saga_input: Any,
+        answers: Answers | None = None,
+        failing_records: int = 0,
+        results_as_lists: bool = False,
+    ) -> None:
         self.answers = answers or {}
         self.failing_records = failing_records  # how many of the next final records fail (the store is away)
+        # the activity's result before it said whether it recorded an outcome: a plain list of answers
+        self.results_as_lists = results_as_lists
         runtime = build_runtime(Settings())
         self.registry = runtime._WorkflowRuntime__worker._registry  # type: ignore[attr-defined]
         self.now = START
@@ -108,7 +116,12 @@ class Backend:
                 self.failing_records -= 1
                 return ph.new_task_failed_event(action.id, ConnectionError("state store unreachable"))
             answers = [self.answer(request) for request in payload["requests"]]
-            return ph.new_task_completed_event(action.id, json.dumps(answers))
+            if self.results_as_lists:
+                return ph.new_task_completed_event(action.id, json.dumps(answers))
+            granted = all(answer["reply"] and answer["reply"]["ok"] for answer in answers)
+            recorded = payload.get("if_granted") if granted and not self.failing_records else None
+            result = {"answers": answers, "outcome": recorded}
+            return ph.new_task_completed_event(action.id, json.dumps(result))
         if action.HasField("createTimer"):
             timer = pb.TimerCreatedEvent(fireAt=action.createTimer.fireAt, name=action.createTimer.name)
             for origin in ORIGINS:
@@ -151,9 +164,20 @@ def test_the_registered_saga_completes_on_the_sdk_executor():
     assert backend.timers == {} and not any(e.HasField("timerCreated") for e in backend.history)
     assert backend.status == pb.ORCHESTRATION_STATUS_COMPLETED
     assert backend.output["status"] == "completed"
-    final = [i for name, i in backend.activities if name == RECORD_AND_SEND][-1]
-    assert final["outcome"]["status"] == "completed"
-    assert final["steps"][0]["answered_at"].endswith("Z")  # aware UTC, not the SDK's naive time
+    activities = [i for name, i in backend.activities if name == RECORD_AND_SEND]
+    assert len(activities) == 2  # the charge's records the outcome
+    assert activities[-1]["if_granted"]["status"] == "completed"
+    assert activities[-1]["steps"][0]["answered_at"].endswith("Z")  # aware UTC, not the SDK's naive time
+
+
+def test_a_saga_started_before_the_pivot_recorded_its_outcome_still_replays():
+    # Its history holds the activity's results as plain lists: the saga records the outcome itself.
+    backend = Backend(a_saga_input(), results_as_lists=True)
+
+    assert backend.status == pb.ORCHESTRATION_STATUS_COMPLETED
+    assert backend.output["status"] == "completed"
+    activities = [i for name, i in backend.activities if name == RECORD_AND_SEND]
+    assert len(activities) == 3 and activities[-1]["outcome"]["status"] == "completed"
 
 
 def test_a_step_timeout_and_a_resent_compensation_on_the_sdk_executor():

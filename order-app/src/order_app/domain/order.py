@@ -68,10 +68,16 @@ class Order(OrderRequest):
         return self.status is not OrderStatus.PENDING
 
     def record_steps(self, steps: tuple[StepRecord, ...], at: datetime) -> "Order":
-        """The saga's progress while it runs; a finished order keeps its final steps."""
-        if self.is_final:
+        """The saga's progress while it runs; a finished order keeps its final steps, and
+        a record never moves a step back (a late write of an activity run that the saga
+        has already moved past, which would otherwise undo what came after it)."""
+        if self.is_final or self._would_go_back(steps):
             return self
         return self.model_copy(update={"steps": steps, "updated_at": at})
+
+    def _would_go_back(self, steps: tuple[StepRecord, ...]) -> bool:
+        now = {step.name: step for step in self.steps}
+        return any(step.is_behind(now[step.name]) for step in steps if step.name in now)
 
     def complete(self, steps: tuple[StepRecord, ...], at: datetime) -> "Order":
         return self._finish(OrderStatus.COMPLETED, None, "The order is completed.", steps, at)

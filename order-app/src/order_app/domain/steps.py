@@ -35,6 +35,18 @@ class StepState(StrEnum):
     COMPENSATED = "compensated"
 
 
+# How far along a step is; the three answers are equally far.
+_PROGRESS = {
+    StepState.NOT_STARTED: 0,
+    StepState.REQUESTED: 1,
+    StepState.SUCCEEDED: 2,
+    StepState.REFUSED: 2,
+    StepState.TIMED_OUT: 2,
+    StepState.COMPENSATING: 3,
+    StepState.COMPENSATED: 4,
+}
+
+
 class StepRecord(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -51,6 +63,13 @@ class StepRecord(BaseModel):
     @property
     def needs_compensation(self) -> bool:
         return self.state in (StepState.SUCCEEDED, StepState.TIMED_OUT, StepState.COMPENSATING)
+
+    def is_behind(self, other: "StepRecord") -> bool:
+        """Less far along than `other`, a later record of the same step."""
+        return (_PROGRESS[self.state], self.compensation_attempts) < (
+            _PROGRESS[other.state],
+            other.compensation_attempts,
+        )
 
     def request(self, at: datetime) -> "StepRecord":
         self._expect(StepState.NOT_STARTED)

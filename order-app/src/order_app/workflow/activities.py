@@ -8,7 +8,7 @@ participants answer the same way.
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from dapr.ext.workflow import WorkflowActivityContext
@@ -21,9 +21,9 @@ from dapr_helpers.tracing import child_span, continued_span
 from opentelemetry.trace import SpanKind
 
 from order_app.adapters.repository import OrderRepository
-from order_app.domain import InvalidTransition, Order, OrderNotFound, OrderStatus
+from order_app.domain import InvalidTransition, Order, OrderNotFound, OrderStatus, StepState
 from order_app.service.metrics import ObservedChange
-from order_app.workflow.messages import Answer, Command, SagaSnapshot
+from order_app.workflow.messages import Answer, Answers, Command, Outcome, SagaSnapshot
 from order_app.workflow.saga import RECORD_AND_SEND
 
 log = logging.getLogger(__name__)
@@ -50,14 +50,16 @@ class SagaActivities:
         self.orders = orders
         self.on_final = on_final
 
-    async def record_and_send(self, ctx: WorkflowActivityContext, snapshot: Any) -> list[dict[str, Any]]:
+    async def record_and_send(self, ctx: WorkflowActivityContext, snapshot: Any) -> dict[str, Any]:
         """Save the snapshot to the order record, then ask its requests and publish its
-        commands, all in parallel; returns the requests' answers, in their order.
+        commands, all in parallel; returns the requests' answers (`Answers`).
 
         Saved first, so the record shows a step requested before it can be answered.
         A request that gets no answer in time is answered as such; if a publish fails,
         the whole activity is retried. (A snapshot carries either requests, a forward
-        step's, or commands, compensations.)
+        step's, or commands, compensations.) If every request is granted and the
+        snapshot says what that decides (`if_granted`), that outcome is recorded too,
+        and the saga follows it.
         """
         snapshot = SagaSnapshot.model_validate(snapshot)
         # A span of the trace of the request that placed the order (never in the orchestrator,
@@ -73,14 +75,9 @@ class SagaActivities:
                 "saga.outcome": snapshot.outcome.status.value if snapshot.outcome else "",
             },
         )
-        with bind_order(snapshot.order_id), span:
+        with bind_order(snapshot.order_id), span as current:
             try:
-                change = ObservedChange(lambda o: apply(o, snapshot))
-                order = await self.orders.update(snapshot.order_id, change)
-                change.observe()  # counts what this write changed: a re-run activity changes nothing
-                log.debug("order %s recorded: %s", order.id, order.status)
-                if order.is_final and self.on_final is not None:
-                    self.on_final(order.id)
+                order = await self._record(snapshot, lambda o: apply(o, snapshot))
             except (OrderNotFound, InvalidTransition) as err:
                 # A business failure: retrying cannot fix it. Compensations still go
                 # out (they undo effects that exist); anything else stops here.
@@ -90,10 +87,56 @@ class SagaActivities:
                 log.error(
                     "order %s not recorded (%s); sending its compensations anyway", snapshot.order_id, err
                 )
+                order = None
+            if snapshot.commands and order is not None and order.status is OrderStatus.COMPLETED:
+                # A run of the pivot's activity recorded its grant, but its answer never
+                # reached the saga (a crash, or retries that ran out): the order stands,
+                # and nothing may be undone. Nothing was: this write came first.
+                log.warning("order %s is completed: its compensations are not sent", order.id)
+                return Answers(outcome=outcome_of(order)).model_dump(mode="json")
             within = snapshot.answer_within
             answers = await asyncio.gather(*(self._ask(command, within) for command in snapshot.requests))
             await asyncio.gather(*(self._publish(command) for command in snapshot.commands))
-            return [answer.model_dump(mode="json") for answer in answers]
+            outcome = None
+            if snapshot.if_granted is not None and all(answer.granted for answer in answers):
+                outcome = await self._record_granted(snapshot, datetime.now(UTC))
+                if outcome is not None:
+                    current.set_attribute("saga.outcome", outcome.status.value)
+            return Answers(answers=tuple(answers), outcome=outcome).model_dump(mode="json")
+
+    async def _record(self, snapshot: SagaSnapshot, apply_to: Callable[[Order], Order]) -> Order:
+        change = ObservedChange(apply_to)
+        order = await self.orders.update(snapshot.order_id, change)
+        change.observe()  # counts what this write changed: a re-run activity changes nothing
+        log.debug("order %s recorded: %s", order.id, order.status)
+        if order.is_final and self.on_final is not None:
+            self.on_final(order.id)
+        return order
+
+    async def _record_granted(self, snapshot: SagaSnapshot, at: datetime) -> Outcome | None:
+        """Record the outcome every request's grant decided; None if it was not.
+
+        Only while the record still awaits these answers: a run that comes too late
+        (the saga took it for unanswered and went on to undo the steps) records
+        nothing. The answers are what the saga must not lose: if this write fails,
+        the saga gets them anyway, and records the outcome itself, patiently.
+        """
+        granted = snapshot.granted(at)
+        asked = {step.name for step in snapshot.steps if step.state is StepState.REQUESTED}
+
+        def complete(order: Order) -> Order:
+            if not order.is_final and any(
+                s.state is not StepState.REQUESTED for s in order.steps if s.name in asked
+            ):
+                raise InvalidTransition(f"order {order.id} has moved past these requests")
+            return apply(order, granted)
+
+        try:
+            order = await self._record(snapshot, complete)
+        except Exception as err:
+            log.warning("order %s: outcome not recorded with the answers: %s", snapshot.order_id, err)
+            return None
+        return outcome_of(order) if order.is_final else None
 
     async def _ask(self, command: Command, within: timedelta) -> Answer:
         name = f"invoke {command.participant}.{command.body.get('action')}"
@@ -117,3 +160,7 @@ def apply(order: Order, snapshot: SagaSnapshot) -> Order:
         return order.complete(snapshot.steps, snapshot.at)
     assert outcome.reason is not None
     return order.reject(outcome.reason, outcome.message, snapshot.steps, snapshot.at)
+
+
+def outcome_of(order: Order) -> Outcome:
+    return Outcome(status=order.status, reason=order.reason, message=order.message)

@@ -91,6 +91,10 @@ class Answer(BaseModel):
     reply: Reply | None = None
     error: str = ""
 
+    @property
+    def granted(self) -> bool:
+        return self.reply is not None and self.reply.ok
+
 
 class SagaTimeouts(BaseModel):
     """Part of the workflow input, so a replay sees the timeouts the saga started with."""
@@ -110,6 +114,22 @@ class Outcome(BaseModel):
     status: OrderStatus
     reason: RejectionReason | None = None
     message: str
+
+
+class Answers(BaseModel):
+    """The activity's result: each request's answer, in the order asked, and the outcome
+    in the order record that the saga must follow, if any: the snapshot's `if_granted`,
+    recorded with the answers, or a completion found instead of sending compensations
+    (an earlier run of the pivot's activity recorded it, and its answer was lost)."""
+
+    answers: tuple[Answer, ...] = ()
+    outcome: Outcome | None = None
+
+    @classmethod
+    def of(cls, result: Any) -> "Answers":
+        """Read an activity's result; a plain list is what the activity returned before
+        `outcome` existed, and a saga started then still replays it."""
+        return cls(answers=result) if isinstance(result, list) else cls.model_validate(result or {})
 
 
 class Resume(BaseModel):
@@ -175,7 +195,8 @@ class SagaInput(BaseModel):
 class SagaSnapshot(BaseModel):
     """What the saga knows at one moment, written to the order record by an activity,
     with what it sends once that is saved: `requests` are invoked and answered within
-    `answer_within`; `commands` (compensations) are published."""
+    `answer_within`; `commands` (compensations) are published. If every request is
+    granted, `if_granted` is the outcome the activity records at once (the pivot's)."""
 
     order_id: int
     at: datetime
@@ -184,4 +205,14 @@ class SagaSnapshot(BaseModel):
     requests: tuple[Command, ...] = ()
     answer_within: timedelta = timedelta(seconds=30)
     commands: tuple[Command, ...] = ()
+    if_granted: Outcome | None = None
     traceparent: str | None = None  # the saga's (`SagaInput.traceparent`)
+
+    def granted(self, at: datetime) -> "SagaSnapshot":
+        """This snapshot once every request is granted at `at`: the requested steps have
+        succeeded, and `if_granted` is the outcome."""
+        assert self.if_granted is not None
+        steps = tuple(s.succeed(at) if s.state is StepState.REQUESTED else s for s in self.steps)
+        return self.model_copy(
+            update={"at": at, "steps": steps, "outcome": self.if_granted, "requests": (), "if_granted": None}
+        )

@@ -2,9 +2,10 @@
 
     1. reserve stock  ┐ in parallel: both are asked at once, each answered
        reserve courier┘ within the step timeout
-    2. charge payment   the pivot, only once stock and courier are both secured
-    3. completed, or compensate every step that was started (release stock,
-       release courier, refund) until each is acknowledged, then rejected
+    2. charge payment   the pivot, only once stock and courier are both secured;
+                        once it is granted the order is completed, recorded with it
+    3. or else compensate every step that was started (release stock, release
+       courier, refund) until each is acknowledged, then rejected
 
 `OrderSaga.run` reads as that list; the methods below it are the mechanics.
 
@@ -12,8 +13,15 @@ The saga touches the world through one activity, `record_and_send`: it saves a
 full snapshot of the steps (at the end, with the outcome) to the order record,
 then sends what that snapshot asks for. A step's command is asked of its
 participant by service invocation, and the participant's reply (or its absence
-by the step's deadline) is the activity's result: a successful saga is three
-activities and four workflow turns, with no timer and no event. A full snapshot
+by the step's deadline) is the activity's result. The pivot's activity also
+records the order completed once the charge is granted: past the pivot nothing
+can fail, so its grant is the outcome. A successful saga is two activities and
+three workflow turns, with no timer and no event. Once recorded, that outcome
+stands: if its answer is lost (a crash, retries run out), the saga takes the
+charge for unanswered, and the activity that would send its compensations finds
+the order completed instead, sends nothing, and the saga ends completed. The
+record never moves a step back, so a run that comes after the saga moved on
+records nothing. A full snapshot
 makes the write idempotent, so an activity that runs twice is harmless (the
 commands it sends again are duplicates, answered the same way), and the API
 reads orders from one place without asking the workflow engine.
@@ -50,7 +58,16 @@ from dapr.ext.workflow._durabletask.task import NonRetryableError
 from dapr_helpers.saga.contract import Reply
 
 from order_app.domain import OrderStatus, StepName, StepRecord, StepState, rejection
-from order_app.workflow.messages import STEPS, Answer, Command, Outcome, Resume, SagaInput, SagaSnapshot
+from order_app.workflow.messages import (
+    STEPS,
+    Answer,
+    Answers,
+    Command,
+    Outcome,
+    Resume,
+    SagaInput,
+    SagaSnapshot,
+)
 
 RECORD_AND_SEND = "record_and_send"
 
@@ -77,6 +94,7 @@ RETRY_PATIENTLY = RetryPolicy(
 
 RESERVATIONS = (StepName.RESERVE_STOCK, StepName.RESERVE_COURIER)
 PIVOT = StepName.CHARGE_PAYMENT
+COMPLETED = Outcome(status=OrderStatus.COMPLETED, message="The order is completed.")
 
 log = logging.getLogger(__name__)
 
@@ -109,15 +127,17 @@ class OrderSaga:
         )
         self.attempt = resume.attempt if resume else 1  # of the compensations
         self.outcome: Outcome | None = resume.outcome if resume else None
+        self.recorded = False  # the outcome is in the order record
 
     def run(self) -> Generator[Any, Any, dict[str, Any]]:
         if not self.resumed:  # a resumed run is past these
             yield from self.reserve_stock_and_courier()
             if self.all_succeeded(RESERVATIONS):
                 yield from self.charge_payment()
-        if self.outcome is None:  # an earlier run may have decided it
+        if self.outcome is None:  # the pivot or an earlier run may have decided it
             self.outcome = yield from self.complete_or_undo()
-        yield from self.record_outcome()
+        if not self.recorded:
+            yield from self.record_outcome()
         self.ctx.set_custom_status(self.outcome.status)
         self.log("saga finished: %s %s", self.outcome.status, self.outcome.reason or "")
         return self.outcome.model_dump(mode="json")
@@ -129,22 +149,32 @@ class OrderSaga:
         yield from self.ask(RESERVATIONS)
 
     def charge_payment(self) -> Yields:
-        """The pivot: take the money only once everything it pays for is secured."""
+        """The pivot: take the money only once everything it pays for is secured. No step
+        follows it, so if it is granted the order is completed, and the same activity
+        records that (the order's wait ends one activity sooner)."""
         self.ctx.set_custom_status("charging")
-        yield from self.ask([PIVOT])
+        recorded = yield from self.ask([PIVOT], if_granted=COMPLETED)
+        if recorded is not None:
+            self.outcome, self.recorded = recorded, True
 
     def complete_or_undo(self) -> Generator[Any, Any, Outcome]:
         if self.all_succeeded(StepName):
-            return Outcome(status=OrderStatus.COMPLETED, message="The order is completed.")
-        yield from self.undo_started_steps()
+            return COMPLETED
+        recorded = yield from self.undo_started_steps()
+        if recorded is not None:
+            self.recorded = True  # the charge was granted after all, and nothing was undone
+            return recorded
         reason, message = rejection(self.steps.values())
         return Outcome(status=OrderStatus.REJECTED, reason=reason, message=message)
 
-    def undo_started_steps(self) -> Yields:
-        """Undo every step that may have taken effect (a timed-out one may have), until acknowledged."""
+    def undo_started_steps(self) -> Generator[Any, Any, Outcome | None]:
+        """Undo every step that may have taken effect (a timed-out one may have), until
+        acknowledged; or, if the order record is found completed instead, that outcome."""
         self.ctx.set_custom_status("compensating")
-        yield from self.resend_until_acknowledged(
-            [name for name, step in self.steps.items() if step.needs_compensation]
+        return (
+            yield from self.resend_until_acknowledged(
+                [name for name, step in self.steps.items() if step.needs_compensation]
+            )
         )
 
     def record_outcome(self) -> Yields:
@@ -169,20 +199,24 @@ class OrderSaga:
 
     # -- the mechanics ---------------------------------------------------------
 
-    def ask(self, names: Iterable[StepName]) -> Yields:
+    def ask(
+        self, names: Iterable[StepName], if_granted: Outcome | None = None
+    ) -> Generator[Any, Any, Outcome | None]:
         """Record the steps as requested, ask each step of its participant and take the
-        answers, in one activity; a step not answered by its deadline has timed out."""
+        answers, in one activity; a step not answered by its deadline has timed out.
+        Returns `if_granted` if every step was granted and the activity recorded it."""
         names = list(names)
         for name in names:
             self.steps[name] = self.steps[name].request(self.now())
         requests = [self.order.command(name) for name in names]
-        answers = yield from self.record_and_send(requests=requests)
-        if isinstance(answers, TaskFailedError):
+        result = yield from self.record_and_send(requests=requests, if_granted=if_granted)
+        if isinstance(result, TaskFailedError):
             # It may still have been carried out before the failure: unanswered, so compensated.
-            answers = [Answer(error=f"command not sent: {answers}")] * len(names)
-        for name, answer in zip(names, answers, strict=True):
+            result = Answers(answers=(Answer(error=f"command not sent: {result}"),) * len(names))
+        for name, answer in zip(names, result.answers, strict=True):
             self.steps[name] = self.answered(self.steps[name], answer)
             self.log("%s %s", name, self.steps[name].state)
+        return result.outcome
 
     def answered(self, step: StepRecord, answer: Answer) -> StepRecord:
         if answer.reply is None:
@@ -191,7 +225,7 @@ class OrderSaga:
             return step.succeed(self.now())
         return step.refuse(self.now(), answer.reply.reason or "step_failed", answer.reply.message)
 
-    def resend_until_acknowledged(self, pending: list[StepName]) -> Yields:
+    def resend_until_acknowledged(self, pending: list[StepName]) -> Generator[Any, Any, Outcome | None]:
         """Send each compensation, then wait for its acknowledgement with a growing,
         bounded wait; re-send the unacknowledged ones each round.
 
@@ -200,17 +234,28 @@ class OrderSaga:
         After `compensation_rounds_per_run` rounds the saga continues as new: a
         participant that stays away would otherwise grow the history (and each
         replay) without bound.
+
+        The activity sends nothing, and returns the outcome, if it finds the order
+        completed: a run of the pivot's activity recorded the grant whose answer the
+        saga never got (the activity's records are serialized, so that comes first or
+        never, and then nothing has been sent).
         """
         rounds = self.order.timeouts.compensation_rounds_per_run
         for _ in range(rounds):
             if not pending:
-                return
+                return None
             for name in pending:
                 self.steps[name] = self.steps[name].compensation_sent(self.now())
             commands = [self.order.compensation(name, self.attempt) for name in pending]
-            if isinstance(err := (yield from self.record_and_send(commands=commands)), TaskFailedError):
+            result = yield from self.record_and_send(commands=commands)
+            if isinstance(result, TaskFailedError):
                 # Not sent this round; the next round sends them again.
-                self.log("compensations not sent: %s", err, level=logging.WARNING)
+                self.log("compensations not sent: %s", result, level=logging.WARNING)
+            elif result.outcome is not None:
+                self.log(
+                    "the order is %s already; nothing to undo", result.outcome.status, level=logging.WARNING
+                )
+                return result.outcome
 
             wait = self.order.timeouts.compensation_wait(self.attempt)
             acks = {
@@ -234,26 +279,29 @@ class OrderSaga:
             self.log("still compensating after %s rounds; continued as new", rounds)
             # Unprocessed events (a late acknowledgement) go along to the new run.
             self.continue_as_new(save_events=True)
+        return None
 
     def record_and_send(
-        self, requests: Iterable[Command] = (), commands: Iterable[Command] = ()
-    ) -> Generator[Any, Any, list[Answer] | TaskFailedError]:
+        self,
+        requests: Iterable[Command] = (),
+        commands: Iterable[Command] = (),
+        if_granted: Outcome | None = None,
+    ) -> Generator[Any, Any, Answers | TaskFailedError]:
         """Save the steps, then ask the requests and publish the commands: the requests'
         answers, or why that failed, if it did."""
-        snapshot = self.snapshot(requests=tuple(requests), commands=tuple(commands))
+        snapshot = self.snapshot(requests=tuple(requests), commands=tuple(commands), if_granted=if_granted)
         try:
-            answers = yield self.ctx.call_activity(
-                RECORD_AND_SEND, input=snapshot, retry_policy=RETRY_BRIEFLY
-            )
+            result = yield self.ctx.call_activity(RECORD_AND_SEND, input=snapshot, retry_policy=RETRY_BRIEFLY)
         except TaskFailedError as err:
             return err
-        return [Answer.model_validate(answer) for answer in answers or ()]
+        return Answers.of(result)
 
     def snapshot(
         self,
         requests: tuple[Command, ...] = (),
         commands: tuple[Command, ...] = (),
         outcome: Outcome | None = None,
+        if_granted: Outcome | None = None,
     ) -> SagaSnapshot:
         return SagaSnapshot(
             order_id=self.order.order_id,
@@ -263,6 +311,7 @@ class OrderSaga:
             answer_within=self.order.timeouts.step,
             commands=commands,
             outcome=outcome,
+            if_granted=if_granted,
             traceparent=self.order.traceparent,
         )
 
