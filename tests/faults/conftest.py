@@ -57,6 +57,22 @@ class Driver(Api):
         kinds = [(rich, plenty, 1, 5), (poor, plenty, 1, 5), (rich, scarce, 2, 5), (rich, plenty, 2, 5)]
         return self.place_many([kinds[i % len(kinds)] for i in range(n)])
 
+    def wait_recovered(self, timeout: float = 60) -> None:
+        """Until an order completes, so that a test starts on a stack recovered from the
+        last one's faults: after a participant was down, the order sidecar's circuit
+        breaker for it stays open 5 s (components/resiliency.yaml), longer than these
+        stacks' 3 s step timeout, and every order placed meanwhile would time out."""
+        login, product = self.new_account(1_000), self.new_product(1_000)
+        deadline = time.monotonic() + timeout
+        while True:
+            r = self.create_order(login, product, 1, 1, future_slot())
+            if r.status_code == 201:
+                self.ledger.order(r.json()["id"])
+                if self.wait_final(r.json()["id"])["status"] == "completed":
+                    return
+            assert time.monotonic() < deadline, f"no order completed within {timeout} s: {r.text}"
+            time.sleep(0.5)
+
     def statuses(self, ids: list[int]) -> dict[int, str]:
         return {i: self.http.get(f"/orders/{i}").json()["status"] for i in ids}
 
@@ -94,6 +110,7 @@ def fault_stack(tmp_path_factory: pytest.TempPathFactory, runtime: str) -> Itera
 @pytest.fixture
 def driver(fault_stack: Stack) -> Iterator[Driver]:
     d = Driver(fault_stack)
+    d.wait_recovered()
     yield d
     d.http.close()
 
