@@ -148,6 +148,10 @@ def test_a_late_write_never_moves_a_step_back():
     again = compensating.compensation_sent(NOW)
     assert order.record_steps((again,), NOW).steps == (again,)  # the next round moves on
     assert order.record_steps((again,), NOW).record_steps((compensating,), NOW).steps == (again,)
+    # nor is it finished on steps it has moved past: a late grant of the step being undone
+    with pytest.raises(InvalidTransition):
+        order.complete((requested.succeed(NOW),), NOW)
+    assert order.reject(RejectionReason.STEP_TIMEOUT, "late", (compensating.compensate(NOW),), NOW).is_final
 
 
 def test_the_same_request_has_the_same_fingerprint():

@@ -99,5 +99,7 @@ class Order(OrderRequest):
             if (self.status, self.reason) == (status, reason):
                 return self  # the same outcome delivered twice (activities run at least once)
             raise InvalidTransition(f"order {self.id} is already {self.status}")
+        if self._would_go_back(steps):  # decided on steps the saga has since moved past
+            raise InvalidTransition(f"order {self.id} has moved past these steps")
         update = {"status": status, "reason": reason, "message": message, "steps": steps, "updated_at": at}
         return self.model_copy(update=update)

@@ -21,7 +21,7 @@ from dapr_helpers.tracing import child_span, continued_span
 from opentelemetry.trace import SpanKind
 
 from order_app.adapters.repository import OrderRepository
-from order_app.domain import InvalidTransition, Order, OrderNotFound, OrderStatus, StepState
+from order_app.domain import InvalidTransition, Order, OrderNotFound, OrderStatus
 from order_app.service.metrics import ObservedChange
 from order_app.workflow.messages import Answer, Answers, Command, Outcome, SagaSnapshot
 from order_app.workflow.saga import RECORD_AND_SEND
@@ -77,7 +77,7 @@ class SagaActivities:
         )
         with bind_order(snapshot.order_id), span as current:
             try:
-                order = await self._record(snapshot, lambda o: apply(o, snapshot))
+                order = await self._record(snapshot)
             except (OrderNotFound, InvalidTransition) as err:
                 # A business failure: retrying cannot fix it. Compensations still go
                 # out (they undo effects that exist); anything else stops here.
@@ -104,8 +104,8 @@ class SagaActivities:
                     current.set_attribute("saga.outcome", outcome.status.value)
             return Answers(answers=tuple(answers), outcome=outcome).model_dump(mode="json")
 
-    async def _record(self, snapshot: SagaSnapshot, apply_to: Callable[[Order], Order]) -> Order:
-        change = ObservedChange(apply_to)
+    async def _record(self, snapshot: SagaSnapshot) -> Order:
+        change = ObservedChange(lambda o: apply(o, snapshot))
         order = await self.orders.update(snapshot.order_id, change)
         change.observe()  # counts what this write changed: a re-run activity changes nothing
         log.debug("order %s recorded: %s", order.id, order.status)
@@ -116,23 +116,13 @@ class SagaActivities:
     async def _record_granted(self, snapshot: SagaSnapshot, at: datetime) -> Outcome | None:
         """Record the outcome every request's grant decided; None if it was not.
 
-        Only while the record still awaits these answers: a run that comes too late
-        (the saga took it for unanswered and went on to undo the steps) records
-        nothing. The answers are what the saga must not lose: if this write fails,
-        the saga gets them anyway, and records the outcome itself, patiently.
+        A run that comes too late (the saga took it for unanswered and went on to undo
+        the steps) records nothing: an order is never finished on steps it has moved
+        past (`Order.complete`). The answers are what the saga must not lose: if this
+        write fails, the saga gets them anyway, and records the outcome itself, patiently.
         """
-        granted = snapshot.granted(at)
-        asked = {step.name for step in snapshot.steps if step.state is StepState.REQUESTED}
-
-        def complete(order: Order) -> Order:
-            if not order.is_final and any(
-                s.state is not StepState.REQUESTED for s in order.steps if s.name in asked
-            ):
-                raise InvalidTransition(f"order {order.id} has moved past these requests")
-            return apply(order, granted)
-
         try:
-            order = await self._record(snapshot, complete)
+            order = await self._record(snapshot.granted(at))
         except Exception as err:
             log.warning("order %s: outcome not recorded with the answers: %s", snapshot.order_id, err)
             return None
