@@ -394,6 +394,7 @@ async def drive(stack: Stack, args: argparse.Namespace, hooks: LoadHooks | None 
         "audit_ok": report.ok,
         "audit_problems": report.problems[:50],
         "runtime": stack.runtime,
+        "config": str(stack.config),
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
     }
     print(report, file=sys.stderr)
@@ -411,6 +412,12 @@ def main() -> None:
     parser.add_argument("--profile", metavar="DIR", help="py-spy every process during the load, into DIR")
     parser.add_argument("--keep", action="store_true", help="keep the stack's directory (logs, data)")
     parser.add_argument(
+        "--config",
+        type=Path,
+        default=ROOT / "config.yaml",
+        help="the sidecars' Configuration (default: config.yaml), to measure a setting such as retention",
+    )
+    parser.add_argument(
         "--runtime",
         choices=RUNTIMES,
         default="localdapr",
@@ -423,7 +430,7 @@ def main() -> None:
         sys.exit("matplotlib is needed for the chart: .venv/bin/pip install matplotlib")
 
     workdir = Path(tempfile.mkdtemp(prefix="saga-bench-"))
-    stack = make_stack(args.runtime, workdir, deadletters=True)
+    stack = make_stack(args.runtime, workdir, deadletters=True, config=args.config)
     try:
         stack.start()
         results = asyncio.run(drive(stack, args))

@@ -1,9 +1,10 @@
 # The saga benchmark and the fault tests; see the README's "Benchmark" section.
 # Included by the Makefile, which defines STAMP (the installed virtual environment) and BIN.
 #   make bench        - concurrent clients against a local stack, then the audit; writes reports/bench/
-#   make bench-engine - two bare workflows on real daprd, in turns: the saga's shape (an activity, then a
-#                       raised reply awaited with a timeout, three times) and three activities alone;
-#                       CPU per workflow for every process (bench/engine_cost.py)
+#   make bench-engine - bare workflows on real daprd, in turns: the saga's first shape (an activity, then
+#                       a raised reply awaited with a timeout, three times), three activities alone, and
+#                       the floor (a successful saga's Dapr calls and nothing else); CPU per workflow
+#                       for every process (bench/engine_cost.py)
 #   make test-faults  - only the fault tests (kill -9, participant down, duplicates, poison); make test runs them too
 #   make bench RUNTIME=dapr  - the same on real daprd with Postgres and Redis; writes reports/bench-dapr/
 #   make bench-scale  - make bench's load twice, each on a fresh stack: first on empty stores, then
