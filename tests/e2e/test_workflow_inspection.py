@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 from .conftest import Api, future_slot
+from .polling import eventually
 from .stack import ROOT, Stack
 
 
@@ -36,12 +36,9 @@ def test_a_finished_saga_is_listed_and_its_history_reads_as_the_saga(api: Api, s
     assert api.wait_final(order_id)["status"] == "completed"
 
     # The record is completed by the charge's activity; the workflow ends a turn later.
-    deadline = time.monotonic() + 10
-    while (
-        status := listed_status(stack, f"order-{order_id}")
-    ) != "COMPLETED" and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert status == "COMPLETED"
+    eventually(
+        lambda: listed_status(stack, f"order-{order_id}") == "COMPLETED", "the workflow listed COMPLETED", 10
+    )
 
     events = [line.split()[1:3] for line in workflows(stack, "history", f"order-{order_id}")]
     kinds = [e[0] for e in events]

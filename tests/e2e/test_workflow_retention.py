@@ -2,16 +2,15 @@
 `stateRetentionPolicy`), the order record still answers for the order.
 
 The stack runs with a retention of one second, so the purge happens while the
-test watches; `config.yaml` keeps a day (completed) or a week (failed).
+test watches; `config.yaml` keeps an hour (completed) or a week (failed).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -19,6 +18,7 @@ import yaml
 from order_app.workflow.messages import instance_id
 
 from .conftest import Api, future_slot
+from .polling import eventually
 from .stack import ROOT, STACK_ENV, Stack, make_stack
 
 RETENTION = "1s"
@@ -43,15 +43,6 @@ def short_api(short_lived: Stack) -> Iterator[Api]:
     client = Api(short_lived.url)
     yield client
     client.http.close()
-
-
-def eventually(check: Callable[[], Any], what: str, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"{what}: not within {timeout} s")
 
 
 def workflow_gone(stack: Stack, order_id: int) -> bool:

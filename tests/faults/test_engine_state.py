@@ -17,10 +17,11 @@ import time
 
 import httpx
 
+from ..e2e.polling import eventually
 from ..e2e.stack import DaprStack
 from .conftest import Driver
 from .test_crashes import real_dapr_only
-from .test_messages import steps, until
+from .test_messages import steps
 
 ORDER_DB, ORDER_TABLE = "order", "order_state"  # components/order-store.yaml
 
@@ -52,7 +53,9 @@ def assert_replaced_and_undone(driver: Driver, order_id: int) -> None:
     assert lost.status_code == 500 and "missing from state store" in lost.text, lost.text
     # It ends a moment after the activity that recorded the outcome.
     replacement = f"{workflows}/order-{order_id}-r1"
-    until(lambda: httpx.get(replacement, timeout=30).json()["runtimeStatus"] == "COMPLETED", 10, "its end")
+    eventually(
+        lambda: httpx.get(replacement, timeout=30).json()["runtimeStatus"] == "COMPLETED", "its end", 10
+    )
     # The console's workflow link shows the replacement, not the lost one.
     shown = driver.http.get(f"/console/api/orders/{order_id}/workflow").json()
     assert (shown["instanceID"], shown["runtimeStatus"]) == (f"order-{order_id}-r1", "COMPLETED"), shown
@@ -66,7 +69,7 @@ def test_a_reply_that_meets_a_lost_saga_replaces_it(driver: Driver) -> None:
     driver.stack.kill_app("delivery")  # the courier's reply comes only after the loss, and meets it
     try:
         order_id = driver.place(login, product, 1, 10)
-        until(lambda: steps(driver, order_id)["reserve_courier"] == "requested", 30, "the courier's request")
+        eventually(lambda: steps(driver, order_id)["reserve_courier"] == "requested", "the courier's request")
         lose_saga_state(driver, order_id)
     finally:
         driver.stack.start_app("delivery")
@@ -80,11 +83,11 @@ def test_a_lost_saga_no_reply_will_reach_is_found_by_the_sweep(driver: Driver) -
     driver.stack.kill_app("delivery")
     try:
         order_id = driver.place(login, product, 1, 10)
-        until(lambda: steps(driver, order_id)["reserve_courier"] == "requested", 30, "the courier's request")
+        eventually(lambda: steps(driver, order_id)["reserve_courier"] == "requested", "the courier's request")
         time.sleep(1)  # stock's reply, sent at once, is in the history: no reply is left to come
         lose_saga_state(driver, order_id)
         # The replacement sends both releases; the courier's waits for the courier service.
-        until(lambda: steps(driver, order_id)["reserve_courier"] == "compensating", 60, "a replacement")
+        eventually(lambda: steps(driver, order_id)["reserve_courier"] == "compensating", "a replacement", 60)
     finally:
         driver.stack.start_app("delivery")
     driver.wait_all_final([order_id], timeout=90)

@@ -8,23 +8,13 @@ never be handled goes to its dead-letter topic and the other sagas go on.
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
 import httpx
 
+from ..e2e.polling import eventually
 from .conftest import Driver
-
-POLL = 0.2  # seconds between looks at a condition with a deadline (never a blind wait)
-
-
-def until(check: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(POLL)
-    return result
 
 
 def steps(driver: Driver, order_id: int) -> dict[str, str]:
@@ -37,7 +27,7 @@ def test_courier_service_down_past_the_step_timeout_then_back(driver: Driver) ->
     try:
         ids = [driver.place(login, product, 2, 10) for _ in range(4)]
         # The courier step times out (3 s here); its release goes out, unanswered for now.
-        until(
+        eventually(
             lambda: all(steps(driver, i)["reserve_courier"] in ("timed_out", "compensating") for i in ids),
             timeout=30,
             what="the courier step to time out",
@@ -62,7 +52,7 @@ def test_a_compensation_unanswered_for_many_rounds_continues_as_new_then_ends(dr
     driver.stack.kill_app("delivery")
     try:
         order_id = driver.place(login, product, 1, 10)
-        until(
+        eventually(
             lambda: courier_step(driver, order_id).get("compensation_attempts", 0) >= 4,
             timeout=60,
             what="four rounds of the courier's release, in a second or third execution",
@@ -89,7 +79,7 @@ def test_billing_down_past_the_charge_timeout_then_back(driver: Driver) -> None:
     ids = driver.place_many([(login, product, 1, 10)] * 12)
     driver.stack.kill_app("billing")
     try:
-        until(
+        eventually(
             lambda: all(
                 driver.statuses(ids)[i] != "pending"
                 or steps(driver, i)["charge_payment"] in ("timed_out", "compensating")
@@ -136,7 +126,7 @@ def test_replies_delivered_twice_change_nothing(driver: Driver) -> None:
     driver.stack.kill_app("delivery")  # holds the saga at the courier step, after stock's reply
     try:
         order_id = driver.place(login, product, 1, 10)
-        until(lambda: steps(driver, order_id)["reserve_stock"] != "requested", 30, "stock's reply")
+        eventually(lambda: steps(driver, order_id)["reserve_stock"] != "requested", "stock's reply")
         # Stock's reply again: a broker redelivery (same event id) and a re-publication (new id).
         reply = {"order_id": order_id, "participant": "stock", "action": "reserve", "ok": True}
         event_id = str(uuid.uuid4())
@@ -177,7 +167,7 @@ def test_a_poison_message_is_dead_lettered_and_blocks_nothing(driver: Driver) ->
     ids = driver.place_mix(8)  # sagas right behind the poison on the same topics
 
     driver.wait_all_final(ids)
-    until(
+    eventually(
         lambda: (
             {
                 e["deadletter_topic"]
