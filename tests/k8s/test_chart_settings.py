@@ -257,7 +257,7 @@ def test_pubsub_streams_are_trimmed_to_max_len_approx() -> None:
 def test_the_order_apps_configuration_purges_finished_workflows() -> None:
     configs = by_name(rendered("default"), "Configuration")
     assert configs["order-saga-order"]["spec"]["workflow"] == {
-        "stateRetentionPolicy": {"completed": "24h", "failed": "168h", "terminated": "168h"}
+        "stateRetentionPolicy": {"completed": "1h", "failed": "168h", "terminated": "168h"}
     }
     for app in ("billing", "stock", "delivery"):
         assert "workflow" not in configs[f"order-saga-{app}"]["spec"], app
