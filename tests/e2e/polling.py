@@ -9,7 +9,7 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def eventually(check: Callable[[], T], what: str, timeout: float = 30, interval: float = 0.2) -> T:
+def eventually(check: Callable[[], T | None], what: str, timeout: float = 30, interval: float = 0.2) -> T:
     """Call `check` until it returns something true, and return that; after `timeout`
     seconds, fail the test, naming `what` it waited for."""
     deadline = time.monotonic() + timeout
